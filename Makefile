@@ -1,0 +1,41 @@
+# `make demo` and `make test` each create .venv when it is missing and install
+# everything into it: torch first (the CPU wheel, exactly 2.13.0), then loop with
+# its dev extras under the tested pins of constraints.txt.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DB := .demo/loop-demo.db
+
+.PHONY: demo test test-fast bench lint schema clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
+	$(BIN)/loop run campaigns/alloy-emt.yaml --db sqlite:///$(DEMO_DB)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: $(STAMP)
+	$(BIN)/python tests/benchmarks/emt_vs_random.py --seeds 5
+
+lint: $(STAMP)
+	$(BIN)/ruff check loop adapters tests
+	$(BIN)/ruff format --check loop adapters tests
+
+schema: $(STAMP)
+	$(BIN)/loop schema -o campaigns/schema/campaign.schema.json
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache

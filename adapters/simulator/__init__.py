@@ -1,0 +1,116 @@
+"""The simulator adapter: evaluates trials with in-process functions.
+
+Used for demos, tests and benchmarks. Functions are chosen by name
+(`adapter.function`); optional Gaussian noise is seeded by trial and attempt,
+so evaluating the same attempt twice gives the same value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import traceback
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.simulator.functions import SimFunction, build, function_names
+from loop.errors import LoopError, Problem
+from loop.ports import EvaluationRequest, EvaluationResult
+
+if TYPE_CHECKING:
+    from loop.spec import CampaignSpec
+
+
+class SimulatorConfig(BaseModel):
+    """The `adapter:` block for `type: simulator`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["simulator"]
+    function: str
+    noise: float = Field(0.0, ge=0.0, description="standard deviation added to every output")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class SimulatorAdapter:
+    """Push-mode adapter over the simulator functions."""
+
+    Config = SimulatorConfig
+    rerun_safe: ClassVar[bool] = True
+
+    def __init__(self, config: SimulatorConfig, spec: CampaignSpec) -> None:
+        built = build(config.function, spec, config.options)
+        if isinstance(built, list):
+            raise LoopError(built[0].message, built[0].hint)
+        self.function: SimFunction = built
+        self.config = config
+        self.total = spec.space.composition.total
+
+    @staticmethod
+    def check(config: SimulatorConfig, spec: CampaignSpec) -> list[Problem]:
+        """Problems that stop this function from serving this campaign."""
+        if config.function not in function_names():
+            return [
+                Problem(
+                    "adapter.function",
+                    f"unknown simulator function '{config.function}'",
+                    f"valid functions: {', '.join(function_names())}",
+                )
+            ]
+        built = build(config.function, spec, config.options)
+        if isinstance(built, list):
+            return built
+        problems = []
+        for i, objective in enumerate(spec.objectives):
+            if objective.name not in built.outputs:
+                problems.append(
+                    Problem(
+                        f"objectives.{i}.name",
+                        f"simulator function '{config.function}' does not produce "
+                        f"'{objective.name}'",
+                        f"its outputs: {', '.join(built.outputs)}",
+                    )
+                )
+            elif objective.unit and built.outputs[objective.name] not in ("", objective.unit):
+                problems.append(
+                    Problem(
+                        f"objectives.{i}.unit",
+                        f"'{objective.name}' is produced in {built.outputs[objective.name]}, "
+                        f"not {objective.unit}",
+                        f"set unit: {built.outputs[objective.name]}",
+                    )
+                )
+        return problems
+
+    def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        fractions = {c: v / self.total for c, v in request.composition.items()}
+        try:
+            outputs = self.function(fractions, request.parameters)
+        except Exception as exc:  # an evaluation error is a failed trial, not a crash
+            return EvaluationResult(
+                failure=f"simulator raised {type(exc).__name__}: {exc}",
+                metadata={"traceback": traceback.format_exc(limit=5)},
+            )
+        rng = _noise_rng(request)
+        values = {}
+        for name in request.objectives:
+            value = float(outputs[name])
+            if self.config.noise:
+                value += float(rng.normal(0.0, self.config.noise))
+            if not math.isfinite(value):
+                return EvaluationResult(failure=f"simulator gave a non-finite {name}: {value}")
+            values[name] = value
+        units = {n: self.function.outputs[n] for n in request.objectives}
+        return EvaluationResult(
+            values=values,
+            units=units,
+            metadata={"function": self.config.function, "noise": self.config.noise},
+        )
+
+
+def _noise_rng(request: EvaluationRequest) -> np.random.Generator:
+    key = f"{request.campaign}|{request.seed}|{request.trial_id}|{request.attempt}"
+    digest = hashlib.sha256(key.encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))

@@ -1,0 +1,252 @@
+"""The `loop` command line: thin commands over `loop.service`.
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad input, 130 interrupted (resume
+continues). Errors print their message and hint, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from loop import __version__
+from loop.errors import LoopError
+
+app = typer.Typer(
+    name="loop",
+    help="Closed-loop campaign engine for materials discovery.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db", envvar="LOOP_DB", help="Database URL (sqlite:///FILE or postgresql+psycopg://...)."
+    ),
+]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(func: F) -> F:
+    """Turn loop's errors into a message, a hint and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LoopError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+            if exc.hint:
+                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("LOOP_DEBUG"):
+                raise
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+            err.print(
+                "[yellow]hint:[/] this is a bug in loop; rerun with LOOP_DEBUG=1 for the "
+                "traceback and report it",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        out.print(f"loop {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+@friendly
+def validate(file: Annotated[Path, typer.Argument(help="Campaign YAML file.")]) -> None:
+    """Check a campaign file and list every problem (exit 0 or 2)."""
+    from loop.spec import load_path
+
+    spec = load_path(file)
+    out.print(f"[green]ok[/] {file}: campaign '{spec.name}' is valid", highlight=False)
+
+
+@app.command()
+@friendly
+def schema(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here.")] = None,
+) -> None:
+    """Print (or write) the JSON Schema of campaign files, for editors."""
+    from loop.spec.schema import campaign_schema
+
+    text = json.dumps(campaign_schema(), indent=2) + "\n"
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command()
+@friendly
+def run(
+    file: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
+    db: DbOption = "sqlite:///loop.db",
+    seed: Annotated[int | None, typer.Option(help="Override the file's seed.")] = None,
+) -> None:
+    """Create (or continue) the campaign of FILE and drive it to its budget."""
+    from loop.service.campaigns import ensure_campaign
+    from loop.spec import load_path, validate
+    from loop.storage import Store
+
+    spec = load_path(file)
+    if seed is not None:
+        spec = validate({**spec.model_dump(mode="json"), "seed": seed}, str(file))
+    store = Store(db)
+    record, what = ensure_campaign(store, spec)
+    out.print(f"campaign [bold]{record.name}[/] {what} in {db}", highlight=False)
+    _drive(store, record.name, db)
+
+
+@app.command()
+@friendly
+def resume(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    db: DbOption = "sqlite:///loop.db",
+) -> None:
+    """Continue a campaign after a stop or crash; nothing is lost or repeated."""
+    from loop.storage import Store
+
+    store = Store(db, create=False)
+    store.get_campaign(name)
+    _drive(store, name, db)
+
+
+def _drive(store: Any, name: str, db: str) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from loop.service.runner import Progress as Step
+    from loop.service.runner import run_campaign
+
+    columns = (
+        TextColumn("[bold]{task.fields[name]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}  {task.fields[message]}"),
+    )
+    try:
+        with Progress(*columns, console=out, transient=False) as bar:
+            task = bar.add_task("run", total=None, name=name, best="-", message="starting")
+
+            def show(step: Step) -> None:
+                best = "-" if step.best is None else f"{step.best:.6g}"
+                bar.update(
+                    task, completed=step.used, total=step.budget, best=best, message=step.message
+                )
+
+            summary = run_campaign(store, name, show)
+    except KeyboardInterrupt:
+        err.print(
+            f"\ninterrupted: every finished step is stored. Continue with:\n"
+            f"  loop resume {name} --db {db}"
+        )
+        raise typer.Exit(130) from None
+    _print_summary(summary, db)
+
+
+def _print_summary(summary: Any, db: str) -> None:
+    state = "budget reached" if summary.finished else "waiting on trials in flight"
+    out.print(
+        f"\n[bold]{summary.name}[/]: {state}; {summary.used} of {summary.budget} experiments "
+        f"used ({summary.completed} measured, {summary.failed} failed)",
+        highlight=False,
+    )
+    if summary.best is not None:
+        best = summary.best
+        comp = ", ".join(f"{k} {v:.4g}" for k, v in best.composition.items() if v > 0)
+        values = ", ".join(f"{k} = {v:.6g}" for k, v in best.values.items())
+        out.print(f"best composition: {comp}", highlight=False)
+        if best.parameters:
+            out.print(f"  parameters: {best.parameters}", highlight=False)
+        out.print(f"  {values} (trial {best.id})", highlight=False)
+    out.print(f"inspect it with:  loop inspect {summary.name} --db {db}", highlight=False)
+
+
+@app.command()
+@friendly
+def inspect(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    db: DbOption = "sqlite:///loop.db",
+    output_format: Annotated[
+        str, typer.Option("--format", help="table, json or yaml.")
+    ] = "table",
+) -> None:
+    """Show where a campaign stands: budget, trials, best so far."""
+    from loop.errors import BadInputError
+    from loop.service.campaigns import status_document
+    from loop.storage import Store
+
+    if output_format not in ("table", "json", "yaml"):
+        raise BadInputError(f"unknown format '{output_format}'", "use table, json or yaml")
+    doc = status_document(Store(db, create=False), name)
+    if output_format == "json":
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    elif output_format == "yaml":
+        sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False))
+    else:
+        _print_table(doc)
+
+
+def _print_table(doc: dict[str, Any]) -> None:
+    from loop.report.terminal import best_so_far, sparkline
+
+    budget = doc["budget"]
+    out.print(
+        f"[bold]{doc['name']}[/] ({doc['status']})  {budget['used']}/{budget['experiments']} "
+        f"experiments  " + "  ".join(f"{k}: {v}" for k, v in sorted(doc["counts"].items())),
+        highlight=False,
+    )
+    objectives = doc["objectives"]
+    if len(objectives) == 1:
+        trace = best_so_far(doc["trials"], objectives[0])
+        if trace:
+            out.print(f"best so far {sparkline(trace)} {trace[-1]:.6g}", highlight=False)
+    table = Table(show_lines=False)
+    for col in ("id", "iter", "status", "phase", "composition", "parameters"):
+        table.add_column(col)
+    for o in objectives:
+        table.add_column(f"{o['name']}" + (f" [{o['unit']}]" if o.get("unit") else ""), justify="right")
+    for t in doc["trials"]:
+        comp = " ".join(f"{k}{v:.3g}" for k, v in t["composition"].items() if v > 0)
+        params = " ".join(f"{k}={v}" for k, v in t["parameters"].items())
+        vals = [
+            f"{t['measurements'][o['name']]:.5g}" if o["name"] in t["measurements"] else ""
+            for o in objectives
+        ]
+        table.add_row(str(t["id"]), str(t["iteration"]), t["status"], t["phase"], comp, params, *vals)
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

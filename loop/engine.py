@@ -1,0 +1,133 @@
+"""The campaign engine: pure ask/tell, no I/O.
+
+`tell` gives it every stored trial; `ask` returns new proposals. The engine
+keeps nothing else, so rebuilding it from the store after a crash gives the
+same proposals: every random choice is seeded by the campaign seed and the
+iteration number.
+
+Phases: the first `initial_design.size` proposals come from a space-filling
+design (fixed by the campaign seed); after that the chosen strategy proposes.
+A model-based strategy needs at least two completed measurements; until then
+the design continues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from loop.records import Proposal, Trial, TrialStatus
+from loop.space.design import sobol_design, uniform_samples
+from loop.space.encoding import Encoder
+from loop.space.feasible import Feasibility
+from loop.spec import CampaignSpec
+from loop.strategies import Candidate, History, get_strategy
+from loop.strategies.base import Context
+from loop.strategies.design import fresh
+
+MIN_OBSERVATIONS_FOR_MODEL = 2
+
+
+def iteration_seed(seed: int, iteration: int) -> int:
+    """A stable per-iteration seed derived from the campaign seed."""
+    digest = hashlib.sha256(f"{seed}:{iteration}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+class CampaignEngine:
+    """Proposes configurations for one campaign from the trials it is told about."""
+
+    def __init__(self, spec: CampaignSpec) -> None:
+        self.spec = spec
+        self.encoder = Encoder(spec)
+        self.feasibility = Feasibility(self.encoder)
+        self.context = Context(spec, self.encoder, self.feasibility)
+        self._trials: list[Trial] = []
+
+    @property
+    def initial_size(self) -> int:
+        size = self.spec.strategy.initial_design.size
+        if size is None:
+            size = max(4, 2 * self.encoder.free_dims)
+        return min(size, self.spec.budget.experiments)
+
+    def tell(self, trials: Sequence[Trial]) -> None:
+        """Replace what the engine knows with *trials* (all of the campaign's)."""
+        self._trials = list(trials)
+
+    def history(self) -> History:
+        enc = self.encoder
+        names = [o.name for o in self.spec.objectives]
+
+        def rows(ts: list[Trial]) -> np.ndarray:
+            return enc.encode_many([(t.composition, t.parameters) for t in ts])
+
+        done = [
+            t
+            for t in self._trials
+            if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)
+        ]
+        return History(
+            x_done=rows(done),
+            y_done=np.array([[t.values[n] for n in names] for t in done]).reshape(-1, len(names)),
+            x_failed=rows([t for t in self._trials if t.status == TrialStatus.FAILED]),
+            x_pending=rows([t for t in self._trials if t.status.in_flight]),
+            x_all=rows([t for t in self._trials if t.status != TrialStatus.STALE]),
+        )
+
+    def ask(self, n: int, iteration: int) -> list[Proposal]:
+        """Up to *n* new proposals, feasible and distinct from every earlier trial."""
+        if n <= 0:
+            return []
+        history = self.history()
+        seed = iteration_seed(self.spec.seed, iteration)
+        engine = self.spec.strategy.engine
+        if engine in ("random", "sobol"):
+            candidates = get_strategy(engine).propose(self.context, history, n, seed)
+            return [self._proposal(c, engine, seed) for c in candidates]
+        issued = sum(1 for t in self._trials if t.phase == "initial" and t.status != TrialStatus.STALE)
+        n_design = max(0, min(n, self.initial_size - issued))
+        if len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
+            n_design = n
+        candidates = self._design(history, n_design)
+        if len(candidates) < n:
+            taken = [*history.x_all, *(c.x for c in candidates)]
+            pending = [*history.x_pending, *(c.x for c in candidates)]
+            shaped = History(
+                history.x_done,
+                history.y_done,
+                history.x_failed,
+                np.array(pending).reshape(-1, self.encoder.dim),
+                np.array(taken).reshape(-1, self.encoder.dim),
+            )
+            candidates += get_strategy(engine).propose(
+                self.context, shaped, n - len(candidates), seed
+            )
+        return [self._proposal(c, engine, seed) for c in candidates]
+
+    def _design(self, history: History, n: int) -> list[Candidate]:
+        if n <= 0:
+            return []
+        size = self.initial_size + len(history.x_all) + n
+        design = self.spec.strategy.initial_design
+        if design.method == "sobol":
+            pool = sobol_design(self.encoder, self.feasibility, size, self.spec.seed)
+        else:
+            pool = uniform_samples(self.encoder, self.feasibility, size, self.spec.seed)
+        return fresh(self.context, pool, history, n, "initial")
+
+    def _proposal(self, c: Candidate, engine: str, seed: int) -> Proposal:
+        composition, parameters = self.encoder.decode(c.x)
+        return Proposal(
+            composition=composition,
+            parameters=parameters,
+            phase=c.phase,
+            strategy=engine,
+            acquisition_value=c.acquisition_value,
+            predicted_mean=c.predicted_mean,
+            predicted_sd=c.predicted_sd,
+            seed=seed,
+            provenance=c.provenance,
+        )

@@ -1,0 +1,1 @@
+"""Gaussian-process surrogates fitted to comp-rep data."""

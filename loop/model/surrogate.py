@@ -1,0 +1,87 @@
+"""Fit a BoTorch GP to comp-rep inputs and signed objective values.
+
+The GP owns its scaling: inputs are normalised to the unit cube with the
+space's bounds (`Normalize`) and outcomes standardised (`Standardize`), so
+predictions come back in the objectives' own units. Values are *signed* so the
+model always maximises: minimised objectives enter as their negatives.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from loop.errors import FitError
+
+
+@dataclass
+class FittedSurrogate:
+    """A fitted model and a summary of it for provenance."""
+
+    model: Any
+    info: dict[str, Any]
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation (signed units) at rows of *x*."""
+        import torch
+
+        with torch.no_grad():
+            post = self.model.posterior(torch.as_tensor(x, dtype=torch.double))
+            mean = post.mean.numpy()
+            sd = post.variance.clamp_min(0).sqrt().numpy()
+        return mean, sd
+
+
+def fit_gp(
+    x: np.ndarray, y: np.ndarray, lower: np.ndarray, upper: np.ndarray, kernel: str, seed: int
+) -> FittedSurrogate:
+    """A SingleTaskGP (one output per column of *y*) fitted by maximum marginal likelihood."""
+    import torch
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.models.transforms import Normalize, Standardize
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    torch.manual_seed(seed)
+    tx = torch.as_tensor(x, dtype=torch.double)
+    ty = torch.as_tensor(y, dtype=torch.double)
+    hi = np.where(upper > lower, upper, lower + 1.0)  # fixed columns: avoid a zero range
+    bounds = torch.as_tensor(np.stack([lower, hi]), dtype=torch.double)
+    d, m = tx.shape[-1], ty.shape[-1]
+    batch = torch.Size([m]) if m > 1 else torch.Size([])
+    covar = get_covar_module_with_dim_scaled_prior(
+        ard_num_dims=d, batch_shape=batch, use_rbf_kernel=(kernel == "rbf")
+    )
+    model = SingleTaskGP(
+        tx,
+        ty,
+        covar_module=covar,
+        input_transform=Normalize(d=d, bounds=bounds),
+        outcome_transform=Standardize(m=m),
+    )
+    started = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            # jitter added to a near-singular covariance is routine with few points
+            warnings.filterwarnings("ignore", message=r".*not p\.d\., added jitter")
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+    except Exception as exc:  # botorch raises several types; all mean "no model"
+        raise FitError(
+            f"the Gaussian process could not be fitted to {len(x)} points: {exc}",
+            "check the measurements for outliers or duplicated inputs with different values",
+        ) from exc
+    lengthscales = covar.lengthscale.detach().reshape(m, -1).numpy()
+    info = {
+        "model": "SingleTaskGP",
+        "kernel": kernel,
+        "n_train": int(len(x)),
+        "fit_seconds": round(time.perf_counter() - started, 4),
+        "lengthscales": [[round(float(v), 6) for v in row] for row in lengthscales],
+        "noise": [round(float(v), 8) for v in model.likelihood.noise.detach().reshape(-1)],
+    }
+    return FittedSurrogate(model, info)

@@ -1,0 +1,169 @@
+"""Frozen records that cross layers: proposals, trials, measurements, statuses.
+
+The storage layer returns these, never ORM rows; the engine consumes them; the CLI
+and API render them. They are plain data: no behaviour beyond derived properties.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrialStatus(StrEnum):
+    """Where a trial is in its life.
+
+    ::
+
+        PENDING ──dispatch/claim──► CLAIMED ──start──► STARTED ──measure──► COMPLETED
+           │  ▲                       │  │                │
+           │  └──retryable failure────┘  │                ├──lease expired──► NEEDS_REVIEW
+           │     (attempt + 1, while      │                │
+           │      attempts remain)        └──fail─────────►┴──fail──► FAILED
+           └──withdrawn, never claimed──► STALE
+        any non-terminal ──abandon──► ABANDONED
+
+    COMPLETED, FAILED, ABANDONED and STALE are terminal: they never change again.
+    FAILED means the experiment ran and gave no usable value (no retry left); the
+    engine learns from it but never regresses on it. ABANDONED and STALE free their
+    budget slot; COMPLETED and FAILED spend it.
+    """
+
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    NEEDS_REVIEW = "needs_review"
+    ABANDONED = "abandoned"
+    STALE = "stale"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def in_flight(self) -> bool:
+        """Proposed and not yet resolved: the model treats it as a pending point."""
+        return self in IN_FLIGHT
+
+    @property
+    def spends_budget(self) -> bool:
+        """Counts toward `budget.experiments` (committed or spent)."""
+        return self not in (TrialStatus.ABANDONED, TrialStatus.STALE)
+
+
+TERMINAL = frozenset(
+    {TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.ABANDONED, TrialStatus.STALE}
+)
+IN_FLIGHT = frozenset(
+    {
+        TrialStatus.PENDING,
+        TrialStatus.CLAIMED,
+        TrialStatus.STARTED,
+        TrialStatus.NEEDS_REVIEW,
+    }
+)
+
+#: Every legal transition; the store refuses any other.
+TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
+    TrialStatus.PENDING: frozenset(
+        {TrialStatus.CLAIMED, TrialStatus.STALE, TrialStatus.ABANDONED}
+    ),
+    TrialStatus.CLAIMED: frozenset(
+        {
+            TrialStatus.STARTED,
+            TrialStatus.COMPLETED,
+            TrialStatus.FAILED,
+            TrialStatus.PENDING,
+            TrialStatus.ABANDONED,
+        }
+    ),
+    TrialStatus.STARTED: frozenset(
+        {
+            TrialStatus.COMPLETED,
+            TrialStatus.FAILED,
+            TrialStatus.PENDING,
+            TrialStatus.NEEDS_REVIEW,
+            TrialStatus.ABANDONED,
+        }
+    ),
+    TrialStatus.NEEDS_REVIEW: frozenset(
+        {TrialStatus.PENDING, TrialStatus.COMPLETED, TrialStatus.ABANDONED}
+    ),
+    TrialStatus.COMPLETED: frozenset(),
+    TrialStatus.FAILED: frozenset(),
+    TrialStatus.ABANDONED: frozenset(),
+    TrialStatus.STALE: frozenset(),
+}
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Proposal(Record):
+    """A configuration the engine wants measured, with why it chose it."""
+
+    composition: dict[str, float]
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    phase: str
+    strategy: str
+    acquisition_value: float | None = None
+    predicted_mean: dict[str, float] = Field(default_factory=dict)
+    predicted_sd: dict[str, float] = Field(default_factory=dict)
+    seed: int | None = None
+    provenance: dict[str, Any] = Field(default_factory=dict)
+
+
+class Measurement(Record):
+    """The objective values accepted for one trial attempt."""
+
+    trial_id: int
+    attempt: int
+    values: dict[str, float]
+    units: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    source: str = ""
+    late: bool = False
+    received_at: datetime | None = None
+
+
+class Trial(Record):
+    """A stored proposal with its status and, once measured, its measurement."""
+
+    id: int
+    campaign: str
+    iteration: int
+    status: TrialStatus
+    attempt: int
+    composition: dict[str, float]
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    phase: str
+    strategy: str
+    acquisition_value: float | None = None
+    predicted_mean: dict[str, float] = Field(default_factory=dict)
+    predicted_sd: dict[str, float] = Field(default_factory=dict)
+    seed: int | None = None
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    failure_reason: str | None = None
+    measurement: Measurement | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def values(self) -> dict[str, float]:
+        return self.measurement.values if self.measurement else {}
+
+
+class CampaignRecord(Record):
+    """A campaign as stored: its name, status and the validated spec snapshot."""
+
+    id: int
+    name: str
+    status: str
+    spec: dict[str, Any]
+    created_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""Views of a campaign: terminal summaries now, HTML reports later."""

@@ -1,0 +1,1 @@
+"""The service layer: what the CLI and the API call. Thin callers, logic here."""

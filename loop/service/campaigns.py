@@ -1,0 +1,122 @@
+"""Creating, finding and describing campaigns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loop.errors import CampaignConflictError
+from loop.records import CampaignRecord, Trial, TrialStatus
+from loop.spec import CampaignSpec, validate
+from loop.storage import Store
+
+#: Keys of the spec that may change when `loop run` continues a campaign.
+MUTABLE_KEYS = {"budget", "description"}
+
+
+def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, str]:
+    """The stored campaign for *spec*, created if new; returns (record, what happened).
+
+    An existing campaign continues when its stored spec equals *spec* except for
+    the budget or description, which are updated; any other difference is refused.
+    """
+    data = spec.model_dump(mode="json")
+    found = store.find_campaign(spec.name)
+    if found is None:
+        return store.create_campaign(spec.name, data), "created"
+    changed = sorted(k for k in data.keys() | found.spec.keys() if data.get(k) != found.spec.get(k))
+    blocked = [k for k in changed if k not in MUTABLE_KEYS]
+    if blocked:
+        raise CampaignConflictError(
+            f"campaign '{spec.name}' already exists with a different "
+            f"{', '.join(blocked)}",
+            "only `budget` and `description` may change when continuing; to change "
+            "anything else give the campaign a new `name`",
+        )
+    if changed:
+        used = sum(1 for t in store.trials(spec.name) if t.status.spends_budget)
+        if spec.budget.experiments < used:
+            raise CampaignConflictError(
+                f"the new budget {spec.budget.experiments} is below the {used} experiments "
+                "already committed",
+                f"set budget.experiments to at least {used}",
+            )
+        store.update_campaign(spec.name, spec=data, status="active")
+        return store.get_campaign(spec.name), "updated " + ", ".join(changed)
+    return found, "continued"
+
+
+def load_spec(record: CampaignRecord) -> CampaignSpec:
+    """The frozen spec of a stored campaign (validated again on the way out)."""
+    return validate(record.spec, f"campaign '{record.name}' in the database")
+
+
+def budget_used(trials: list[Trial]) -> int:
+    """Experiments spent: measured or failed for good."""
+    return sum(1 for t in trials if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED))
+
+
+def best_trial(spec: CampaignSpec, trials: list[Trial]) -> Trial | None:
+    """The best measured trial for a single objective (None before any measurement)."""
+    objective = spec.objectives[0]
+    done = [t for t in trials if t.status == TrialStatus.COMPLETED and objective.name in t.values]
+    if not done:
+        return None
+    return max(done, key=lambda t: objective.sign * t.values[objective.name])
+
+
+def pareto_trials(spec: CampaignSpec, trials: list[Trial]) -> list[Trial]:
+    """Measured trials no other measured trial beats on every objective."""
+    names = [o.name for o in spec.objectives]
+    signs = [o.sign for o in spec.objectives]
+    done = [t for t in trials if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)]
+    points = [[s * t.values[n] for s, n in zip(signs, names, strict=True)] for t in done]
+
+    def dominated(p: list[float]) -> bool:
+        return any(
+            all(q_i >= p_i for q_i, p_i in zip(q, p, strict=True)) and q != p for q in points
+        )
+
+    return [t for t, p in zip(done, points, strict=True) if not dominated(p)]
+
+
+def status_document(store: Store, name: str) -> dict[str, Any]:
+    """The campaign as `inspect --format json` and the API show it."""
+    record = store.get_campaign(name)
+    spec = load_spec(record)
+    trials = store.trials(name)
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status.value] = counts.get(t.status.value, 0) + 1
+    doc: dict[str, Any] = {
+        "name": record.name,
+        "status": record.status,
+        "description": spec.description,
+        "objectives": [o.model_dump(mode="json") for o in spec.objectives],
+        "budget": {"experiments": spec.budget.experiments, "used": budget_used(trials)},
+        "counts": counts,
+        "trials": [trial_document(t) for t in trials],
+    }
+    if len(spec.objectives) == 1:
+        best = best_trial(spec, trials)
+        doc["best"] = trial_document(best) if best else None
+    else:
+        doc["pareto"] = [trial_document(t) for t in pareto_trials(spec, trials)]
+    return doc
+
+
+def trial_document(t: Trial) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "iteration": t.iteration,
+        "status": t.status.value,
+        "attempt": t.attempt,
+        "phase": t.phase,
+        "strategy": t.strategy,
+        "composition": t.composition,
+        "parameters": t.parameters,
+        "measurements": t.values,
+        "acquisition_value": t.acquisition_value,
+        "predicted_mean": t.predicted_mean,
+        "predicted_sd": t.predicted_sd,
+        "failure_reason": t.failure_reason,
+    }

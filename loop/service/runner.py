@@ -1,0 +1,173 @@
+"""The driver behind `loop run` and `loop resume`: propose, dispatch, ingest, repeat.
+
+Each step is its own transaction, so a stop at any moment leaves the store
+consistent: proposals are stored (PENDING) before dispatch, a trial is marked
+CLAIMED before its adapter runs, and its measurement and COMPLETED status are
+written together. On start, trials a previous driver left CLAIMED or STARTED
+with a re-run-safe adapter (the simulator) are put back to PENDING with the
+next attempt number, then dispatched again; nothing is measured twice because a
+trial holds at most one measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from loop.engine import CampaignEngine
+from loop.errors import LoopError
+from loop.plugins import adapter_class
+from loop.ports import EvaluationRequest
+from loop.records import Trial, TrialStatus
+from loop.service.campaigns import best_trial, budget_used, load_spec
+from loop.spec import CampaignSpec
+from loop.storage import Store
+
+#: Tries per trial for failures an adapter marks retryable.
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the driver reports after each step."""
+
+    used: int
+    budget: int
+    best: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    name: str
+    used: int
+    budget: int
+    completed: int
+    failed: int
+    best: Trial | None
+    finished: bool
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def run_campaign(
+    store: Store, name: str, on_progress: ProgressCallback | None = None
+) -> RunSummary:
+    """Drive campaign *name* until its budget is spent."""
+    record = store.get_campaign(name)
+    spec = load_spec(record)
+    adapter = _adapter(spec)
+    engine = CampaignEngine(spec)
+    report = on_progress or (lambda _p: None)
+    _recover(store, name, adapter)
+    while True:
+        trials = store.trials(name)
+        used = budget_used(trials)
+        if used >= spec.budget.experiments:
+            store.update_campaign(name, status="completed")
+            return _summary(spec, trials, finished=True)
+        pending = [t for t in trials if t.status == TrialStatus.PENDING]
+        if not pending:
+            committed = sum(1 for t in trials if t.status.spends_budget)
+            slots = spec.budget.experiments - committed
+            if slots <= 0:
+                # everything left is in flight elsewhere (e.g. needs review)
+                return _summary(spec, trials, finished=False)
+            iteration = max((t.iteration for t in trials), default=-1) + 1
+            engine.tell(trials)
+            n = min(spec.strategy.batch_size, slots)
+            report(_progress(spec, trials, f"proposing {n} (iteration {iteration})"))
+            store.add_trials(name, iteration, engine.ask(n, iteration), spec.budget.experiments)
+            continue
+        for trial in pending:
+            _dispatch(store, spec, adapter, trial)
+            report(_progress(spec, store.trials(name), f"measured trial {trial.id}"))
+
+
+def _dispatch(store: Store, spec: CampaignSpec, adapter: Any, trial: Trial) -> None:
+    store.transition(trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt)
+    result = adapter.evaluate(
+        EvaluationRequest(
+            campaign=spec.name,
+            trial_id=trial.id,
+            attempt=trial.attempt,
+            composition=trial.composition,
+            parameters=trial.parameters,
+            objectives=[o.name for o in spec.objectives],
+            seed=spec.seed,
+        )
+    )
+    if result.failure is None:
+        store.complete(
+            trial.id,
+            trial.attempt,
+            result.values,
+            units=result.units,
+            metadata=result.metadata,
+            source=f"adapter:{spec.adapter['type']}",
+        )
+    elif result.retryable and trial.attempt < MAX_ATTEMPTS:
+        store.transition(
+            trial.id,
+            [TrialStatus.CLAIMED],
+            TrialStatus.PENDING,
+            attempt=trial.attempt,
+            reason=result.failure,
+            next_attempt=True,
+        )
+    else:
+        store.transition(
+            trial.id,
+            [TrialStatus.CLAIMED],
+            TrialStatus.FAILED,
+            attempt=trial.attempt,
+            reason=result.failure,
+        )
+
+
+def _recover(store: Store, name: str, adapter: Any) -> None:
+    """Re-offer attempts a previous driver left unfinished, when re-running is safe."""
+    if not getattr(adapter, "rerun_safe", False):
+        return
+    for t in store.trials(name):
+        if t.status in (TrialStatus.CLAIMED, TrialStatus.STARTED):
+            store.transition(
+                t.id,
+                [t.status],
+                TrialStatus.PENDING,
+                attempt=t.attempt,
+                reason="driver stopped during evaluation; re-run",
+                next_attempt=True,
+            )
+
+
+def _adapter(spec: CampaignSpec) -> Any:
+    try:
+        return adapter_class(spec.adapter["type"])(spec.adapter_config(), spec)
+    except LoopError:
+        raise
+    except Exception as exc:
+        raise LoopError(
+            f"adapter '{spec.adapter['type']}' could not start: {exc}",
+            "check the adapter block of the campaign",
+        ) from exc
+
+
+def _progress(spec: CampaignSpec, trials: list[Trial], message: str) -> Progress:
+    best = best_trial(spec, trials) if len(spec.objectives) == 1 else None
+    value = best.values[spec.objectives[0].name] if best else None
+    return Progress(budget_used(trials), spec.budget.experiments, value, message)
+
+
+def _summary(spec: CampaignSpec, trials: list[Trial], finished: bool) -> RunSummary:
+    return RunSummary(
+        name=spec.name,
+        used=budget_used(trials),
+        budget=spec.budget.experiments,
+        completed=sum(1 for t in trials if t.status == TrialStatus.COMPLETED),
+        failed=sum(1 for t in trials if t.status == TrialStatus.FAILED),
+        best=best_trial(spec, trials) if len(spec.objectives) == 1 else None,
+        finished=finished,
+    )

@@ -1,0 +1,160 @@
+"""The one place where experimental values become model inputs, and back.
+
+*exp-rep* is what the YAML and the lab speak: a composition in the units of its
+`total` (fractions or at.%) and parameters in their own units and category names.
+*comp-rep* is a float vector the model sees, one column per:
+
+* composition component, as a fraction of the total (the fractions sum to 1),
+* continuous parameter, in its own unit (the GP normalises inputs itself),
+* integer parameter, relaxed to a real number in [lo, hi], rounded on decoding,
+* categorical parameter value, one-hot (1 for the chosen value).
+
+Linear constraints of the YAML are rewritten here into comp-rep rows, so the
+optimiser and the feasibility checks never see exp-rep units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from loop.spec import CampaignSpec
+
+ColumnKind = Literal["fraction", "continuous", "integer", "onehot"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One comp-rep column: what it encodes and its bounds."""
+
+    name: str
+    kind: ColumnKind
+    lower: float
+    upper: float
+    parameter: str = ""
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class LinearRows:
+    """Linear constraints in comp-rep: ``A_eq x = b_eq`` and ``A_ub x <= b_ub``."""
+
+    a_eq: np.ndarray
+    b_eq: np.ndarray
+    a_ub: np.ndarray
+    b_ub: np.ndarray
+
+
+class Encoder:
+    """Turns configurations into comp-rep vectors and back; pure and invertible."""
+
+    def __init__(self, spec: CampaignSpec) -> None:
+        self.spec = spec
+        comp = spec.space.composition
+        self.total = comp.total
+        self.components = list(comp.components)
+        columns = [
+            Column(c, "fraction", comp.bounds[c][0] / comp.total, comp.bounds[c][1] / comp.total)
+            for c in comp.components
+        ]
+        for p in spec.space.parameters:
+            if p.type == "continuous":
+                columns.append(Column(p.name, "continuous", p.bounds[0], p.bounds[1], p.name))
+            elif p.type == "integer":
+                columns.append(
+                    Column(p.name, "integer", float(p.bounds[0]), float(p.bounds[1]), p.name)
+                )
+            else:
+                columns.extend(
+                    Column(f"{p.name}={v}", "onehot", 0.0, 1.0, p.name, v) for v in p.values
+                )
+        self.columns = tuple(columns)
+        self.fraction_idx = np.array([i for i, c in enumerate(columns) if c.kind == "fraction"])
+        self.numeric_idx = np.array(
+            [i for i, c in enumerate(columns) if c.kind in ("continuous", "integer")], dtype=int
+        )
+        self.integer_idx = np.array(
+            [i for i, c in enumerate(columns) if c.kind == "integer"], dtype=int
+        )
+        self.categorical: dict[str, list[int]] = {}
+        for i, c in enumerate(columns):
+            if c.kind == "onehot":
+                self.categorical.setdefault(c.parameter, []).append(i)
+        self.lower = np.array([c.lower for c in columns])
+        self.upper = np.array([c.upper for c in columns])
+        self.linear = self._linear_rows()
+
+    @property
+    def dim(self) -> int:
+        return len(self.columns)
+
+    @property
+    def free_dims(self) -> int:
+        """Degrees of freedom: components minus one, plus every parameter."""
+        return len(self.components) - 1 + len(self.spec.space.parameters)
+
+    def encode(self, composition: dict[str, float], parameters: dict[str, Any]) -> np.ndarray:
+        x = np.zeros(self.dim)
+        for i, col in enumerate(self.columns):
+            if col.kind == "fraction":
+                x[i] = composition[col.name] / self.total
+            elif col.kind in ("continuous", "integer"):
+                x[i] = float(parameters[col.parameter])
+            else:
+                x[i] = 1.0 if str(parameters[col.parameter]) == col.value else 0.0
+        return x
+
+    def encode_many(self, rows: list[tuple[dict[str, float], dict[str, Any]]]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self.dim))
+        return np.stack([self.encode(c, p) for c, p in rows])
+
+    def decode(self, x: np.ndarray) -> tuple[dict[str, float], dict[str, Any]]:
+        """Configuration of a comp-rep vector (already repaired to be feasible)."""
+        composition = {
+            col.name: float(x[i]) * self.total
+            for i, col in enumerate(self.columns)
+            if col.kind == "fraction"
+        }
+        parameters: dict[str, Any] = {}
+        for p in self.spec.space.parameters:
+            if p.type == "continuous":
+                parameters[p.name] = float(x[self._index(p.name)])
+            elif p.type == "integer":
+                parameters[p.name] = int(round(float(x[self._index(p.name)])))
+            else:
+                idx = self.categorical[p.name]
+                parameters[p.name] = p.values[int(np.argmax(x[idx]))]
+        return composition, parameters
+
+    def _index(self, name: str) -> int:
+        return next(i for i, c in enumerate(self.columns) if c.name == name)
+
+    def _linear_rows(self) -> LinearRows:
+        eq_rows = [np.where([c.kind == "fraction" for c in self.columns], 1.0, 0.0)]
+        eq_rhs = [1.0]
+        ub_rows: list[np.ndarray] = []
+        ub_rhs: list[float] = []
+        for con in self.spec.constraints:
+            row = np.zeros(self.dim)
+            for name, coef in con.coefficients.items():
+                i = self._index(name)
+                # composition amounts are total * fraction in the YAML's units
+                row[i] = coef * (self.total if self.columns[i].kind == "fraction" else 1.0)
+            if con.eq is not None:
+                eq_rows.append(row)
+                eq_rhs.append(con.eq)
+            if con.le is not None:
+                ub_rows.append(row)
+                ub_rhs.append(con.le)
+            if con.ge is not None:
+                ub_rows.append(-row)
+                ub_rhs.append(-con.ge)
+        return LinearRows(
+            np.array(eq_rows),
+            np.array(eq_rhs),
+            np.array(ub_rows).reshape(-1, self.dim),
+            np.array(ub_rhs),
+        )

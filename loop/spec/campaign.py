@@ -1,0 +1,137 @@
+"""The campaign spec: the validated, frozen form of a campaign YAML file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from loop.errors import LoopError, Problem, SpecError
+from loop.plugins import adapter_class
+from loop.spec.base import SpecModel, fail
+from loop.spec.composition import CompositionSpec
+from loop.spec.constraints import LinearConstraint
+from loop.spec.feasibility import linear_problems
+from loop.spec.objectives import Objective
+from loop.spec.parameters import Parameter
+from loop.spec.strategy import Budget, Strategy
+
+CAMPAIGN_NAME = Field(
+    min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.\-]*$"
+)
+
+
+class Space(SpecModel):
+    """What can be varied: one composition block and any process parameters."""
+
+    composition: CompositionSpec
+    parameters: list[Parameter] = Field(default_factory=list)
+
+
+class CampaignSpec(SpecModel):
+    """A whole campaign: space, constraints, objectives, strategy, budget, adapter."""
+
+    schema_version: Literal[1]
+    name: Annotated[str, CAMPAIGN_NAME]
+    description: str = ""
+    space: Space
+    constraints: list[LinearConstraint] = Field(default_factory=list)
+    objectives: list[Objective] = Field(min_length=1)
+    strategy: Strategy = Field(default_factory=Strategy)
+    budget: Budget
+    adapter: dict[str, Any]
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @field_validator("adapter")
+    @classmethod
+    def _validate_adapter(cls, block: dict[str, Any]) -> dict[str, Any]:
+        kind = block.get("type")
+        if not isinstance(kind, str):
+            fail([("the adapter block needs a `type`", "e.g. `type: simulator`")])
+        try:
+            plugin = adapter_class(kind)
+        except LoopError as exc:
+            fail([(exc.message, exc.hint)])
+        try:
+            config = plugin.Config.model_validate(block)
+        except ValidationError as exc:
+            fail(_inner_problems(exc))
+        return dict(config.model_dump(mode="json"))
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> CampaignSpec:
+        problems = _naming_problems(self) + linear_problems(self)
+        problems += _strategy_problems(self)
+        if not problems:
+            problems += adapter_class(self.adapter["type"]).check(self.adapter_config(), self)
+        if problems:
+            raise SpecError(problems)
+        return self
+
+    def adapter_config(self) -> Any:
+        """The adapter block as the adapter's own validated config object."""
+        return adapter_class(self.adapter["type"]).Config.model_validate(self.adapter)
+
+    @property
+    def acquisition(self) -> str:
+        """The acquisition function in use (defaults by number of objectives)."""
+        if self.strategy.acquisition:
+            return self.strategy.acquisition
+        return "qLogNEI" if len(self.objectives) == 1 else "qLogNEHVI"
+
+    def objective(self, name: str) -> Objective:
+        return next(o for o in self.objectives if o.name == name)
+
+
+def _naming_problems(spec: CampaignSpec) -> list[Problem]:
+    problems = []
+    components = set(spec.space.composition.components)
+    seen: set[str] = set()
+    for i, p in enumerate(spec.space.parameters):
+        if p.name in seen or p.name in components:
+            problems.append(
+                Problem(
+                    f"space.parameters.{i}.name",
+                    f"name '{p.name}' is already used by a component or parameter",
+                    "give every component and parameter its own name",
+                )
+            )
+        seen.add(p.name)
+    names = [o.name for o in spec.objectives]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            problems.append(
+                Problem(f"objectives.{i}.name", f"objective '{name}' is listed twice", "")
+            )
+    return problems
+
+
+def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
+    acq, n = spec.strategy.acquisition, len(spec.objectives)
+    if acq == "qLogNEI" and n > 1:
+        return [
+            Problem(
+                "strategy.acquisition",
+                f"qLogNEI optimises one objective but {n} are declared",
+                "use qLogNEHVI for several objectives, or leave `acquisition` out",
+            )
+        ]
+    if acq == "qLogNEHVI" and n == 1:
+        return [
+            Problem(
+                "strategy.acquisition",
+                "qLogNEHVI needs at least two objectives",
+                "use qLogNEI for one objective, or leave `acquisition` out",
+            )
+        ]
+    return []
+
+
+def _inner_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """Problems of a nested block, each message prefixed with its key inside it."""
+    out = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        out.append((f"{where}: {message}" if where else message, "see docs/reference/yaml.md"))
+    return out

@@ -1,0 +1,198 @@
+"""Campaign YAML in and out: parse with line numbers, validate, explain every problem.
+
+`load_path` reads a file, `loads` a string; both return a frozen `CampaignSpec` or
+raise `SpecError` listing every problem with its YAML path, line and a hint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from loop.errors import Problem, SpecError
+from loop.spec.base import split_problems
+from loop.spec.campaign import CampaignSpec
+
+_HINTS = {
+    "missing": "add this key",
+    "literal_error": "use one of the values listed",
+    "union_tag_invalid": "use one of the types listed",
+    "union_tag_not_found": "add a `type` key",
+    "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number",
+    "float_parsing": "write a number",
+    "bool_parsing": "write true or false",
+    "string_type": "write a text value",
+    "list_type": "write a list, e.g. [a, b]",
+    "dict_type": "write a mapping of keys to values",
+    "tuple_type": "write a pair, e.g. [0.0, 1.0]",
+    "too_short": "add the missing items",
+    "too_long": "remove the extra items",
+    "string_pattern_mismatch": "use lower-case letters, digits, '-', '_' or '.'",
+    "greater_than": "use a larger value",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe YAML loader that refuses duplicate keys."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"duplicate key '{key}' (first at line {seen[key]})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return dict(loader.construct_mapping(node))
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def loads(text: str, source: str = "<string>") -> CampaignSpec:
+    """Parse and validate campaign YAML; raise SpecError with every problem."""
+    data, lines = _parse(text, source)
+    return validate(data, source, lines)
+
+
+def load_path(path: str | Path) -> CampaignSpec:
+    """Read, parse and validate a campaign YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            [Problem("", f"file not found: {path}", "check the path")], str(path)
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Problem("", f"cannot read {path}: {exc}", "")], str(path)) from None
+    return loads(text, str(path))
+
+
+def validate(
+    data: Any, source: str = "<data>", lines: dict[str, int] | None = None
+) -> CampaignSpec:
+    """Validate already-parsed data (a dict) into a CampaignSpec."""
+    lines = lines or {}
+    if not isinstance(data, dict):
+        raise SpecError(
+            [Problem("", "a campaign file must be a YAML mapping of keys", "start with `schema_version: 1`")],
+            source,
+        )
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_problems(exc), source).with_lines(lines, source) from None
+    except SpecError as exc:
+        raise exc.with_lines(lines, source) from None
+
+
+def dumps(spec: CampaignSpec) -> str:
+    """The canonical YAML form of a spec (every default and bound spelled out)."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+
+
+def _parse(text: str, source: str) -> tuple[Any, dict[str, int]]:
+    try:
+        loader = _LineLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = f", column {mark.column + 1}" if mark else ""
+        what = exc.problem or str(exc)
+        hint = "YAML indents with spaces, never tabs" if "\t" in text and "tab" in str(exc) else (
+            "check indentation, colons and quotes around this line"
+        )
+        raise SpecError([Problem("", f"YAML syntax error{col}: {what}", hint, line)], source) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem("", f"YAML error: {exc}", "")], source) from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _collect_lines(node, "", lines)
+    return data, lines
+
+
+def _collect_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = f"{path}.{key_node.value}" if path else str(key_node.value)
+            _collect_lines(value_node, key, lines)
+            lines[key] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, f"{path}.{index}" if path else str(index), lines)
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        path = _yaml_path(err["loc"])
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(err["loc"][:-1])
+            hint = f"remove it or check its spelling; valid keys here: {', '.join(allowed)}"
+            problems.append(Problem(path, f"unknown key '{err['loc'][-1]}'", hint))
+        elif err["type"] == "value_error":
+            for message, hint in split_problems(err["msg"].removeprefix("Value error, ")):
+                problems.append(Problem(path, message, hint))
+        else:
+            problems.append(Problem(path, err["msg"], _HINTS.get(err["type"], "")))
+    return problems
+
+
+_UNION_TAGS = {"continuous", "integer", "categorical"}
+
+
+def _yaml_path(loc: tuple[Any, ...]) -> str:
+    """Pydantic's error location as a YAML path (dropping union tags)."""
+    parts = [str(p) for p in loc if not (isinstance(p, str) and p in _UNION_TAGS)]
+    return ".".join(parts)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = CampaignSpec
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        if isinstance(part, str) and part in _UNION_TAGS:
+            from loop.spec import parameters
+
+            model = {
+                "continuous": parameters.ContinuousParameter,
+                "integer": parameters.IntegerParameter,
+                "categorical": parameters.CategoricalParameter,
+            }[part]
+            continue
+        field = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        model = _model_of(field.annotation) if field else None
+    if model is None or not hasattr(model, "model_fields"):
+        return []
+    return list(model.model_fields)
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,70 @@
+"""Process parameters beside the composition: continuous, integer, categorical."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from loop.spec.base import SpecModel
+
+NAME = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+class ContinuousParameter(SpecModel):
+    """A real-valued parameter in [lo, hi], in its own unit."""
+
+    type: Literal["continuous"]
+    name: Annotated[str, NAME]
+    bounds: tuple[float, float]
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> ContinuousParameter:
+        lo, hi = self.bounds
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"bounds of '{self.name}' must be finite numbers")
+        if lo >= hi:
+            raise ValueError(
+                f"lower bound {lo} of '{self.name}' is not below its upper bound {hi}"
+            )
+        return self
+
+
+class IntegerParameter(SpecModel):
+    """An integer-valued parameter in [lo, hi] (both included)."""
+
+    type: Literal["integer"]
+    name: Annotated[str, NAME]
+    bounds: tuple[int, int]
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> IntegerParameter:
+        lo, hi = self.bounds
+        if lo >= hi:
+            raise ValueError(
+                f"lower bound {lo} of '{self.name}' is not below its upper bound {hi}"
+            )
+        return self
+
+
+class CategoricalParameter(SpecModel):
+    """A choice among named values (salt identity, processing route, ...)."""
+
+    type: Literal["categorical"]
+    name: Annotated[str, NAME]
+    values: list[str] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _check_values(self) -> CategoricalParameter:
+        if len(set(self.values)) != len(self.values):
+            raise ValueError(f"values of '{self.name}' are listed more than once")
+        return self
+
+
+Parameter = Annotated[
+    ContinuousParameter | IntegerParameter | CategoricalParameter,
+    Field(discriminator="type"),
+]

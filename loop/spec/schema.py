@@ -1,0 +1,15 @@
+"""The JSON Schema of campaign files, for editors and other tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loop.spec.campaign import CampaignSpec
+
+
+def campaign_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a campaign file, as pydantic describes it."""
+    schema = CampaignSpec.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "loop campaign (schema_version 1)"
+    return schema

@@ -1,0 +1,54 @@
+"""How proposals are made: the strategy, its initial design, model and acquisition."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from loop.spec.base import SpecModel
+
+STRATEGY_ENGINES = ("botorch", "random", "sobol")
+ACQUISITIONS = ("qLogNEI", "qLogNEHVI")
+
+
+class InitialDesign(SpecModel):
+    """The space-filling cold start before the first model is fitted.
+
+    `size` defaults to twice the number of free dimensions, at least 4.
+    """
+
+    method: Literal["sobol", "random"] = "sobol"
+    size: int | None = Field(None, ge=1)
+
+
+class Surrogate(SpecModel):
+    """The Gaussian-process preset and its input features."""
+
+    kernel: Literal["matern52", "rbf"] = "matern52"
+    features: list[Literal["fractions"]] = Field(default_factory=lambda: ["fractions"])
+
+
+class OptimizerSettings(SpecModel):
+    """How hard the acquisition function is optimised."""
+
+    restarts: int = Field(8, ge=1, le=256)
+    raw_samples: int = Field(256, ge=16, le=16384)
+    max_iterations: int = Field(200, ge=10, le=5000)
+
+
+class Strategy(SpecModel):
+    """Which engine proposes, and with which settings."""
+
+    engine: Literal["botorch", "random", "sobol"] = "botorch"
+    initial_design: InitialDesign = Field(default_factory=InitialDesign)
+    surrogate: Surrogate = Field(default_factory=Surrogate)
+    acquisition: Literal["qLogNEI", "qLogNEHVI"] | None = None
+    batch_size: int = Field(1, ge=1, le=64)
+    optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+
+
+class Budget(SpecModel):
+    """When the campaign stops: after this many experiments (measured or failed)."""
+
+    experiments: int = Field(ge=1, le=1_000_000)

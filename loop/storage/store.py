@@ -1,0 +1,398 @@
+"""The Store: the campaign's only state, behind one transaction context manager.
+
+Every state change is one short transaction. On SQLite writers take the lock up
+front (`BEGIN IMMEDIATE`), so two writers queue on `busy_timeout` instead of
+failing half-way; connections run in WAL mode with foreign keys on and
+`synchronous=FULL`, because a measurement can cost days of lab time. Trial
+status changes are conditional UPDATEs (`... WHERE status IN (expected)`): if
+someone else moved the trial first, the caller gets `TrialStateError`.
+
+Methods return frozen records (`loop.records`), never ORM rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, func, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, SQLModel, create_engine, select
+
+from loop.errors import (
+    BadInputError,
+    CampaignNotFoundError,
+    StorageError,
+    TrialStateError,
+)
+from loop.records import (
+    TRANSITIONS,
+    CampaignRecord,
+    Measurement,
+    Proposal,
+    Trial,
+    TrialStatus,
+)
+from loop.storage.tables import (
+    SCHEMA_VERSION,
+    CampaignRow,
+    MeasurementRow,
+    MetaRow,
+    TrialEventRow,
+    TrialRow,
+    utcnow,
+)
+
+DEFAULT_URL = "sqlite:///loop.db"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and memory."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?")[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+class Store:
+    """Campaigns, trials and measurements in a SQL database."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True) -> None:
+        self.url = url
+        path = sqlite_path(url)
+        if path is not None and not create and not path.exists():
+            raise BadInputError(
+                f"no database at {path}",
+                "check --db / LOOP_DB, or start a campaign with `loop run FILE.yaml`",
+            )
+        if path is not None and create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.engine = _make_engine(url)
+        self._prepare(create)
+
+    # ------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any error.
+
+        Write transactions take SQLite's write lock at BEGIN; read transactions
+        (`write=False`) never block the writer in WAL mode.
+        """
+        bind = self.engine if write else self.engine.execution_options(loop_read=True)
+        session = Session(bind, expire_on_commit=False)
+        try:
+            with session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StorageError(
+                f"the database refused the operation: {exc.orig}",
+                "another process may hold a long write lock; retry, or check the disk",
+            ) from exc
+        finally:
+            session.close()
+
+    def _prepare(self, create: bool) -> None:
+        if create:
+            SQLModel.metadata.create_all(self.engine)
+        with self.transaction() as s:
+            row = s.get(MetaRow, "schema_version")
+            if row is None and create:
+                s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif row is None:
+                raise BadInputError(
+                    f"{self.url} is not a loop database", "check --db / LOOP_DB"
+                )
+            elif int(row.value) > SCHEMA_VERSION:
+                raise StorageError(
+                    f"the database uses schema version {row.value}, newer than this "
+                    f"loop ({SCHEMA_VERSION})",
+                    "upgrade loop to open it; never let an older loop write to it",
+                )
+
+    # --------------------------------------------------------------- campaigns
+    def create_campaign(self, name: str, spec: dict[str, Any]) -> CampaignRecord:
+        with self.transaction() as s:
+            row = CampaignRow(name=name, spec=spec)
+            s.add(row)
+            try:
+                s.flush()
+            except IntegrityError:
+                raise BadInputError(
+                    f"a campaign named '{name}' already exists",
+                    "continue it with `loop resume NAME`, or choose another name",
+                ) from None
+            return _campaign(row)
+
+    def find_campaign(self, name: str) -> CampaignRecord | None:
+        with self.transaction(write=False) as s:
+            row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
+            return _campaign(row) if row else None
+
+    def get_campaign(self, name: str) -> CampaignRecord:
+        found = self.find_campaign(name)
+        if found is None:
+            names = [c.name for c in self.list_campaigns()]
+            raise CampaignNotFoundError(
+                f"no campaign named '{name}' in {self.url}",
+                f"campaigns here: {', '.join(names)}" if names else "this database is empty",
+            )
+        return found
+
+    def list_campaigns(self) -> list[CampaignRecord]:
+        with self.transaction(write=False) as s:
+            rows = s.exec(select(CampaignRow).order_by(CampaignRow.id)).all()
+            return [_campaign(r) for r in rows]
+
+    def update_campaign(
+        self, name: str, *, spec: dict[str, Any] | None = None, status: str | None = None
+    ) -> None:
+        with self.transaction() as s:
+            row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).one()
+            if spec is not None:
+                row.spec = spec
+            if status is not None:
+                row.status = status
+            row.updated_at = utcnow()
+            s.add(row)
+
+    # ------------------------------------------------------------------ trials
+    def add_trials(
+        self, campaign: str, iteration: int, proposals: list[Proposal], budget: int
+    ) -> list[Trial]:
+        """Store a batch as PENDING trials in one transaction, never beyond *budget*."""
+        with self.transaction() as s:
+            cid = self._campaign_id(s, campaign)
+            committed = s.exec(
+                select(func.count())
+                .select_from(TrialRow)
+                .where(TrialRow.campaign_id == cid)
+                .where(TrialRow.status.not_in(["abandoned", "stale"]))  # type: ignore[attr-defined]
+            ).one()
+            if committed + len(proposals) > budget:
+                raise StorageError(
+                    f"storing {len(proposals)} proposals would exceed the budget of "
+                    f"{budget} ({committed} already committed)",
+                    "this is a bug in the driver; nothing was stored",
+                )
+            rows = [
+                TrialRow(
+                    campaign_id=cid,
+                    iteration=iteration,
+                    status=TrialStatus.PENDING.value,
+                    composition=p.composition,
+                    parameters=p.parameters,
+                    phase=p.phase,
+                    strategy=p.strategy,
+                    acquisition_value=p.acquisition_value,
+                    predicted_mean=p.predicted_mean,
+                    predicted_sd=p.predicted_sd,
+                    seed=p.seed,
+                    provenance=p.provenance,
+                )
+                for p in proposals
+            ]
+            s.add_all(rows)
+            s.flush()
+            for row in rows:
+                s.add(TrialEventRow(trial_id=row.id, to_status="pending", attempt=1))
+            return [_trial(r, campaign, None) for r in rows]
+
+    def trials(self, campaign: str) -> list[Trial]:
+        """Every trial of *campaign*, oldest first, with its measurement."""
+        with self.transaction(write=False) as s:
+            cid = self._campaign_id(s, campaign)
+            rows = s.exec(
+                select(TrialRow).where(TrialRow.campaign_id == cid).order_by(TrialRow.id)
+            ).all()
+            measured = {
+                m.trial_id: m
+                for m in s.exec(
+                    select(MeasurementRow)
+                    .join(TrialRow)
+                    .where(TrialRow.campaign_id == cid)
+                ).all()
+            }
+            return [_trial(r, campaign, measured.get(r.id)) for r in rows]
+
+    def transition(
+        self,
+        trial_id: int,
+        expected: Collection[TrialStatus],
+        new: TrialStatus,
+        *,
+        attempt: int | None = None,
+        reason: str | None = None,
+        next_attempt: bool = False,
+    ) -> None:
+        """Move a trial from one of *expected* to *new* in one conditional UPDATE."""
+        with self.transaction() as s:
+            self._transition(s, trial_id, expected, new, attempt, reason, next_attempt)
+
+    def complete(
+        self,
+        trial_id: int,
+        attempt: int,
+        values: dict[str, float],
+        *,
+        units: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        source: str = "",
+        expected: Collection[TrialStatus] = (TrialStatus.CLAIMED, TrialStatus.STARTED),
+    ) -> None:
+        """Store a measurement and mark the trial COMPLETED, both or neither."""
+        with self.transaction() as s:
+            self._transition(s, trial_id, expected, TrialStatus.COMPLETED, attempt, None, False)
+            s.add(
+                MeasurementRow(
+                    trial_id=trial_id,
+                    attempt=attempt,
+                    values=values,
+                    units=units or {},
+                    meta=metadata or {},
+                    source=source,
+                )
+            )
+            try:
+                s.flush()
+            except IntegrityError:
+                raise TrialStateError(
+                    f"trial {trial_id} already has a measurement",
+                    "a trial is measured once; corrections go through an operator amend",
+                ) from None
+
+    def events(self, trial_id: int) -> list[dict[str, Any]]:
+        with self.transaction(write=False) as s:
+            rows = s.exec(
+                select(TrialEventRow)
+                .where(TrialEventRow.trial_id == trial_id)
+                .order_by(TrialEventRow.id)
+            ).all()
+            return [r.model_dump() for r in rows]
+
+    # ----------------------------------------------------------------- helpers
+    @staticmethod
+    def _campaign_id(s: Session, name: str) -> int:
+        cid = s.exec(select(CampaignRow.id).where(CampaignRow.name == name)).first()
+        if cid is None:
+            raise CampaignNotFoundError(f"no campaign named '{name}'", "check the name")
+        return int(cid)
+
+    @staticmethod
+    def _transition(
+        s: Session,
+        trial_id: int,
+        expected: Collection[TrialStatus],
+        new: TrialStatus,
+        attempt: int | None,
+        reason: str | None,
+        next_attempt: bool,
+    ) -> None:
+        for old in expected:
+            if new not in TRANSITIONS[old]:
+                raise ValueError(f"illegal transition {old} -> {new}")  # a bug, not input
+        before = s.exec(select(TrialRow.status).where(TrialRow.id == trial_id)).first()
+        values: dict[str, Any] = {"status": new.value, "updated_at": utcnow()}
+        if reason is not None:
+            values["failure_reason"] = reason[:1000]
+        if next_attempt:
+            values["attempt"] = TrialRow.attempt + 1
+        stmt = (
+            update(TrialRow)
+            .where(TrialRow.id == trial_id)  # type: ignore[arg-type]
+            .where(TrialRow.status.in_([e.value for e in expected]))  # type: ignore[attr-defined]
+        )
+        if attempt is not None:
+            stmt = stmt.where(TrialRow.attempt == attempt)  # type: ignore[arg-type]
+        result = s.exec(stmt.values(**values))  # type: ignore[call-overload]
+        if result.rowcount != 1:
+            current = s.get(TrialRow, trial_id)
+            state = f"is {current.status} (attempt {current.attempt})" if current else "does not exist"
+            raise TrialStateError(
+                f"trial {trial_id} {state}; expected {'/'.join(e.value for e in expected)}"
+                + (f" at attempt {attempt}" if attempt is not None else ""),
+                "another process changed it first; reload and retry",
+            )
+        row = s.get(TrialRow, trial_id)
+        assert row is not None
+        s.refresh(row)
+        s.add(
+            TrialEventRow(
+                trial_id=trial_id,
+                from_status=before,
+                to_status=new.value,
+                attempt=row.attempt,
+                reason=reason,
+            )
+        )
+
+
+def _make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # let us emit BEGIN ourselves (SQLAlchemy's pysqlite recipe)
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read = conn.get_execution_options().get("loop_read", False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _campaign(row: CampaignRow) -> CampaignRecord:
+    assert row.id is not None
+    return CampaignRecord(
+        id=row.id, name=row.name, status=row.status, spec=row.spec, created_at=row.created_at
+    )
+
+
+def _trial(row: TrialRow, campaign: str, m: MeasurementRow | None) -> Trial:
+    assert row.id is not None
+    measurement = (
+        Measurement(
+            trial_id=row.id,
+            attempt=m.attempt,
+            values=m.values,
+            units=m.units,
+            metadata=m.meta,
+            source=m.source,
+            late=m.late,
+            received_at=m.received_at,
+        )
+        if m
+        else None
+    )
+    return Trial(
+        id=row.id,
+        campaign=campaign,
+        iteration=row.iteration,
+        status=TrialStatus(row.status),
+        attempt=row.attempt,
+        composition=row.composition,
+        parameters=row.parameters,
+        phase=row.phase,
+        strategy=row.strategy,
+        acquisition_value=row.acquisition_value,
+        predicted_mean=row.predicted_mean,
+        predicted_sd=row.predicted_sd,
+        seed=row.seed,
+        provenance=row.provenance,
+        failure_reason=row.failure_reason,
+        measurement=measurement,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

@@ -1,0 +1,91 @@
+"""SQLModel tables: campaigns, trials, measurements, trial events, schema metadata.
+
+A few real columns carry what is queried (names, statuses, foreign keys); the
+rest is JSON written from frozen records. Timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+#: Bumped by every schema change; a database with a larger number is refused.
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True, max_length=64)
+    status: str = Field(default="active", max_length=16)
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TrialRow(SQLModel, table=True):
+    __tablename__ = "trial"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    iteration: int
+    status: str = Field(index=True, max_length=16)
+    attempt: int = 1
+    composition: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    parameters: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    phase: str = Field(max_length=16)
+    strategy: str = Field(max_length=16)
+    acquisition_value: float | None = None
+    predicted_mean: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    predicted_sd: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    seed: int | None = None
+    provenance: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    failure_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class MeasurementRow(SQLModel, table=True):
+    """One accepted measurement per trial: the unique key makes a second one impossible."""
+
+    __tablename__ = "measurement"
+    __table_args__ = (UniqueConstraint("trial_id", name="uq_measurement_trial"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+    attempt: int
+    values: dict[str, float] = Field(sa_column=Column(JSON, nullable=False))
+    units: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    meta: dict[str, Any] = Field(sa_column=Column("metadata", JSON, nullable=False))
+    source: str = Field(default="", max_length=128)
+    late: bool = False
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class TrialEventRow(SQLModel, table=True):
+    """Append-only audit of every status change."""
+
+    __tablename__ = "trial_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: int = Field(foreign_key="trial.id", index=True)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    attempt: int
+    reason: str | None = None
+    at: datetime = Field(default_factory=utcnow)
+
+
+class MetaRow(SQLModel, table=True):
+    __tablename__ = "loop_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str

@@ -1,0 +1,65 @@
+"""What a strategy receives and returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from loop.space.encoding import Encoder
+from loop.space.feasible import Feasibility
+from loop.spec import CampaignSpec
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything known about earlier trials, in comp-rep.
+
+    `y_done` holds raw objective values (columns in `spec.objectives` order);
+    `x_all` is every trial that may not be proposed again (all but STALE).
+    """
+
+    x_done: np.ndarray
+    y_done: np.ndarray
+    x_failed: np.ndarray
+    x_pending: np.ndarray
+    x_all: np.ndarray
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A feasible comp-rep point with the reasons it was chosen."""
+
+    x: np.ndarray
+    phase: str
+    acquisition_value: float | None = None
+    predicted_mean: dict[str, float] = field(default_factory=dict)
+    predicted_sd: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The campaign's space as the strategies see it."""
+
+    spec: CampaignSpec
+    encoder: Encoder
+    feasibility: Feasibility
+
+    def is_new(self, x: np.ndarray, taken: list[np.ndarray] | np.ndarray) -> bool:
+        """True when *x* differs from every row of *taken* (relative to each range)."""
+        if len(taken) == 0:
+            return True
+        enc = self.encoder
+        scale = np.where(enc.upper > enc.lower, enc.upper - enc.lower, 1.0)
+        diff = np.abs(np.asarray(taken) - x) / scale
+        return bool(np.all(diff.max(axis=1) > 1e-6))
+
+
+class Strategy(Protocol):
+    """Proposes `n` new, feasible, never-seen points."""
+
+    name: str
+
+    def propose(self, ctx: Context, history: History, n: int, seed: int) -> list[Candidate]: ...
