@@ -448,7 +448,7 @@ def test_cli_validate_reports_problem_and_exits_2(
 
 
 def test_tab_indentation_hint_mentions_tabs() -> None:
-    """BUG loop/spec/io.py:118: the tab hint is dead code.
+    """BUG loop/spec/io.py:121: the tab hint is dead code.
 
     The condition tests `"tab" in str(exc)`, but PyYAML's message is "found
     character '\\t' that cannot start any token" (a backslash-t, never the word
@@ -464,7 +464,7 @@ def test_tab_indentation_hint_mentions_tabs() -> None:
 
 
 def test_duplicate_key_names_its_path() -> None:
-    """BUG loop/spec/io.py:46-53 and 113-121: a duplicate key is reported as a YAML
+    """BUG loop/spec/io.py:45-56 and 117-124: a duplicate key is reported as a YAML
     syntax error at "(top level)" with the hint "check indentation, colons and
     quotes around this line", although the loader knows the mapping it is in.
     It should carry the YAML path of the key (`space.composition.total`).
@@ -478,7 +478,7 @@ def test_duplicate_key_names_its_path() -> None:
 
 
 def test_unclosed_quote_points_at_the_opening_quote() -> None:
-    """BUG loop/spec/io.py:113-116: for scanner errors the loader keeps only the
+    """BUG loop/spec/io.py:117-120: for scanner errors the loader keeps only the
     problem mark (end of file) and drops PyYAML's context ("while scanning a
     quoted scalar ... line 2"), so an unclosed quote on line 2 is reported as
     "line 36: found unexpected end of stream" with nothing pointing at line 2.
@@ -491,7 +491,7 @@ def test_unclosed_quote_points_at_the_opening_quote() -> None:
 
 
 def test_unknown_key_in_adapter_block_lists_valid_keys() -> None:
-    """BUG loop/spec/campaign.py:131-137 (`_inner_problems`) with 54-57: an unknown
+    """BUG loop/spec/campaign.py:130-137 (`_inner_problems`) with 56-58: an unknown
     key inside the adapter block is reported at path `adapter` as "nosie: unknown
     key" with the hint "see docs/reference/yaml.md", unlike every other block,
     whose unknown keys get their own path and a hint listing the valid keys.
@@ -508,10 +508,10 @@ def test_unknown_key_in_adapter_block_lists_valid_keys() -> None:
 
 
 def test_components_not_a_list_gives_no_spurious_bounds_problem() -> None:
-    """BUG loop/spec/composition.py:53-58 with 93-99: when `components` is not a list
-    the `default` entry of `bounds` is left unexpanded and then checked as if it
-    were a component, adding a false "upper bounds sum to 0.8, below the total 1"
-    problem to the real one (components must be a list).
+    """BUG loop/spec/composition.py:50-58 with 92 and 112-115: when `components`
+    is not a list the `default` entry of `bounds` is left unexpanded and then
+    checked as if it were a component, adding a false "upper bounds sum to 0.8,
+    below the total 1" problem to the real one (components must be a list).
     """
     text = edit(("[EC, EMC, DMC]", "EC"))
     with pytest.raises(SpecError) as info:
@@ -530,11 +530,11 @@ def test_components_not_a_list_gives_no_spurious_bounds_problem() -> None:
                     "    unit: mS/cm\n  - {name: conductivity, direction: minimize}",
                 )
             ),
-            id="objective-listed-twice",  # loop/spec/campaign.py:107
+            id="objective-listed-twice",  # loop/spec/campaign.py:104
         ),
         pytest.param(
             edit(("bounds: [0.5, 2.0]", "bounds: [2.0, 0.5]")),
-            id="parameter-lo-not-below-hi",  # loop/spec/parameters.py:28-31
+            id="parameter-lo-not-below-hi",  # loop/spec/parameters.py:28-31 and 46-49
         ),
         pytest.param(
             edit(("    le: 0.9", "    le: 0.9\n    eq: 0.5")),
