@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from loop import __version__
@@ -29,8 +30,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     no_args_is_help=True,
 )
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: never break `file:line: path: message` lines, so they stay greppable
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[
     str,
@@ -49,16 +51,19 @@ def friendly(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except LoopError as exc:
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
             if exc.hint:
-                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+                err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
             raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, KeyboardInterrupt):
             raise
         except Exception as exc:
             if os.environ.get("LOOP_DEBUG"):
                 raise
-            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+            err.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))}",
+                highlight=False,
+            )
             err.print(
                 "[yellow]hint:[/] this is a bug in loop; rerun with LOOP_DEBUG=1 for the "
                 "traceback and report it",
@@ -172,7 +177,13 @@ def _drive(store: Any, name: str, db: str) -> None:
 
 
 def _print_summary(summary: Any, db: str) -> None:
-    state = "budget reached" if summary.finished else "waiting on trials in flight"
+    state = (
+        "budget reached"
+        if summary.finished
+        else "every feasible configuration has been tried"
+        if summary.exhausted
+        else "waiting on trials in flight"
+    )
     out.print(
         f"\n[bold]{summary.name}[/]: {state}; {summary.used} of {summary.budget} experiments "
         f"used ({summary.completed} measured, {summary.failed} failed)",

@@ -92,18 +92,14 @@ class CampaignEngine:
         if len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
             n_design = n
         candidates = self._design(history, n_design)
-        if len(candidates) < n:
-            taken = [*history.x_all, *(c.x for c in candidates)]
-            pending = [*history.x_pending, *(c.x for c in candidates)]
-            shaped = History(
-                history.x_done,
-                history.y_done,
-                history.x_failed,
-                np.array(pending).reshape(-1, self.encoder.dim),
-                np.array(taken).reshape(-1, self.encoder.dim),
+        if len(candidates) < n and len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
+            # too little data for a model and the design is used up: sample instead
+            candidates += get_strategy("random").propose(
+                self.context, _taking(history, candidates), n - len(candidates), seed
             )
+        elif len(candidates) < n:
             candidates += get_strategy(engine).propose(
-                self.context, shaped, n - len(candidates), seed
+                self.context, _taking(history, candidates), n - len(candidates), seed
             )
         return [self._proposal(c, engine, seed) for c in candidates]
 
@@ -131,3 +127,17 @@ class CampaignEngine:
             seed=seed,
             provenance=c.provenance,
         )
+
+
+def _taking(history: History, candidates: list[Candidate]) -> History:
+    """*history* with *candidates* added as pending and taken points."""
+    if not candidates:
+        return history
+    extra = np.array([c.x for c in candidates])
+    return History(
+        history.x_done,
+        history.y_done,
+        history.x_failed,
+        np.concatenate([history.x_pending.reshape(-1, extra.shape[1]), extra]),
+        np.concatenate([history.x_all.reshape(-1, extra.shape[1]), extra]),
+    )

@@ -88,6 +88,7 @@ class SimulatorAdapter:
         fractions = {c: v / self.total for c, v in request.composition.items()}
         try:
             outputs = self.function(fractions, request.parameters)
+            raw = {name: _real(name, outputs) for name in request.objectives}
         except Exception as exc:  # an evaluation error is a failed trial, not a crash
             return EvaluationResult(
                 failure=f"simulator raised {type(exc).__name__}: {exc}",
@@ -95,8 +96,7 @@ class SimulatorAdapter:
             )
         rng = _noise_rng(request)
         values = {}
-        for name in request.objectives:
-            value = float(outputs[name])
+        for name, value in raw.items():
             if self.config.noise:
                 value += float(rng.normal(0.0, self.config.noise))
             if not math.isfinite(value):
@@ -108,6 +108,16 @@ class SimulatorAdapter:
             units=units,
             metadata={"function": self.config.function, "noise": self.config.noise},
         )
+
+
+def _real(name: str, outputs: dict[str, Any]) -> float:
+    """Output *name* as a real number; anything else is an evaluation error."""
+    if name not in outputs:
+        raise KeyError(f"no output '{name}'")
+    value = outputs[name]
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise TypeError(f"output '{name}' is {value!r}, not a real number")
+    return float(value)
 
 
 def _noise_rng(request: EvaluationRequest) -> np.random.Generator:

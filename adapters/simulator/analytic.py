@@ -199,6 +199,15 @@ def _electrolyte(spec: CampaignSpec, options: dict[str, Any]) -> Any:
                     f"continuous parameters: {', '.join(numeric) or '(none)'}",
                 )
             )
+    temperature = numeric.get(chosen["temperature"] or "")
+    if temperature is not None and (temperature.unit != "K" or temperature.bounds[0] <= 0):
+        problems.append(
+            Problem(
+                "adapter.options.temperature",
+                f"the electrolyte model needs '{temperature.name}' in kelvin, above 0 K",
+                "declare it with `unit: K` and positive bounds, e.g. [253.15, 333.15]",
+            )
+        )
     if problems:
         return problems
     return Electrolyte(spec, ElectrolyteOptions.model_validate(chosen))

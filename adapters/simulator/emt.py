@@ -114,16 +114,28 @@ def mixing_energy(fractions: dict[str, float], options: EmtOptions) -> dict[str,
     return {"mixing_energy": float(np.mean(energies)), "volume_per_atom": float(np.mean(volumes))}
 
 
+def atomic_fractions(fractions: dict[str, float], basis: str) -> dict[str, float]:
+    """Atomic fractions of a composition given on an atomic, molar or mass basis."""
+    if basis in ("atomic", "molar"):
+        return dict(fractions)
+    from ase.data import atomic_masses, atomic_numbers
+
+    moles = {el: f / atomic_masses[atomic_numbers[el]] for el, f in fractions.items()}
+    total = sum(moles.values())
+    return {el: n / total for el, n in moles.items()}
+
+
 class EmtAlloy:
     """The `emt-alloy` simulator function."""
 
     outputs = {"mixing_energy": "eV/atom", "volume_per_atom": "Å^3/atom"}
 
-    def __init__(self, options: EmtOptions) -> None:
+    def __init__(self, options: EmtOptions, basis: str = "atomic") -> None:
         self.options = options
+        self.basis = basis
 
     def __call__(self, fractions: dict[str, float], parameters: dict[str, Any]) -> dict[str, float]:
-        return mixing_energy(fractions, self.options)
+        return mixing_energy(atomic_fractions(fractions, self.basis), self.options)
 
 
 @register("emt-alloy")
@@ -148,6 +160,14 @@ def _emt(spec: CampaignSpec, options: dict[str, Any]) -> Any:
                 f"use only {', '.join(EMT_ELEMENTS)} with function emt-alloy",
             )
         ]
+    if spec.space.composition.basis == "volume":
+        return [
+            Problem(
+                "space.composition.basis",
+                "emt-alloy cannot convert volume fractions to atoms",
+                "use basis: atomic (or mass, which is converted with atomic masses)",
+            )
+        ]
     if spec.space.parameters:
         return [
             Problem(
@@ -156,4 +176,4 @@ def _emt(spec: CampaignSpec, options: dict[str, Any]) -> Any:
                 "remove the parameters or use another simulator function",
             )
         ]
-    return EmtAlloy(parsed)
+    return EmtAlloy(parsed, spec.space.composition.basis)

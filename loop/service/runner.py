@@ -47,6 +47,7 @@ class RunSummary:
     failed: int
     best: Trial | None
     finished: bool
+    exhausted: bool = False
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -79,7 +80,12 @@ def run_campaign(
             engine.tell(trials)
             n = min(spec.strategy.batch_size, slots)
             report(_progress(spec, trials, f"proposing {n} (iteration {iteration})"))
-            store.add_trials(name, iteration, engine.ask(n, iteration), spec.budget.experiments)
+            proposals = engine.ask(n, iteration)
+            if not proposals:
+                # every feasible configuration has been tried (a tiny or gridded space)
+                store.update_campaign(name, status="exhausted")
+                return _summary(spec, trials, finished=False, exhausted=True)
+            store.add_trials(name, iteration, proposals, spec.budget.experiments)
             continue
         for trial in pending:
             _dispatch(store, spec, adapter, trial)
@@ -161,7 +167,9 @@ def _progress(spec: CampaignSpec, trials: list[Trial], message: str) -> Progress
     return Progress(budget_used(trials), spec.budget.experiments, value, message)
 
 
-def _summary(spec: CampaignSpec, trials: list[Trial], finished: bool) -> RunSummary:
+def _summary(
+    spec: CampaignSpec, trials: list[Trial], finished: bool, exhausted: bool = False
+) -> RunSummary:
     return RunSummary(
         name=spec.name,
         used=budget_used(trials),
@@ -170,4 +178,5 @@ def _summary(spec: CampaignSpec, trials: list[Trial], finished: bool) -> RunSumm
         failed=sum(1 for t in trials if t.status == TrialStatus.FAILED),
         best=best_trial(spec, trials) if len(spec.objectives) == 1 else None,
         finished=finished,
+        exhausted=exhausted,
     )

@@ -18,6 +18,7 @@ import numpy as np
 from loop.errors import InfeasibleSpaceError
 from loop.space.encoding import Encoder
 from loop.space.feasible import TOL, Feasibility
+from loop.spec.feasibility import find_point
 
 
 def sobol_design(enc: Encoder, feas: Feasibility, n: int, seed: int) -> np.ndarray:
@@ -122,44 +123,32 @@ def uniform_samples(enc: Encoder, feas: Feasibility, n: int, seed: int) -> np.nd
 
 
 def _random_support(enc: Encoder, feas: Feasibility, rng: np.random.Generator) -> np.ndarray:
-    """A random set of at most k components that can reach the total with the constraints."""
-    from scipy.optimize import linprog
+    """A random set of at most k components that can meet every constraint.
 
+    A small mixed-integer program with random weights on the component switches
+    finds a feasible support directly, however few of the possible supports are
+    feasible; nothing is enumerated.
+    """
     nc = len(enc.components)
     k = feas.max_components or nc
-    flo = enc.lower[enc.fraction_idx]
-    fhi = enc.upper[enc.fraction_idx]
-    forced = np.flatnonzero(flo > 0)
-    others = np.setdiff1d(np.arange(nc), forced)
-    for _ in range(200):
-        chosen = rng.choice(others, size=k - len(forced), replace=False)
-        support = np.zeros(nc, dtype=bool)
-        support[forced] = True
-        support[chosen] = True
-        if fhi[support].sum() < 1.0 - TOL:
-            continue
-        if not len(enc.linear.b_ub) and len(enc.linear.b_eq) == 1:
-            return support
-        # fraction columns come first in comp-rep; those outside the support are 0
-        bounds = [
-            (enc.lower[i], enc.upper[i]) if i >= nc or support[i] else (0.0, 0.0)
-            for i in range(enc.dim)
-        ]
-        result = linprog(
-            np.zeros(enc.dim),
-            A_ub=enc.linear.a_ub if len(enc.linear.b_ub) else None,
-            b_ub=enc.linear.b_ub if len(enc.linear.b_ub) else None,
-            A_eq=enc.linear.a_eq,
-            b_eq=enc.linear.b_eq,
-            bounds=bounds,
-            method="highs",
-        )
-        if result.status == 0:
-            return support
-    raise InfeasibleSpaceError(
-        f"found no feasible set of {k} components in 200 tries",
-        "raise max_components or relax the bounds and constraints",
+    lin = enc.linear
+    cont = np.array([i for i, c in enumerate(enc.columns) if c.kind != "onehot"])
+    point = find_point(
+        enc.lower[cont],
+        enc.upper[cont],
+        lin.a_eq[:, cont],
+        lin.b_eq,
+        lin.a_ub[:, cont],
+        lin.b_ub,
+        cardinality=(np.arange(nc), k),
+        weights=-rng.random(nc),  # all negative: the k switches with the most weight
     )
+    if point is None:
+        raise InfeasibleSpaceError(
+            f"no set of at most {k} components meets the bounds and constraints",
+            "raise max_components or relax the bounds and constraints",
+        )
+    return np.asarray(point[len(cont) :] > 0.5)
 
 
 def _polytope(enc: Encoder, support: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -1,38 +1,93 @@
-"""Base class shared by every block of the campaign spec."""
+"""Base class and frozen containers shared by every block of the campaign spec."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Sequence
+from typing import Annotated, Any, NoReturn, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class SpecModel(BaseModel):
     """Strict and frozen: unknown keys are errors and a validated spec never changes.
 
-    To change a spec, build a new one from data (``model_validate``); never use
-    ``model_copy(update=...)``, which skips validation.
+    Fields hold tuples and `FrozenDict`s, so nothing inside can be changed in
+    place either. To change a spec, build a new one from data
+    (``model_validate``); never use ``model_copy(update=...)``, which skips
+    validation.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class FrozenDict(dict[K, V]):
+    """A dict that refuses every change after construction (and still pickles)."""
+
+    def _refuse(self, *_: Any, **__: Any) -> NoReturn:
+        raise TypeError("a validated campaign spec cannot be changed; build a new one")
+
+    __setitem__ = __delitem__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+    def __ior__(self, _: Any) -> NoReturn:  # type: ignore[misc,override]
+        self._refuse()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=repr)))
+
+
+def deep_freeze(value: Any) -> Any:
+    """Dicts become FrozenDicts and lists tuples, all the way down."""
+    if isinstance(value, dict):
+        return FrozenDict({k: deep_freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(deep_freeze(v) for v in value)
+    return value
+
+
+def _freeze_top(value: dict[Any, Any]) -> FrozenDict[Any, Any]:
+    return deep_freeze(value)  # type: ignore[no-any-return]
+
+
+#: A dict field that cannot be modified after validation.
+Frozen = Annotated[K, AfterValidator(_freeze_top)]
+
+
 #: Separates a message from its hint inside a validator's ValueError text.
 HINT_SEP = " ⟶ hint: "
+#: Separates an optional sub-path (below the field) from the message.
+PATH_SEP = " ⟶ at: "
 
 
-def fail(problems: list[tuple[str, str]]) -> None:
-    """Raise one ValueError carrying several (message, hint) pairs.
+def fail(problems: Sequence[tuple[str, str] | tuple[str, str, str]]) -> None:
+    """Raise one ValueError carrying several problems, if there are any.
 
-    Pydantic keeps one error per field; `loop.spec.io` splits this text back into
-    one reported problem per pair, each with its hint.
+    Each problem is (message, hint) or (message, hint, sub-path below the field,
+    e.g. a component name). Pydantic keeps one error per field; `loop.spec.io`
+    splits this text back into one reported problem per entry.
     """
     if problems:
-        raise ValueError("\n".join(f"{m}{HINT_SEP}{h}" if h else m for m, h in problems))
+        lines = []
+        for p in problems:
+            message, hint = p[0], p[1]
+            sub = p[2] if len(p) > 2 else ""  # type: ignore[misc]
+            lines.append(f"{sub}{PATH_SEP}{message}{HINT_SEP}{hint}")
+        raise ValueError("\n".join(lines))
 
 
-def split_problems(text: str) -> list[tuple[str, str]]:
-    """Inverse of `fail`: the (message, hint) pairs inside a validator's message."""
-    pairs = []
+def split_problems(text: str) -> list[tuple[str, str, str]]:
+    """Inverse of `fail`: (sub-path, message, hint) triples."""
+    out = []
     for line in text.split("\n"):
-        message, _, hint = line.partition(HINT_SEP)
-        pairs.append((message, hint))
-    return pairs
+        sub, sep, rest = line.partition(PATH_SEP)
+        if not sep:
+            sub, rest = "", line
+        message, _, hint = rest.partition(HINT_SEP)
+        out.append((sub, message, hint))
+    return out

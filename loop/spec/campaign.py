@@ -8,7 +8,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from loop.errors import LoopError, Problem, SpecError
 from loop.plugins import adapter_class
-from loop.spec.base import SpecModel, fail
+from loop.spec.base import Frozen, FrozenDict, SpecModel, deep_freeze, fail
 from loop.spec.composition import CompositionSpec
 from loop.spec.constraints import LinearConstraint
 from loop.spec.feasibility import linear_problems
@@ -25,7 +25,7 @@ class Space(SpecModel):
     """What can be varied: one composition block and any process parameters."""
 
     composition: CompositionSpec
-    parameters: list[Parameter] = Field(default_factory=list)
+    parameters: tuple[Parameter, ...] = ()
 
 
 class CampaignSpec(SpecModel):
@@ -35,28 +35,35 @@ class CampaignSpec(SpecModel):
     name: Annotated[str, CAMPAIGN_NAME]
     description: str = ""
     space: Space
-    constraints: list[LinearConstraint] = Field(default_factory=list)
-    objectives: list[Objective] = Field(min_length=1)
+    constraints: tuple[LinearConstraint, ...] = ()
+    objectives: tuple[Objective, ...]
     strategy: Strategy = Field(default_factory=Strategy)
     budget: Budget
-    adapter: dict[str, Any]
+    adapter: Frozen[dict[str, Any]]
     seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @field_validator("objectives")
+    @classmethod
+    def _at_least_one(cls, objectives: tuple[Objective, ...]) -> tuple[Objective, ...]:
+        if not objectives:
+            fail([("no objective is declared", "add e.g. `- {name: y, direction: maximize}`")])
+        return objectives
 
     @field_validator("adapter")
     @classmethod
-    def _validate_adapter(cls, block: dict[str, Any]) -> dict[str, Any]:
+    def _validate_adapter(cls, block: dict[str, Any]) -> FrozenDict[str, Any]:
         kind = block.get("type")
         if not isinstance(kind, str):
             fail([("the adapter block needs a `type`", "e.g. `type: simulator`")])
         try:
             plugin = adapter_class(kind)
         except LoopError as exc:
-            fail([(exc.message, exc.hint)])
+            fail([(exc.message, exc.hint, "type")])
         try:
             config = plugin.Config.model_validate(block)
         except ValidationError as exc:
-            fail(_inner_problems(exc))
-        return dict(config.model_dump(mode="json"))
+            fail(_inner_problems(exc, plugin.Config))
+        return deep_freeze(config.model_dump(mode="json"))  # type: ignore[no-any-return]
 
     @model_validator(mode="after")
     def _cross_check(self) -> CampaignSpec:
@@ -101,7 +108,9 @@ def _naming_problems(spec: CampaignSpec) -> list[Problem]:
     for i, name in enumerate(names):
         if names.index(name) != i:
             problems.append(
-                Problem(f"objectives.{i}.name", f"objective '{name}' is listed twice", "")
+                Problem(
+                f"objectives.{i}.name", f"objective '{name}' is listed twice", "list it once"
+            )
             )
     return problems
 
@@ -127,11 +136,14 @@ def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
     return []
 
 
-def _inner_problems(exc: ValidationError) -> list[tuple[str, str]]:
-    """Problems of a nested block, each message prefixed with its key inside it."""
+def _inner_problems(exc: ValidationError, model: Any) -> list[tuple[str, str, str]]:
+    """Problems of the adapter block, each with its key inside the block."""
     out = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
-        message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        out.append((f"{where}: {message}" if where else message, "see docs/reference/yaml.md"))
+        if err["type"] == "extra_forbidden":
+            hint = f"remove it or check its spelling; valid keys here: {', '.join(model.model_fields)}"
+            out.append((f"unknown key '{err['loc'][-1]}'", hint, where))
+        else:
+            out.append((err["msg"], "see docs/reference/yaml.md#adapter", where))
     return out

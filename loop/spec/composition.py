@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from loop.spec.base import SpecModel, fail
+from loop.spec.base import Frozen, SpecModel, fail
 
 ELEMENT_SHAPE = re.compile(r"^[A-Z][a-z]{0,2}$")
 #: Tolerance used when comparing sums of fractions against the total.
@@ -32,11 +32,11 @@ class CompositionSpec(SpecModel):
 
     basis: Literal["atomic", "mass", "volume", "molar"] = "atomic"
     total: float = Field(1.0, gt=0)
-    kind: Literal["element", "species"] = "element"
-    components: list[str] = Field(min_length=2)
+    kind: Literal["auto", "element", "species"] = "auto"
+    components: tuple[str, ...] = Field(min_length=2)
     max_components: int | None = Field(None, ge=1)
     resolution: float | None = Field(None, gt=0)
-    bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    bounds: Frozen[dict[str, tuple[float, float]]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -45,11 +45,13 @@ class CompositionSpec(SpecModel):
             return data
         data = dict(data)
         components = data.get("components")
-        if isinstance(data.get("kind", "auto"), str) and data.get("kind", "auto") == "auto":
-            if isinstance(components, list) and all(isinstance(c, str) for c in components):
-                data["kind"] = _infer_kind(components)
+        names_ok = isinstance(components, list | tuple) and all(
+            isinstance(c, str) for c in components
+        )
+        if data.get("kind", "auto") == "auto" and names_ok:
+            data["kind"] = _infer_kind(list(components))  # type: ignore[arg-type]
         bounds = data.get("bounds", {})
-        if isinstance(bounds, dict) and isinstance(components, list):
+        if isinstance(bounds, dict) and names_ok:
             total = data.get("total", 1.0)
             default = bounds.get("default", [0.0, total])
             expanded = {c: bounds.get(c, default) for c in components if isinstance(c, str)}
@@ -59,25 +61,26 @@ class CompositionSpec(SpecModel):
 
     @field_validator("components")
     @classmethod
-    def _check_components(cls, components: list[str], info: ValidationInfo) -> list[str]:
-        problems = []
+    def _check_components(
+        cls, components: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        problems: list[tuple[str, str, str]] = []
         seen: set[str] = set()
         for index, name in enumerate(components):
             if name in seen:
-                problems.append(
-                    (f"component '{name}' is listed twice (item {index + 1})", "list it once")
-                )
+                problems.append((f"component '{name}' is listed twice", "list it once", str(index)))
             seen.add(name)
             if not name.strip():
-                problems.append((f"item {index + 1} is an empty name", "name every component"))
+                problems.append(("empty component name", "name every component", str(index)))
         if info.data.get("kind") == "element":
-            for name in components:
+            for index, name in enumerate(components):
                 if name.strip() and not is_element(name):
                     problems.append(
                         (
                             f"unknown element '{name}'",
                             "use element symbols such as Cu, Ni, Al; for named species "
                             "such as solvents set `kind: species`",
+                            str(index),
                         )
                     )
         fail(problems)
@@ -89,24 +92,31 @@ class CompositionSpec(SpecModel):
         cls, bounds: dict[str, tuple[float, float]], info: ValidationInfo
     ) -> dict[str, tuple[float, float]]:
         total = info.data.get("total", 1.0)
-        components = info.data.get("components") or []
-        problems = []
+        components = info.data.get("components")
+        if components is None:
+            return bounds  # the components are invalid and already reported
+        problems: list[tuple[str, str, str]] = []
         for name, (lo, hi) in bounds.items():
-            if components and name not in components:
+            if name not in components:
                 problems.append(
-                    (f"'{name}' is not a component", f"components: {', '.join(components)}")
+                    (
+                        f"'{name}' is not a component",
+                        f"components: {', '.join(components)}",
+                        name,
+                    )
                 )
             elif not (math.isfinite(lo) and math.isfinite(hi)):
-                problems.append((f"{name}: bounds must be finite numbers", "write [lo, hi]"))
+                problems.append(("bounds must be finite numbers", "write [lo, hi]", name))
             elif lo > hi:
                 problems.append(
-                    (f"{name}: lower bound {lo:g} is above upper bound {hi:g}", "swap them")
+                    (f"lower bound {lo:g} is above upper bound {hi:g}", "swap them", name)
                 )
             elif lo < 0 or hi > total + SUM_TOLERANCE:
                 problems.append(
                     (
-                        f"{name}: bounds [{lo:g}, {hi:g}] leave [0, total={total:g}]",
+                        f"bounds [{lo:g}, {hi:g}] leave [0, total={total:g}]",
                         "keep every bound between 0 and the total",
+                        name,
                     )
                 )
         if not problems:
@@ -131,8 +141,13 @@ class CompositionSpec(SpecModel):
 
 
 def _infer_kind(components: list[str]) -> str:
-    element_shaped = [c for c in components if ELEMENT_SHAPE.match(c)]
-    if element_shaped and len(element_shaped) == len(components):
+    """`element` when every name looks like an element symbol, else `species`.
+
+    Names shaped like symbols but unknown (`Xx`) then fail as unknown elements,
+    which catches typos in alloy campaigns; named species (EC, DMC) are not
+    symbol-shaped, and anything else can say `kind: species`.
+    """
+    if all(ELEMENT_SHAPE.match(c) for c in components):
         return "element"
     return "species"
 

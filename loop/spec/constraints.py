@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from loop.spec.base import SpecModel
+from loop.spec.base import Frozen, SpecModel, fail
 
 
 class LinearConstraint(SpecModel):
@@ -18,7 +18,7 @@ class LinearConstraint(SpecModel):
     """
 
     type: Literal["linear"] = "linear"
-    coefficients: dict[str, float] = Field(min_length=1)
+    coefficients: Frozen[dict[str, float]] = Field(min_length=1)
     le: float | None = None
     ge: float | None = None
     eq: float | None = None
@@ -26,14 +26,14 @@ class LinearConstraint(SpecModel):
     @model_validator(mode="after")
     def _one_side(self) -> LinearConstraint:
         if self.eq is not None and (self.le is not None or self.ge is not None):
-            raise ValueError("give either `eq` or `le`/`ge`, not both")
+            fail([("give either `eq` or `le`/`ge`, not both", "drop `eq`, or drop `le`/`ge`")])
         if self.eq is None and self.le is None and self.ge is None:
-            raise ValueError("a linear constraint needs `le`, `ge` or `eq`")
+            fail([("a linear constraint needs `le`, `ge` or `eq`", "e.g. `le: 0.4`")])
         if self.le is not None and self.ge is not None and self.ge > self.le:
-            raise ValueError(f"`ge` {self.ge} is above `le` {self.le}")
+            fail([(f"`ge` {self.ge} is above `le` {self.le}", "swap them")])
         numbers = [*self.coefficients.values(), self.le, self.ge, self.eq]
         if not all(math.isfinite(v) for v in numbers if v is not None):
-            raise ValueError("coefficients and limits must be finite numbers")
+            fail([("coefficients and limits must be finite numbers", "remove inf/nan")])
         return self
 
     def describe(self) -> str:

@@ -37,35 +37,49 @@ def linear_problems(spec: CampaignSpec) -> list[Problem]:
                         f"known names: {', '.join(sorted(known))}",
                     )
                 )
-    if problems or not spec.constraints:
+    k = spec.space.composition.max_components
+    with_cardinality = k is not None and k < len(spec.space.composition.components)
+    if problems or not (spec.constraints or with_cardinality):
+        return problems
+    if not spec.constraints:
+        if not _feasible(spec, []):
+            problems.append(
+                Problem(
+                    "space.composition.max_components",
+                    f"no composition with at most {k} components meets the bounds",
+                    "raise max_components or widen the bounds",
+                )
+            )
         return problems
     if not _feasible(spec, range(len(spec.constraints))):
         alone = [i for i in range(len(spec.constraints)) if not _feasible(spec, [i])]
         blamed = alone or list(range(len(spec.constraints)))
         for i in blamed:
             what = "on its own" if alone else "together with the other constraints"
+            cap = f" with at most {k} components" if with_cardinality else ""
             problems.append(
                 Problem(
                     f"constraints.{i}",
-                    f"no configuration within the bounds satisfies "
+                    f"no configuration within the bounds{cap} satisfies "
                     f"{spec.constraints[i].describe()} {what}",
-                    "relax the constraint or widen the composition/parameter bounds",
+                    "relax the constraint, widen the bounds"
+                    + (" or raise max_components" if with_cardinality else ""),
                 )
             )
     return problems
 
 
 def _feasible(spec: CampaignSpec, which: range | list[int]) -> bool:
-    from scipy.optimize import linprog
-
     comp = spec.space.composition
     numeric = [p for p in spec.space.parameters if p.type != "categorical"]
     names = [*comp.components, *(p.name for p in numeric)]
     index = {n: i for i, n in enumerate(names)}
-    bounds = [comp.bounds[c] for c in comp.components] + [tuple(p.bounds) for p in numeric]
-    a_eq = [[1.0 if i < len(comp.components) else 0.0 for i in range(len(names))]]
+    n_comp = len(comp.components)
+    lower = np.array([comp.bounds[c][0] for c in comp.components] + [p.bounds[0] for p in numeric])
+    upper = np.array([comp.bounds[c][1] for c in comp.components] + [p.bounds[1] for p in numeric])
+    a_eq = [np.array([1.0] * n_comp + [0.0] * len(numeric))]
     b_eq = [comp.total]
-    a_ub: list[list[float]] = []
+    a_ub: list[np.ndarray] = []
     b_ub: list[float] = []
     for i in which:
         con = spec.constraints[i]
@@ -73,21 +87,97 @@ def _feasible(spec: CampaignSpec, which: range | list[int]) -> bool:
         for name, coef in con.coefficients.items():
             row[index[name]] = coef
         if con.eq is not None:
-            a_eq.append(list(row))
+            a_eq.append(row)
             b_eq.append(con.eq)
         if con.le is not None:
-            a_ub.append(list(row))
+            a_ub.append(row)
             b_ub.append(con.le)
         if con.ge is not None:
-            a_ub.append(list(-row))
+            a_ub.append(-row)
             b_ub.append(-con.ge)
-    result = linprog(
-        np.zeros(len(names)),
-        A_ub=a_ub or None,
-        b_ub=b_ub or None,
-        A_eq=a_eq,
-        b_eq=b_eq,
-        bounds=bounds,
-        method="highs",
+    k = comp.max_components
+    point = find_point(
+        lower,
+        upper,
+        np.array(a_eq),
+        np.array(b_eq),
+        np.array(a_ub).reshape(-1, len(names)),
+        np.array(b_ub),
+        cardinality=(np.arange(n_comp), k) if k is not None and k < n_comp else None,
     )
-    return bool(result.status == 0)
+    return point is not None
+
+
+def find_point(
+    lower: np.ndarray,
+    upper: np.ndarray,
+    a_eq: np.ndarray,
+    b_eq: np.ndarray,
+    a_ub: np.ndarray,
+    b_ub: np.ndarray,
+    cardinality: tuple[np.ndarray, int] | None = None,
+    weights: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """A point within bounds meeting the linear rows, or None if there is none.
+
+    With cardinality the returned vector is the point followed by its 0/1 switches.
+
+    With `cardinality=(indices, k)` at most k of those variables may be non-zero:
+    a small mixed-integer program (HiGHS through `scipy.optimize.milp`) with one
+    binary switch per variable. `weights` on the switches steer which support is
+    found (random weights give a random feasible support).
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n = len(lower)
+    if cardinality is None:
+        from scipy.optimize import linprog
+
+        result = linprog(
+            np.zeros(n),
+            A_ub=a_ub if len(b_ub) else None,
+            b_ub=b_ub if len(b_ub) else None,
+            A_eq=a_eq,
+            b_eq=b_eq,
+            bounds=list(zip(lower, upper, strict=True)),
+            method="highs",
+        )
+        return result.x if result.status == 0 else None
+    idx, k = cardinality
+    m = len(idx)
+    rows: list[np.ndarray] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    for a, b in zip(a_eq, b_eq, strict=True):
+        rows.append(np.concatenate([a, np.zeros(m)]))
+        lo.append(b)
+        hi.append(b)
+    for a, b in zip(a_ub, b_ub, strict=True):
+        rows.append(np.concatenate([a, np.zeros(m)]))
+        lo.append(-np.inf)
+        hi.append(b)
+    for j, i in enumerate(idx):
+        # x_i <= upper_i * z_j   and   x_i >= lower_i * z_j
+        up = np.zeros(n + m)
+        up[i], up[n + j] = 1.0, -upper[i]
+        rows.append(up)
+        lo.append(-np.inf)
+        hi.append(0.0)
+        down = np.zeros(n + m)
+        down[i], down[n + j] = 1.0, -lower[i]
+        rows.append(down)
+        lo.append(0.0)
+        hi.append(np.inf)
+    count = np.concatenate([np.zeros(n), np.ones(m)])
+    rows.append(count)
+    lo.append(0.0)
+    hi.append(float(k))
+    var_lo = np.concatenate([np.where(np.isin(np.arange(n), idx), 0.0, lower), np.zeros(m)])
+    var_lo[n:] = (lower[idx] > 0).astype(float)  # a positive lower bound forces presence
+    result = milp(
+        np.concatenate([np.zeros(n), weights if weights is not None else np.zeros(m)]),
+        integrality=np.concatenate([np.zeros(n), np.ones(m)]),
+        bounds=Bounds(var_lo, np.concatenate([upper, np.ones(m)])),
+        constraints=LinearConstraint(np.array(rows), lo, hi),
+    )
+    return result.x if result.status == 0 else None

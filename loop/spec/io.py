@@ -28,6 +28,8 @@ _HINTS = {
     "string_type": "write a text value",
     "list_type": "write a list, e.g. [a, b]",
     "dict_type": "write a mapping of keys to values",
+    "model_type": "write a mapping of keys to values here, e.g. `budget: {experiments: 20}`",
+    "model_attributes_type": "write a mapping of keys to values here",
     "tuple_type": "write a pair, e.g. [0.0, 1.0]",
     "too_short": "add the missing items",
     "too_long": "remove the extra items",
@@ -39,27 +41,7 @@ _HINTS = {
 
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe YAML loader that refuses duplicate keys."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"duplicate key '{key}' (first at line {seen[key]})",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line + 1
-    return dict(loader.construct_mapping(node))
-
-
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+    """Safe YAML loader (duplicate keys are found on the node tree, with their paths)."""
 
 
 def loads(text: str, source: str = "<string>") -> CampaignSpec:
@@ -114,32 +96,58 @@ def _parse(text: str, source: str) -> tuple[Any, dict[str, int]]:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = f", column {mark.column + 1}" if mark else ""
-        what = exc.problem or str(exc)
-        hint = "YAML indents with spaces, never tabs" if "\t" in text and "tab" in str(exc) else (
-            "check indentation, colons and quotes around this line"
-        )
-        raise SpecError([Problem("", f"YAML syntax error{col}: {what}", hint, line)], source) from None
+        raise SpecError([_syntax_problem(exc)], source) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem("", f"YAML error: {exc}", "")], source) from None
     lines: dict[str, int] = {}
+    duplicates: list[Problem] = []
     if node is not None:
-        _collect_lines(node, "", lines)
+        _collect_lines(node, "", lines, duplicates)
+    if duplicates:
+        raise SpecError(duplicates, source)
     return data, lines
 
 
-def _collect_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
+def _syntax_problem(exc: yaml.MarkedYAMLError) -> Problem:
+    """A YAML syntax error placed where the user must look."""
+    what = exc.problem or str(exc)
+    mark = exc.problem_mark or exc.context_mark
+    if "end of stream" in what and exc.context_mark is not None:
+        # an unclosed quote or bracket: the end of the file is not where to look
+        mark = exc.context_mark
+        what = f"{exc.context} was never closed ({what})"
+    line = mark.line + 1 if mark else None
+    col = f", column {mark.column + 1}" if mark else ""
+    if "'\\t'" in what or "\t" in what:
+        hint = "YAML indents with spaces, never tabs: replace the tab with spaces"
+    else:
+        hint = "check indentation, colons, brackets and quotes around this line"
+    return Problem("", f"YAML syntax error{col}: {what}", hint, line)
+
+
+def _collect_lines(
+    node: yaml.Node, path: str, lines: dict[str, int], duplicates: list[Problem]
+) -> None:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = f"{path}.{key_node.value}" if path else str(key_node.value)
-            _collect_lines(value_node, key, lines)
-            lines[key] = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
+            if key in lines and isinstance(key_node, yaml.ScalarNode):
+                duplicates.append(
+                    Problem(
+                        key,
+                        f"duplicate key '{key_node.value}' (first at line {lines[key]})",
+                        "keep only one of them",
+                        line,
+                    )
+                )
+                continue
+            _collect_lines(value_node, key, lines, duplicates)
+            lines[key] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _collect_lines(item, f"{path}.{index}" if path else str(index), lines)
+            _collect_lines(item, f"{path}.{index}" if path else str(index), lines, duplicates)
 
 
 def _problems(exc: ValidationError) -> list[Problem]:
@@ -151,8 +159,9 @@ def _problems(exc: ValidationError) -> list[Problem]:
             hint = f"remove it or check its spelling; valid keys here: {', '.join(allowed)}"
             problems.append(Problem(path, f"unknown key '{err['loc'][-1]}'", hint))
         elif err["type"] == "value_error":
-            for message, hint in split_problems(err["msg"].removeprefix("Value error, ")):
-                problems.append(Problem(path, message, hint))
+            for sub, message, hint in split_problems(err["msg"].removeprefix("Value error, ")):
+                where = f"{path}.{sub}" if sub and path else sub or path
+                problems.append(Problem(where, message, hint))
         else:
             problems.append(Problem(path, err["msg"], _HINTS.get(err["type"], "")))
     return problems

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from loop.spec.base import SpecModel
+from loop.spec.base import SpecModel, fail
 
 NAME = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
@@ -24,10 +24,15 @@ class ContinuousParameter(SpecModel):
     def _check_bounds(self) -> ContinuousParameter:
         lo, hi = self.bounds
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ValueError(f"bounds of '{self.name}' must be finite numbers")
+            fail([(f"bounds of '{self.name}' must be finite numbers", "write [lo, hi]")])
         if lo >= hi:
-            raise ValueError(
-                f"lower bound {lo} of '{self.name}' is not below its upper bound {hi}"
+            fail(
+                [
+                    (
+                        f"lower bound {lo} of '{self.name}' is not below its upper bound {hi}",
+                        "write the bounds as [lower, upper] with lower < upper",
+                    )
+                ]
             )
         return self
 
@@ -44,8 +49,13 @@ class IntegerParameter(SpecModel):
     def _check_bounds(self) -> IntegerParameter:
         lo, hi = self.bounds
         if lo >= hi:
-            raise ValueError(
-                f"lower bound {lo} of '{self.name}' is not below its upper bound {hi}"
+            fail(
+                [
+                    (
+                        f"lower bound {lo} of '{self.name}' is not below its upper bound {hi}",
+                        "write the bounds as [lower, upper] with lower < upper",
+                    )
+                ]
             )
         return self
 
@@ -55,12 +65,12 @@ class CategoricalParameter(SpecModel):
 
     type: Literal["categorical"]
     name: Annotated[str, NAME]
-    values: list[str] = Field(min_length=2)
+    values: tuple[str, ...] = Field(min_length=2)
 
     @model_validator(mode="after")
     def _check_values(self) -> CategoricalParameter:
         if len(set(self.values)) != len(self.values):
-            raise ValueError(f"values of '{self.name}' are listed more than once")
+            fail([(f"values of '{self.name}' are listed more than once", "list each once")])
         return self
 
 

@@ -26,7 +26,7 @@ class Surrogate(SpecModel):
     """The Gaussian-process preset and its input features."""
 
     kernel: Literal["matern52", "rbf"] = "matern52"
-    features: list[Literal["fractions"]] = Field(default_factory=lambda: ["fractions"])
+    features: tuple[Literal["fractions"], ...] = ("fractions",)
 
 
 class OptimizerSettings(SpecModel):

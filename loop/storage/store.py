@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, update
+from sqlalchemy import event, func, inspect, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
@@ -97,6 +97,8 @@ class Store:
     def _prepare(self, create: bool) -> None:
         if create:
             SQLModel.metadata.create_all(self.engine)
+        elif not inspect(self.engine).has_table(MetaRow.__tablename__):
+            raise BadInputError(f"{self.url} is not a loop database", "check --db / LOOP_DB")
         with self.transaction() as s:
             row = s.get(MetaRow, "schema_version")
             if row is None and create:

@@ -160,7 +160,7 @@ CASES = [
             ("[EC, EMC, DMC]", f"[Cu, Ni, Xx]  {MARK}"),
             ("{EC: 1, EMC: 1}", "{Cu: 1, Ni: 1}"),
         ),
-        "space.composition.components",
+        "space.composition.components.2",
         ("unknown element 'Xx'",),
         ("kind: species",),
     ),
@@ -171,7 +171,7 @@ CASES = [
             ("[EC, EMC, DMC]", f"[Cu, Ni, Xx]  {MARK}"),
             ("{EC: 1, EMC: 1}", "{Cu: 1, Ni: 1}"),
         ),
-        "space.composition.components",
+        "space.composition.components.2",
         ("unknown element 'Xx'",),
         ("element symbols",),
     ),
@@ -197,8 +197,8 @@ CASES = [
                 f"{{default: [0.0, 0.8], EC: [0.6, 0.2]}}  {MARK}",
             )
         ),
-        "space.composition.bounds",
-        ("EC", "lower bound 0.6", "upper bound 0.2"),
+        "space.composition.bounds.EC",
+        ("lower bound 0.6", "upper bound 0.2"),
         ("swap",),
     ),
     case(
@@ -209,8 +209,8 @@ CASES = [
                 f"{{default: [0.0, 0.8], DMC: [0.0, 1.5]}}  {MARK}",
             )
         ),
-        "space.composition.bounds",
-        ("DMC", "1.5"),
+        "space.composition.bounds.DMC",
+        ("1.5",),
         ("between 0 and the total",),
     ),
     case(
@@ -221,7 +221,7 @@ CASES = [
                 f"{{default: [0.0, 0.8], PC: [0.0, 0.2]}}  {MARK}",
             )
         ),
-        "space.composition.bounds",
+        "space.composition.bounds.PC",
         ("'PC' is not a component",),
         ("EC", "EMC", "DMC"),
     ),
@@ -296,7 +296,7 @@ CASES = [
     case(
         "duplicate-component",
         edit(("[EC, EMC, DMC]", f"[EC, EMC, EC]  {MARK}")),
-        "space.composition.components",
+        "space.composition.components.2",
         ("'EC' is listed twice",),
         ("once",),
     ),
@@ -329,9 +329,8 @@ CASES = [
     ),
     case(
         "unknown-adapter-type",
-        # reported on the `adapter:` key (the path is the whole adapter block)
-        edit(("adapter:\n  type: simulator", f"adapter:  {MARK}\n  type: simulatr")),
-        "adapter",
+        edit(("adapter:\n  type: simulator", f"adapter:\n  type: simulatr  {MARK}")),
+        "adapter.type",
         ("unknown adapter type 'simulatr'",),
         ("simulator",),
     ),
@@ -390,7 +389,7 @@ def _problem_at(
 def test_base_campaign_is_valid() -> None:
     """The cases below break BASE in exactly one place; BASE itself is fine."""
     spec = loads(BASE, "base.yaml")
-    assert spec.space.composition.components == ["EC", "EMC", "DMC"]
+    assert spec.space.composition.components == ("EC", "EMC", "DMC")
     assert spec.acquisition == "qLogNEI"
 
 

@@ -49,7 +49,7 @@ adapter: {type: simulator, function: electrolyte}
 """
 MANY_EXPECTED = {
     # path: (line, words of the message)
-    "space.composition.components": (6, "'EC' is listed twice"),
+    "space.composition.components.2": (6, "'EC' is listed twice"),
     "objectives.0.direction": (13, "'minimize' or 'maximize'"),
     "strategy.batch_size": (16, "greater than or equal to 1"),
     "wibble": (19, "unknown key 'wibble'"),

@@ -27,7 +27,7 @@ def test_example_validates(path: Path) -> None:
     assert isinstance(spec, CampaignSpec)
     assert spec.name == raw["name"]
     comp = spec.space.composition
-    assert comp.components == raw["space"]["composition"]["components"]
+    assert comp.components == tuple(raw["space"]["composition"]["components"])
     assert set(comp.bounds) == set(comp.components)
     assert [o.name for o in spec.objectives] == [o["name"] for o in raw["objectives"]]
 
@@ -124,7 +124,7 @@ def test_kind_is_inferred_when_absent(
     del campaign_data["constraints"]
     spec = validate(campaign_data)
     assert spec.space.composition.kind == kind
-    assert spec.space.composition.components == components
+    assert spec.space.composition.components == tuple(components)
 
 
 @pytest.mark.parametrize(

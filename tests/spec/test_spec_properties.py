@@ -123,7 +123,7 @@ def test_feasible_composition_validates_and_round_trips(case) -> None:
     block, expected_bounds = case
     spec = loads(campaign(block), "property.yaml")
     comp = spec.space.composition
-    assert comp.components == block["components"]
+    assert comp.components == tuple(block["components"])
     assert comp.kind == "species"
     assert comp.total == block["total"]
     assert comp.max_components == block.get("max_components")
