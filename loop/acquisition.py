@@ -54,7 +54,9 @@ def _qlognei(model: Any, x_baseline: Any, x_pending: Any, **_: Any) -> Any:
 
 
 @register("qLogNEHVI")
-def _qlognehvi(model: Any, x_baseline: Any, x_pending: Any, ref_point: Any, **_: Any) -> Any:
+def _qlognehvi(
+    model: Any, x_baseline: Any, x_pending: Any, ref_point: Any, **_: Any
+) -> Any:
     from botorch.acquisition.multi_objective.logei import (
         qLogNoisyExpectedHypervolumeImprovement,
     )
@@ -98,7 +100,9 @@ def category_combos(
         return [{}]
     every = list(itertools.product(*groups))
     if len(every) > MAX_CATEGORY_COMBOS:
-        observed = {tuple(int(g[int(np.argmax(row[g]))]) for g in groups) for row in seen}
+        observed = {
+            tuple(int(g[int(np.argmax(row[g]))]) for g in groups) for row in seen
+        }
         picked = list(observed)[: MAX_CATEGORY_COMBOS // 2]
         for i in rng.permutation(len(every)):
             if len(picked) >= MAX_CATEGORY_COMBOS:
@@ -178,7 +182,9 @@ def _optimise(
     return [x.reshape(-1).numpy()]
 
 
-def _drop_fixed(constraints: list[Any], fixed_list: list[dict[int, float]]) -> list[Any]:
+def _drop_fixed(
+    constraints: list[Any], fixed_list: list[dict[int, float]]
+) -> list[Any]:
     """Constraints whose every variable is fixed would be constant: leave them out."""
     if len(fixed_list) != 1 or not fixed_list[0]:
         return constraints

@@ -37,7 +37,9 @@ err = Console(stderr=True, soft_wrap=True)
 DbOption = Annotated[
     str,
     typer.Option(
-        "--db", envvar="LOOP_DB", help="Database URL (sqlite:///FILE or postgresql+psycopg://...)."
+        "--db",
+        envvar="LOOP_DB",
+        help="Database URL (sqlite:///FILE or postgresql+psycopg://...).",
     ),
 ]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,7 +78,9 @@ def friendly(func: F) -> F:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version.")
+    ] = False,
 ) -> None:
     if version:
         out.print(f"loop {__version__}")
@@ -96,7 +100,9 @@ def validate(file: Annotated[Path, typer.Argument(help="Campaign YAML file.")]) 
 @app.command()
 @friendly
 def schema(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write here.")
+    ] = None,
 ) -> None:
     """Print (or write) the JSON Schema of campaign files, for editors."""
     from loop.spec.schema import campaign_schema
@@ -158,12 +164,18 @@ def _drive(store: Any, name: str, db: str) -> None:
     )
     try:
         with Progress(*columns, console=out, transient=False) as bar:
-            task = bar.add_task("run", total=None, name=name, best="-", message="starting")
+            task = bar.add_task(
+                "run", total=None, name=name, best="-", message="starting"
+            )
 
             def show(step: Step) -> None:
                 best = "-" if step.best is None else f"{step.best:.6g}"
                 bar.update(
-                    task, completed=step.used, total=step.budget, best=best, message=step.message
+                    task,
+                    completed=step.used,
+                    total=step.budget,
+                    best=best,
+                    message=step.message,
                 )
 
             summary = run_campaign(store, name, show)
@@ -197,7 +209,9 @@ def _print_summary(summary: Any, db: str) -> None:
         if best.parameters:
             out.print(f"  parameters: {best.parameters}", highlight=False)
         out.print(f"  {values} (trial {best.id})", highlight=False)
-    out.print(f"inspect it with:  loop inspect {summary.name} --db {db}", highlight=False)
+    out.print(
+        f"inspect it with:  loop inspect {summary.name} --db {db}", highlight=False
+    )
 
 
 @app.command()
@@ -215,12 +229,16 @@ def inspect(
     from loop.storage import Store
 
     if output_format not in ("table", "json", "yaml"):
-        raise BadInputError(f"unknown format '{output_format}'", "use table, json or yaml")
+        raise BadInputError(
+            f"unknown format '{output_format}'", "use table, json or yaml"
+        )
     doc = status_document(Store(db, create=False), name)
     if output_format == "json":
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     elif output_format == "yaml":
-        sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False))
+        sys.stdout.write(
+            yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False)
+        )
     else:
         _print_table(doc)
 
@@ -231,27 +249,43 @@ def _print_table(doc: dict[str, Any]) -> None:
     budget = doc["budget"]
     out.print(
         f"[bold]{doc['name']}[/] ({doc['status']})  {budget['used']}/{budget['experiments']} "
-        f"experiments  " + "  ".join(f"{k}: {v}" for k, v in sorted(doc["counts"].items())),
+        f"experiments  "
+        + "  ".join(f"{k}: {v}" for k, v in sorted(doc["counts"].items())),
         highlight=False,
     )
     objectives = doc["objectives"]
     if len(objectives) == 1:
         trace = best_so_far(doc["trials"], objectives[0])
         if trace:
-            out.print(f"best so far {sparkline(trace)} {trace[-1]:.6g}", highlight=False)
+            out.print(
+                f"best so far {sparkline(trace)} {trace[-1]:.6g}", highlight=False
+            )
     table = Table(show_lines=False)
     for col in ("id", "iter", "status", "phase", "composition", "parameters"):
         table.add_column(col)
     for o in objectives:
-        table.add_column(f"{o['name']}" + (f" [{o['unit']}]" if o.get("unit") else ""), justify="right")
+        table.add_column(
+            f"{o['name']}" + (f" [{o['unit']}]" if o.get("unit") else ""),
+            justify="right",
+        )
     for t in doc["trials"]:
         comp = " ".join(f"{k}{v:.3g}" for k, v in t["composition"].items() if v > 0)
         params = " ".join(f"{k}={v}" for k, v in t["parameters"].items())
         vals = [
-            f"{t['measurements'][o['name']]:.5g}" if o["name"] in t["measurements"] else ""
+            f"{t['measurements'][o['name']]:.5g}"
+            if o["name"] in t["measurements"]
+            else ""
             for o in objectives
         ]
-        table.add_row(str(t["id"]), str(t["iteration"]), t["status"], t["phase"], comp, params, *vals)
+        table.add_row(
+            str(t["id"]),
+            str(t["iteration"]),
+            t["status"],
+            t["phase"],
+            comp,
+            params,
+            *vals,
+        )
     out.print(table)
 
 

@@ -71,7 +71,9 @@ class CampaignEngine:
         ]
         return History(
             x_done=rows(done),
-            y_done=np.array([[t.values[n] for n in names] for t in done]).reshape(-1, len(names)),
+            y_done=np.array([[t.values[n] for n in names] for t in done]).reshape(
+                -1, len(names)
+            ),
             x_failed=rows([t for t in self._trials if t.status == TrialStatus.FAILED]),
             x_pending=rows([t for t in self._trials if t.status.in_flight]),
             x_all=rows([t for t in self._trials if t.status != TrialStatus.STALE]),
@@ -87,7 +89,11 @@ class CampaignEngine:
         if engine in ("random", "sobol"):
             candidates = get_strategy(engine).propose(self.context, history, n, seed)
             return [self._proposal(c, engine, seed) for c in candidates]
-        issued = sum(1 for t in self._trials if t.phase == "initial" and t.status != TrialStatus.STALE)
+        issued = sum(
+            1
+            for t in self._trials
+            if t.phase == "initial" and t.status != TrialStatus.STALE
+        )
         n_design = max(0, min(n, self.initial_size - issued))
         if len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
             n_design = n

@@ -57,7 +57,12 @@ class TrialStatus(StrEnum):
 
 
 TERMINAL = frozenset(
-    {TrialStatus.COMPLETED, TrialStatus.FAILED, TrialStatus.ABANDONED, TrialStatus.STALE}
+    {
+        TrialStatus.COMPLETED,
+        TrialStatus.FAILED,
+        TrialStatus.ABANDONED,
+        TrialStatus.STALE,
+    }
 )
 IN_FLIGHT = frozenset(
     {

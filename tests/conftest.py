@@ -29,7 +29,9 @@ def write_yaml(tmp_path: Path):
 
     def write(data: dict | str, name: str = "campaign.yaml") -> Path:
         path = tmp_path / name
-        path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+        path.write_text(
+            data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+        )
         return path
 
     return write

@@ -23,6 +23,22 @@ if TYPE_CHECKING:
     from loop.spec import CampaignSpec
 
 
+class Failures(BaseModel):
+    """Injected failures, to exercise failure handling without a real lab.
+
+    `region` maps components (in the composition's units) and numeric parameters
+    to [lo, hi] ranges, and categorical parameters to lists of values: a trial
+    inside every listed range fails for good (e.g. a phase that cracks).
+    `transient_rate` is the chance that an attempt fails in a way worth retrying
+    (seeded by trial and attempt, so it is reproducible).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    region: dict[str, tuple[float, float] | list[str]] = Field(default_factory=dict)
+    transient_rate: float = Field(0.0, ge=0.0, le=1.0)
+
+
 class SimulatorConfig(BaseModel):
     """The `adapter:` block for `type: simulator`."""
 
@@ -30,8 +46,11 @@ class SimulatorConfig(BaseModel):
 
     type: Literal["simulator"]
     function: str
-    noise: float = Field(0.0, ge=0.0, description="standard deviation added to every output")
+    noise: float = Field(
+        0.0, ge=0.0, description="standard deviation added to every output"
+    )
     options: dict[str, Any] = Field(default_factory=dict)
+    failures: Failures = Field(default_factory=Failures)
 
 
 class SimulatorAdapter:
@@ -62,7 +81,7 @@ class SimulatorAdapter:
         built = build(config.function, spec, config.options)
         if isinstance(built, list):
             return built
-        problems = []
+        problems = _region_problems(config.failures, spec)
         for i, objective in enumerate(spec.objectives):
             if objective.name not in built.outputs:
                 problems.append(
@@ -73,7 +92,10 @@ class SimulatorAdapter:
                         f"its outputs: {', '.join(built.outputs)}",
                     )
                 )
-            elif objective.unit and built.outputs[objective.name] not in ("", objective.unit):
+            elif objective.unit and built.outputs[objective.name] not in (
+                "",
+                objective.unit,
+            ):
                 problems.append(
                     Problem(
                         f"objectives.{i}.unit",
@@ -85,6 +107,9 @@ class SimulatorAdapter:
         return problems
 
     def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        injected = _injected_failure(self.config.failures, request)
+        if injected is not None:
+            return injected
         fractions = {c: v / self.total for c, v in request.composition.items()}
         try:
             outputs = self.function(fractions, request.parameters)
@@ -100,7 +125,9 @@ class SimulatorAdapter:
             if self.config.noise:
                 value += float(rng.normal(0.0, self.config.noise))
             if not math.isfinite(value):
-                return EvaluationResult(failure=f"simulator gave a non-finite {name}: {value}")
+                return EvaluationResult(
+                    failure=f"simulator gave a non-finite {name}: {value}"
+                )
             values[name] = value
         units = {n: self.function.outputs[n] for n in request.objectives}
         return EvaluationResult(
@@ -115,12 +142,54 @@ def _real(name: str, outputs: dict[str, Any]) -> float:
     if name not in outputs:
         raise KeyError(f"no output '{name}'")
     value = outputs[name]
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+    if isinstance(value, bool) or not isinstance(
+        value, int | float | np.floating | np.integer
+    ):
         raise TypeError(f"output '{name}' is {value!r}, not a real number")
     return float(value)
 
 
-def _noise_rng(request: EvaluationRequest) -> np.random.Generator:
-    key = f"{request.campaign}|{request.seed}|{request.trial_id}|{request.attempt}"
+def _injected_failure(
+    failures: Failures, request: EvaluationRequest
+) -> EvaluationResult | None:
+    values = {**request.composition, **request.parameters}
+    if failures.region and all(
+        (values[name] in rule)
+        if isinstance(rule, list)
+        else rule[0] <= values[name] <= rule[1]
+        for name, rule in failures.region.items()
+    ):
+        return EvaluationResult(
+            failure="sample failed: inside the simulator's failure region"
+        )
+    if (
+        failures.transient_rate
+        and _noise_rng(request, "transient").random() < failures.transient_rate
+    ):
+        return EvaluationResult(
+            failure="transient failure (injected); retry", retryable=True
+        )
+    return None
+
+
+def _region_problems(failures: Failures, spec: CampaignSpec) -> list[Problem]:
+    names = set(spec.space.composition.components) | {
+        p.name for p in spec.space.parameters
+    }
+    return [
+        Problem(
+            f"adapter.failures.region.{name}",
+            f"'{name}' is neither a component nor a parameter",
+            f"known names: {', '.join(sorted(names))}",
+        )
+        for name in failures.region
+        if name not in names
+    ]
+
+
+def _noise_rng(
+    request: EvaluationRequest, purpose: str = "noise"
+) -> np.random.Generator:
+    key = f"{request.campaign}|{request.seed}|{request.trial_id}|{request.attempt}|{purpose}"
     digest = hashlib.sha256(key.encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))

@@ -20,7 +20,9 @@ class _Options(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _options(model: type[_Options], options: dict[str, Any]) -> _Options | list[Problem]:
+def _options(
+    model: type[_Options], options: dict[str, Any]
+) -> _Options | list[Problem]:
     try:
         return model.model_validate(options)
     except ValidationError as exc:
@@ -63,9 +65,13 @@ class SimplexBumps:
         self.width = options.width
         self.parameters = spec.space.parameters
 
-    def __call__(self, fractions: dict[str, float], parameters: dict[str, Any]) -> dict[str, float]:
+    def __call__(
+        self, fractions: dict[str, float], parameters: dict[str, Any]
+    ) -> dict[str, float]:
         x = np.array([fractions[c] for c in self.components])
-        main = math.exp(-float(np.sum((x - self.centres[0]) ** 2)) / (2 * self.width**2))
+        main = math.exp(
+            -float(np.sum((x - self.centres[0]) ** 2)) / (2 * self.width**2)
+        )
         side = 0.6 * math.exp(
             -float(np.sum((x - self.centres[1]) ** 2)) / (2 * (0.6 * self.width) ** 2)
         )
@@ -81,7 +87,9 @@ class SimplexBumps:
         return {"y": value}
 
 
-def _point_in_box(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def _point_in_box(
+    rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray:
     """A point of the simplex inside [lo, hi], found by rejection then repair."""
     for _ in range(2000):
         x = rng.dirichlet(np.ones(len(lo)))
@@ -148,7 +156,9 @@ class Electrolyte:
         self.temperature = options.temperature
         self.salt_price = options.salt_price
 
-    def __call__(self, fractions: dict[str, float], parameters: dict[str, Any]) -> dict[str, float]:
+    def __call__(
+        self, fractions: dict[str, float], parameters: dict[str, Any]
+    ) -> dict[str, float]:
         eps = sum(fractions[c] * SOLVENTS[c][0] for c in self.components)
         ln_eta = sum(fractions[c] * math.log(SOLVENTS[c][1]) for c in self.components)
         price = sum(fractions[c] * SOLVENTS[c][2] for c in self.components)
@@ -164,7 +174,11 @@ class Electrolyte:
             if m > 0
             else 0.0
         )
-        return {"conductivity": kappa, "viscosity": eta, "cost": price + self.salt_price * m * 0.15}
+        return {
+            "conductivity": kappa,
+            "viscosity": eta,
+            "cost": price + self.salt_price * m * 0.15,
+        }
 
 
 @register("electrolyte")
@@ -187,7 +201,12 @@ def _electrolyte(spec: CampaignSpec, options: dict[str, Any]) -> Any:
     chosen = dict(parsed)
     if chosen["concentration"] is None:
         chosen["concentration"] = next(
-            (n for n, p in numeric.items() if (p.unit or "").replace(" ", "") == "mol/kg"), None
+            (
+                n
+                for n, p in numeric.items()
+                if (p.unit or "").replace(" ", "") == "mol/kg"
+            ),
+            None,
         )
     for key in ("concentration", "temperature"):
         name = chosen[key]
@@ -200,7 +219,9 @@ def _electrolyte(spec: CampaignSpec, options: dict[str, Any]) -> Any:
                 )
             )
     temperature = numeric.get(chosen["temperature"] or "")
-    if temperature is not None and (temperature.unit != "K" or temperature.bounds[0] <= 0):
+    if temperature is not None and (
+        temperature.unit != "K" or temperature.bounds[0] <= 0
+    ):
         problems.append(
             Problem(
                 "adapter.options.temperature",

@@ -66,7 +66,9 @@ def _relax_scale(atoms: Atoms) -> tuple[float, float]:
         trial.set_cell(cell * scale, scale_atoms=True)
         return _energy_per_atom(trial)
 
-    result = minimize_scalar(energy, bounds=(0.94, 1.06), method="bounded", options={"xatol": 1e-4})
+    result = minimize_scalar(
+        energy, bounds=(0.94, 1.06), method="bounded", options={"xatol": 1e-4}
+    )
     return float(result.x), float(result.fun)
 
 
@@ -75,13 +77,17 @@ def atom_counts(fractions: dict[str, float], n_atoms: int) -> dict[str, int]:
     exact = {el: f * n_atoms for el, f in fractions.items()}
     counts = {el: int(np.floor(v)) for el, v in exact.items()}
     short = n_atoms - sum(counts.values())
-    by_remainder = sorted(exact, key=lambda el: (exact[el] - counts[el], el), reverse=True)
+    by_remainder = sorted(
+        exact, key=lambda el: (exact[el] - counts[el], el), reverse=True
+    )
     for el in by_remainder[:short]:
         counts[el] += 1
     return counts
 
 
-def solid_solution(fractions: dict[str, float], supercell: int, configuration: int = 0) -> Atoms:
+def solid_solution(
+    fractions: dict[str, float], supercell: int, configuration: int = 0
+) -> Atoms:
     """A random fcc solid solution with Vegard lattice parameter; deterministic per counts."""
     from ase.build import bulk
 
@@ -91,7 +97,9 @@ def solid_solution(fractions: dict[str, float], supercell: int, configuration: i
     a = sum(n / total * element_reference(el)[0] for el, n in present.items())
     atoms = bulk("Cu", "fcc", a=a, cubic=True).repeat(supercell)
     symbols = [el for el, n in sorted(present.items()) for _ in range(n)]
-    key = ",".join(f"{el}{n}" for el, n in sorted(present.items())) + f"#{configuration}"
+    key = (
+        ",".join(f"{el}{n}" for el, n in sorted(present.items())) + f"#{configuration}"
+    )
     seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little")
     np.random.default_rng(seed).shuffle(symbols)
     atoms.set_chemical_symbols(symbols)
@@ -108,10 +116,15 @@ def mixing_energy(fractions: dict[str, float], options: EmtOptions) -> dict[str,
         else:
             scale, energy = 1.0, _energy_per_atom(atoms)
         counts = atom_counts(fractions, len(atoms))
-        reference = sum(n / len(atoms) * element_reference(el)[1] for el, n in counts.items() if n)
+        reference = sum(
+            n / len(atoms) * element_reference(el)[1] for el, n in counts.items() if n
+        )
         energies.append(energy - reference)
         volumes.append(atoms.get_volume() * scale**3 / len(atoms))
-    return {"mixing_energy": float(np.mean(energies)), "volume_per_atom": float(np.mean(volumes))}
+    return {
+        "mixing_energy": float(np.mean(energies)),
+        "volume_per_atom": float(np.mean(volumes)),
+    }
 
 
 def atomic_fractions(fractions: dict[str, float], basis: str) -> dict[str, float]:
@@ -134,7 +147,9 @@ class EmtAlloy:
         self.options = options
         self.basis = basis
 
-    def __call__(self, fractions: dict[str, float], parameters: dict[str, Any]) -> dict[str, float]:
+    def __call__(
+        self, fractions: dict[str, float], parameters: dict[str, Any]
+    ) -> dict[str, float]:
         return mixing_energy(atomic_fractions(fractions, self.basis), self.options)
 
 
@@ -151,7 +166,9 @@ def _emt(spec: CampaignSpec, options: dict[str, Any]) -> Any:
             )
             for err in exc.errors()
         ]
-    unsupported = [c for c in spec.space.composition.components if c not in EMT_ELEMENTS]
+    unsupported = [
+        c for c in spec.space.composition.components if c not in EMT_ELEMENTS
+    ]
     if unsupported:
         return [
             Problem(

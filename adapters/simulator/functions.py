@@ -43,7 +43,9 @@ def function_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def build(name: str, spec: CampaignSpec, options: dict[str, Any]) -> SimFunction | list[Problem]:
+def build(
+    name: str, spec: CampaignSpec, options: dict[str, Any]
+) -> SimFunction | list[Problem]:
     """The named function set up for *spec*; unknown names list the valid ones."""
     _load_builtins()
     if name not in _REGISTRY:

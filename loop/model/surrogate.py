@@ -37,20 +37,29 @@ class FittedSurrogate:
 
 
 def fit_gp(
-    x: np.ndarray, y: np.ndarray, lower: np.ndarray, upper: np.ndarray, kernel: str, seed: int
+    x: np.ndarray,
+    y: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    kernel: str,
+    seed: int,
 ) -> FittedSurrogate:
     """A SingleTaskGP (one output per column of *y*) fitted by maximum marginal likelihood."""
     import torch
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms import Normalize, Standardize
-    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+    from botorch.models.utils.gpytorch_modules import (
+        get_covar_module_with_dim_scaled_prior,
+    )
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
     torch.manual_seed(seed)
     tx = torch.as_tensor(x, dtype=torch.double)
     ty = torch.as_tensor(y, dtype=torch.double)
-    hi = np.where(upper > lower, upper, lower + 1.0)  # fixed columns: avoid a zero range
+    hi = np.where(
+        upper > lower, upper, lower + 1.0
+    )  # fixed columns: avoid a zero range
     bounds = torch.as_tensor(np.stack([lower, hi]), dtype=torch.double)
     d, m = tx.shape[-1], ty.shape[-1]
     batch = torch.Size([m]) if m > 1 else torch.Size([])
@@ -82,6 +91,8 @@ def fit_gp(
         "n_train": int(len(x)),
         "fit_seconds": round(time.perf_counter() - started, 4),
         "lengthscales": [[round(float(v), 6) for v in row] for row in lengthscales],
-        "noise": [round(float(v), 8) for v in model.likelihood.noise.detach().reshape(-1)],
+        "noise": [
+            round(float(v), 8) for v in model.likelihood.noise.detach().reshape(-1)
+        ],
     }
     return FittedSurrogate(model, info)

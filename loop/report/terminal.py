@@ -27,7 +27,12 @@ def sparkline(values: list[float], width: int = 40) -> str:
     if not values:
         return ""
     if len(values) > width:
-        values = [values[int(i * len(values) / width)] for i in range(width - 1)] + [values[-1]]
+        values = [values[int(i * len(values) / width)] for i in range(width - 1)] + [
+            values[-1]
+        ]
     lo, hi = min(values), max(values)
     span = hi - lo or 1.0
-    return "".join(BARS[min(len(BARS) - 1, int((v - lo) / span * (len(BARS) - 1) + 0.5))] for v in values)
+    return "".join(
+        BARS[min(len(BARS) - 1, int((v - lo) / span * (len(BARS) - 1) + 0.5))]
+        for v in values
+    )

@@ -23,7 +23,9 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
     found = store.find_campaign(spec.name)
     if found is None:
         return store.create_campaign(spec.name, data), "created"
-    changed = sorted(k for k in data.keys() | found.spec.keys() if data.get(k) != found.spec.get(k))
+    changed = sorted(
+        k for k in data.keys() | found.spec.keys() if data.get(k) != found.spec.get(k)
+    )
     blocked = [k for k in changed if k not in MUTABLE_KEYS]
     if blocked:
         raise CampaignConflictError(
@@ -52,13 +54,19 @@ def load_spec(record: CampaignRecord) -> CampaignSpec:
 
 def budget_used(trials: list[Trial]) -> int:
     """Experiments spent: measured or failed for good."""
-    return sum(1 for t in trials if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED))
+    return sum(
+        1 for t in trials if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
+    )
 
 
 def best_trial(spec: CampaignSpec, trials: list[Trial]) -> Trial | None:
     """The best measured trial for a single objective (None before any measurement)."""
     objective = spec.objectives[0]
-    done = [t for t in trials if t.status == TrialStatus.COMPLETED and objective.name in t.values]
+    done = [
+        t
+        for t in trials
+        if t.status == TrialStatus.COMPLETED and objective.name in t.values
+    ]
     if not done:
         return None
     return max(done, key=lambda t: objective.sign * t.values[objective.name])
@@ -68,12 +76,19 @@ def pareto_trials(spec: CampaignSpec, trials: list[Trial]) -> list[Trial]:
     """Measured trials no other measured trial beats on every objective."""
     names = [o.name for o in spec.objectives]
     signs = [o.sign for o in spec.objectives]
-    done = [t for t in trials if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)]
-    points = [[s * t.values[n] for s, n in zip(signs, names, strict=True)] for t in done]
+    done = [
+        t
+        for t in trials
+        if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)
+    ]
+    points = [
+        [s * t.values[n] for s, n in zip(signs, names, strict=True)] for t in done
+    ]
 
     def dominated(p: list[float]) -> bool:
         return any(
-            all(q_i >= p_i for q_i, p_i in zip(q, p, strict=True)) and q != p for q in points
+            all(q_i >= p_i for q_i, p_i in zip(q, p, strict=True)) and q != p
+            for q in points
         )
 
     return [t for t, p in zip(done, points, strict=True) if not dominated(p)]

@@ -93,7 +93,9 @@ def run_campaign(
 
 
 def _dispatch(store: Store, spec: CampaignSpec, adapter: Any, trial: Trial) -> None:
-    store.transition(trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt)
+    store.transition(
+        trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt
+    )
     result = adapter.evaluate(
         EvaluationRequest(
             campaign=spec.name,

@@ -34,8 +34,10 @@ def sobol_design(enc: Encoder, feas: Feasibility, n: int, seed: int) -> np.ndarr
     drawn = 0
     while drawn < 2**14:
         # draw in powers of two so the sequence keeps its balance properties
-        draws = sampler.random_base2(max(4, int(np.ceil(np.log2(2 * n))))) if not drawn else (
-            sampler.random(drawn)
+        draws = (
+            sampler.random_base2(max(4, int(np.ceil(np.log2(2 * n)))))
+            if not drawn
+            else (sampler.random(drawn))
         )
         drawn += len(draws)
         for u in draws:
@@ -48,7 +50,9 @@ def sobol_design(enc: Encoder, feas: Feasibility, n: int, seed: int) -> np.ndarr
                 return np.stack(accepted[:n])
     rng = np.random.default_rng(seed)
     pool = uniform_samples(enc, feas, max(64, 16 * n), seed)
-    chosen = maximin(pool, n - len(accepted), np.array(accepted).reshape(-1, enc.dim), enc, rng)
+    chosen = maximin(
+        pool, n - len(accepted), np.array(accepted).reshape(-1, enc.dim), enc, rng
+    )
     return np.concatenate([np.array(accepted).reshape(-1, enc.dim), pool[chosen]])
 
 
@@ -122,7 +126,9 @@ def uniform_samples(enc: Encoder, feas: Feasibility, n: int, seed: int) -> np.nd
     return np.stack(out)[order[:n]]
 
 
-def _random_support(enc: Encoder, feas: Feasibility, rng: np.random.Generator) -> np.ndarray:
+def _random_support(
+    enc: Encoder, feas: Feasibility, rng: np.random.Generator
+) -> np.ndarray:
     """A random set of at most k components that can meet every constraint.
 
     A small mixed-integer program with random weights on the component switches
@@ -166,12 +172,20 @@ def _polytope(enc: Encoder, support: np.ndarray, n: int, seed: int) -> np.ndarra
     offset[free[fixed_lo]] = enc.lower[free[fixed_lo]]
     rows = enc.linear
     eq = [
-        (torch.tensor(np.flatnonzero(r[var])), torch.tensor(r[var][r[var] != 0]), float(b - r @ offset))
+        (
+            torch.tensor(np.flatnonzero(r[var])),
+            torch.tensor(r[var][r[var] != 0]),
+            float(b - r @ offset),
+        )
         for r, b in zip(rows.a_eq, rows.b_eq, strict=True)
         if np.any(r[var] != 0)
     ]
     ineq = [
-        (torch.tensor(np.flatnonzero(r[var])), torch.tensor(-r[var][r[var] != 0]), float(-(b - r @ offset)))
+        (
+            torch.tensor(np.flatnonzero(r[var])),
+            torch.tensor(-r[var][r[var] != 0]),
+            float(-(b - r @ offset)),
+        )
         for r, b in zip(rows.a_ub, rows.b_ub, strict=True)
         if np.any(r[var] != 0)
     ]
@@ -181,7 +195,9 @@ def _polytope(enc: Encoder, support: np.ndarray, n: int, seed: int) -> np.ndarra
         sol = np.linalg.lstsq(a, b, rcond=None)[0] if len(var) else np.zeros(0)
         x[:, var] = sol
         return x
-    bounds = torch.tensor(np.stack([enc.lower[var], enc.upper[var]]), dtype=torch.double)
+    bounds = torch.tensor(
+        np.stack([enc.lower[var], enc.upper[var]]), dtype=torch.double
+    )
     samples = get_polytope_samples(
         n=n,
         bounds=bounds,
@@ -196,7 +212,11 @@ def _polytope(enc: Encoder, support: np.ndarray, n: int, seed: int) -> np.ndarra
 
 
 def maximin(
-    pool: np.ndarray, n: int, existing: np.ndarray, enc: Encoder, rng: np.random.Generator
+    pool: np.ndarray,
+    n: int,
+    existing: np.ndarray,
+    enc: Encoder,
+    rng: np.random.Generator,
 ) -> list[int]:
     """Greedily pick *n* rows of *pool* far from each other and from *existing*."""
     if n <= 0:
@@ -204,7 +224,9 @@ def maximin(
     scale = np.where(enc.upper > enc.lower, enc.upper - enc.lower, 1.0)
     p = pool / scale
     if len(existing):
-        d = np.min(np.linalg.norm(p[:, None, :] - (existing / scale)[None], axis=-1), axis=1)
+        d = np.min(
+            np.linalg.norm(p[:, None, :] - (existing / scale)[None], axis=-1), axis=1
+        )
     else:
         d = np.full(len(p), np.inf)
         first = int(rng.integers(len(p)))

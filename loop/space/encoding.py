@@ -56,24 +56,41 @@ class Encoder:
         self.total = comp.total
         self.components = list(comp.components)
         columns = [
-            Column(c, "fraction", comp.bounds[c][0] / comp.total, comp.bounds[c][1] / comp.total)
+            Column(
+                c,
+                "fraction",
+                comp.bounds[c][0] / comp.total,
+                comp.bounds[c][1] / comp.total,
+            )
             for c in comp.components
         ]
         for p in spec.space.parameters:
             if p.type == "continuous":
-                columns.append(Column(p.name, "continuous", p.bounds[0], p.bounds[1], p.name))
+                columns.append(
+                    Column(p.name, "continuous", p.bounds[0], p.bounds[1], p.name)
+                )
             elif p.type == "integer":
                 columns.append(
-                    Column(p.name, "integer", float(p.bounds[0]), float(p.bounds[1]), p.name)
+                    Column(
+                        p.name,
+                        "integer",
+                        float(p.bounds[0]),
+                        float(p.bounds[1]),
+                        p.name,
+                    )
                 )
             else:
                 columns.extend(
-                    Column(f"{p.name}={v}", "onehot", 0.0, 1.0, p.name, v) for v in p.values
+                    Column(f"{p.name}={v}", "onehot", 0.0, 1.0, p.name, v)
+                    for v in p.values
                 )
         self.columns = tuple(columns)
-        self.fraction_idx = np.array([i for i, c in enumerate(columns) if c.kind == "fraction"])
+        self.fraction_idx = np.array(
+            [i for i, c in enumerate(columns) if c.kind == "fraction"]
+        )
         self.numeric_idx = np.array(
-            [i for i, c in enumerate(columns) if c.kind in ("continuous", "integer")], dtype=int
+            [i for i, c in enumerate(columns) if c.kind in ("continuous", "integer")],
+            dtype=int,
         )
         self.integer_idx = np.array(
             [i for i, c in enumerate(columns) if c.kind == "integer"], dtype=int
@@ -95,7 +112,9 @@ class Encoder:
         """Degrees of freedom: components minus one, plus every parameter."""
         return len(self.components) - 1 + len(self.spec.space.parameters)
 
-    def encode(self, composition: dict[str, float], parameters: dict[str, Any]) -> np.ndarray:
+    def encode(
+        self, composition: dict[str, float], parameters: dict[str, Any]
+    ) -> np.ndarray:
         x = np.zeros(self.dim)
         for i, col in enumerate(self.columns):
             if col.kind == "fraction":
@@ -106,7 +125,9 @@ class Encoder:
                 x[i] = 1.0 if str(parameters[col.parameter]) == col.value else 0.0
         return x
 
-    def encode_many(self, rows: list[tuple[dict[str, float], dict[str, Any]]]) -> np.ndarray:
+    def encode_many(
+        self, rows: list[tuple[dict[str, float], dict[str, Any]]]
+    ) -> np.ndarray:
         if not rows:
             return np.zeros((0, self.dim))
         return np.stack([self.encode(c, p) for c, p in rows])
@@ -142,7 +163,9 @@ class Encoder:
             for name, coef in con.coefficients.items():
                 i = self._index(name)
                 # composition amounts are total * fraction in the YAML's units
-                row[i] = coef * (self.total if self.columns[i].kind == "fraction" else 1.0)
+                row[i] = coef * (
+                    self.total if self.columns[i].kind == "fraction" else 1.0
+                )
             if con.eq is not None:
                 eq_rows.append(row)
                 eq_rhs.append(con.eq)

@@ -39,7 +39,9 @@ class Feasibility:
         out = []
         names = [c.name for c in self.enc.columns]
         for i in np.flatnonzero((x < self.lo - tol) | (x > self.hi + tol)):
-            out.append(f"{names[i]}={x[i]:.6g} outside [{self.lo[i]:g}, {self.hi[i]:g}]")
+            out.append(
+                f"{names[i]}={x[i]:.6g} outside [{self.lo[i]:g}, {self.hi[i]:g}]"
+            )
         total = float(np.sum(x[self.frac]))
         if abs(total - 1.0) > tol:
             out.append(f"fractions sum to {total:.12g}, not 1")
@@ -53,7 +55,9 @@ class Feasibility:
         if self.max_components is not None:
             nonzero = int(np.sum(x[self.frac] > 0))
             if nonzero > self.max_components:
-                out.append(f"{nonzero} non-zero components, above {self.max_components}")
+                out.append(
+                    f"{nonzero} non-zero components, above {self.max_components}"
+                )
         if self.step is not None:
             units = x[self.frac] / self.step
             if np.any(np.abs(units - np.round(units)) > 1e-6):
@@ -132,10 +136,16 @@ class Feasibility:
             gap = 1.0 - f.sum()
             if abs(gap) <= 1e-15:
                 break
-            room = np.where(support, hi - f, 0.0) if gap > 0 else np.where(support, f - lo, 0.0)
+            room = (
+                np.where(support, hi - f, 0.0)
+                if gap > 0
+                else np.where(support, f - lo, 0.0)
+            )
             if room.sum() <= 0:
                 if gap > 0 and not support.all():
-                    support = support | (hi > 0)  # widen the support only when forced to
+                    support = support | (
+                        hi > 0
+                    )  # widen the support only when forced to
                     continue
                 break
             f = np.clip(f + gap * room / room.sum(), lo, hi)
@@ -266,4 +276,3 @@ class Feasibility:
             return None
         units[:] = best[1]
         return best[0]
-

@@ -16,9 +16,7 @@ from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
 from loop.spec.strategy import Budget, Strategy
 
-CAMPAIGN_NAME = Field(
-    min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.\-]*$"
-)
+CAMPAIGN_NAME = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
 class Space(SpecModel):
@@ -46,7 +44,14 @@ class CampaignSpec(SpecModel):
     @classmethod
     def _at_least_one(cls, objectives: tuple[Objective, ...]) -> tuple[Objective, ...]:
         if not objectives:
-            fail([("no objective is declared", "add e.g. `- {name: y, direction: maximize}`")])
+            fail(
+                [
+                    (
+                        "no objective is declared",
+                        "add e.g. `- {name: y, direction: maximize}`",
+                    )
+                ]
+            )
         return objectives
 
     @field_validator("adapter")
@@ -70,7 +75,9 @@ class CampaignSpec(SpecModel):
         problems = _naming_problems(self) + linear_problems(self)
         problems += _strategy_problems(self)
         if not problems:
-            problems += adapter_class(self.adapter["type"]).check(self.adapter_config(), self)
+            problems += adapter_class(self.adapter["type"]).check(
+                self.adapter_config(), self
+            )
         if problems:
             raise SpecError(problems)
         return self
@@ -109,8 +116,10 @@ def _naming_problems(spec: CampaignSpec) -> list[Problem]:
         if names.index(name) != i:
             problems.append(
                 Problem(
-                f"objectives.{i}.name", f"objective '{name}' is listed twice", "list it once"
-            )
+                    f"objectives.{i}.name",
+                    f"objective '{name}' is listed twice",
+                    "list it once",
+                )
             )
     return problems
 

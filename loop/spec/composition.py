@@ -54,8 +54,12 @@ class CompositionSpec(SpecModel):
         if isinstance(bounds, dict) and names_ok:
             total = data.get("total", 1.0)
             default = bounds.get("default", [0.0, total])
-            expanded = {c: bounds.get(c, default) for c in components if isinstance(c, str)}
-            extra = {k: v for k, v in bounds.items() if k != "default" and k not in expanded}
+            expanded = {
+                c: bounds.get(c, default) for c in components if isinstance(c, str)
+            }
+            extra = {
+                k: v for k, v in bounds.items() if k != "default" and k not in expanded
+            }
             data["bounds"] = {**expanded, **extra}
         return data
 
@@ -68,10 +72,14 @@ class CompositionSpec(SpecModel):
         seen: set[str] = set()
         for index, name in enumerate(components):
             if name in seen:
-                problems.append((f"component '{name}' is listed twice", "list it once", str(index)))
+                problems.append(
+                    (f"component '{name}' is listed twice", "list it once", str(index))
+                )
             seen.add(name)
             if not name.strip():
-                problems.append(("empty component name", "name every component", str(index)))
+                problems.append(
+                    ("empty component name", "name every component", str(index))
+                )
         if info.data.get("kind") == "element":
             for index, name in enumerate(components):
                 if name.strip() and not is_element(name):
@@ -106,10 +114,16 @@ class CompositionSpec(SpecModel):
                     )
                 )
             elif not (math.isfinite(lo) and math.isfinite(hi)):
-                problems.append(("bounds must be finite numbers", "write [lo, hi]", name))
+                problems.append(
+                    ("bounds must be finite numbers", "write [lo, hi]", name)
+                )
             elif lo > hi:
                 problems.append(
-                    (f"lower bound {lo:g} is above upper bound {hi:g}", "swap them", name)
+                    (
+                        f"lower bound {lo:g} is above upper bound {hi:g}",
+                        "swap them",
+                        name,
+                    )
                 )
             elif lo < 0 or hi > total + SUM_TOLERANCE:
                 problems.append(
@@ -121,7 +135,10 @@ class CompositionSpec(SpecModel):
                 )
         if not problems:
             problems = composition_problems(
-                total, bounds, info.data.get("max_components"), info.data.get("resolution")
+                total,
+                bounds,
+                info.data.get("max_components"),
+                info.data.get("resolution"),
             )
         fail(problems)
         return bounds
@@ -189,7 +206,9 @@ def composition_problems(
                 )
             )
         else:
-            others = sorted((b[1] for c, b in bounds.items() if c not in forced), reverse=True)
+            others = sorted(
+                (b[1] for c, b in bounds.items() if c not in forced), reverse=True
+            )
             reach = sum(bounds[c][1] for c in forced) + sum(others[: k - len(forced)])
             if reach < total - SUM_TOLERANCE:
                 problems.append(

@@ -26,7 +26,14 @@ class LinearConstraint(SpecModel):
     @model_validator(mode="after")
     def _one_side(self) -> LinearConstraint:
         if self.eq is not None and (self.le is not None or self.ge is not None):
-            fail([("give either `eq` or `le`/`ge`, not both", "drop `eq`, or drop `le`/`ge`")])
+            fail(
+                [
+                    (
+                        "give either `eq` or `le`/`ge`, not both",
+                        "drop `eq`, or drop `le`/`ge`",
+                    )
+                ]
+            )
         if self.eq is None and self.le is None and self.ge is None:
             fail([("a linear constraint needs `le`, `ge` or `eq`", "e.g. `le: 0.4`")])
         if self.le is not None and self.ge is not None and self.ge > self.le:

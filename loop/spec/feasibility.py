@@ -75,8 +75,12 @@ def _feasible(spec: CampaignSpec, which: range | list[int]) -> bool:
     names = [*comp.components, *(p.name for p in numeric)]
     index = {n: i for i, n in enumerate(names)}
     n_comp = len(comp.components)
-    lower = np.array([comp.bounds[c][0] for c in comp.components] + [p.bounds[0] for p in numeric])
-    upper = np.array([comp.bounds[c][1] for c in comp.components] + [p.bounds[1] for p in numeric])
+    lower = np.array(
+        [comp.bounds[c][0] for c in comp.components] + [p.bounds[0] for p in numeric]
+    )
+    upper = np.array(
+        [comp.bounds[c][1] for c in comp.components] + [p.bounds[1] for p in numeric]
+    )
     a_eq = [np.array([1.0] * n_comp + [0.0] * len(numeric))]
     b_eq = [comp.total]
     a_ub: list[np.ndarray] = []
@@ -172,8 +176,12 @@ def find_point(
     rows.append(count)
     lo.append(0.0)
     hi.append(float(k))
-    var_lo = np.concatenate([np.where(np.isin(np.arange(n), idx), 0.0, lower), np.zeros(m)])
-    var_lo[n:] = (lower[idx] > 0).astype(float)  # a positive lower bound forces presence
+    var_lo = np.concatenate(
+        [np.where(np.isin(np.arange(n), idx), 0.0, lower), np.zeros(m)]
+    )
+    var_lo[n:] = (lower[idx] > 0).astype(
+        float
+    )  # a positive lower bound forces presence
     result = milp(
         np.concatenate([np.zeros(n), weights if weights is not None else np.zeros(m)]),
         integrality=np.concatenate([np.zeros(n), np.ones(m)]),

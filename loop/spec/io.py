@@ -60,7 +60,9 @@ def load_path(path: str | Path) -> CampaignSpec:
             [Problem("", f"file not found: {path}", "check the path")], str(path)
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Problem("", f"cannot read {path}: {exc}", "")], str(path)) from None
+        raise SpecError(
+            [Problem("", f"cannot read {path}: {exc}", "")], str(path)
+        ) from None
     return loads(text, str(path))
 
 
@@ -71,7 +73,13 @@ def validate(
     lines = lines or {}
     if not isinstance(data, dict):
         raise SpecError(
-            [Problem("", "a campaign file must be a YAML mapping of keys", "start with `schema_version: 1`")],
+            [
+                Problem(
+                    "",
+                    "a campaign file must be a YAML mapping of keys",
+                    "start with `schema_version: 1`",
+                )
+            ],
             source,
         )
     try:
@@ -147,7 +155,9 @@ def _collect_lines(
             lines[key] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _collect_lines(item, f"{path}.{index}" if path else str(index), lines, duplicates)
+            _collect_lines(
+                item, f"{path}.{index}" if path else str(index), lines, duplicates
+            )
 
 
 def _problems(exc: ValidationError) -> list[Problem]:
@@ -159,7 +169,9 @@ def _problems(exc: ValidationError) -> list[Problem]:
             hint = f"remove it or check its spelling; valid keys here: {', '.join(allowed)}"
             problems.append(Problem(path, f"unknown key '{err['loc'][-1]}'", hint))
         elif err["type"] == "value_error":
-            for sub, message, hint in split_problems(err["msg"].removeprefix("Value error, ")):
+            for sub, message, hint in split_problems(
+                err["msg"].removeprefix("Value error, ")
+            ):
                 where = f"{path}.{sub}" if sub and path else sub or path
                 problems.append(Problem(where, message, hint))
         else:

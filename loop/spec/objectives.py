@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
 from loop.spec.base import SpecModel, fail
 from loop.spec.parameters import NAME
@@ -26,7 +26,14 @@ class Objective(SpecModel):
     @model_validator(mode="after")
     def _finite_threshold(self) -> Objective:
         if self.threshold is not None and not math.isfinite(self.threshold):
-            fail([(f"threshold of '{self.name}' must be a finite number", "remove inf/nan")])
+            fail(
+                [
+                    (
+                        f"threshold of '{self.name}' must be a finite number",
+                        "remove inf/nan",
+                    )
+                ]
+            )
         return self
 
     @property

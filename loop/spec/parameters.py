@@ -24,7 +24,9 @@ class ContinuousParameter(SpecModel):
     def _check_bounds(self) -> ContinuousParameter:
         lo, hi = self.bounds
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            fail([(f"bounds of '{self.name}' must be finite numbers", "write [lo, hi]")])
+            fail(
+                [(f"bounds of '{self.name}' must be finite numbers", "write [lo, hi]")]
+            )
         if lo >= hi:
             fail(
                 [
@@ -70,7 +72,14 @@ class CategoricalParameter(SpecModel):
     @model_validator(mode="after")
     def _check_values(self) -> CategoricalParameter:
         if len(set(self.values)) != len(self.values):
-            fail([(f"values of '{self.name}' are listed more than once", "list each once")])
+            fail(
+                [
+                    (
+                        f"values of '{self.name}' are listed more than once",
+                        "list each once",
+                    )
+                ]
+            )
         return self
 
 

@@ -98,7 +98,9 @@ class Store:
         if create:
             SQLModel.metadata.create_all(self.engine)
         elif not inspect(self.engine).has_table(MetaRow.__tablename__):
-            raise BadInputError(f"{self.url} is not a loop database", "check --db / LOOP_DB")
+            raise BadInputError(
+                f"{self.url} is not a loop database", "check --db / LOOP_DB"
+            )
         with self.transaction() as s:
             row = s.get(MetaRow, "schema_version")
             if row is None and create:
@@ -139,7 +141,9 @@ class Store:
             names = [c.name for c in self.list_campaigns()]
             raise CampaignNotFoundError(
                 f"no campaign named '{name}' in {self.url}",
-                f"campaigns here: {', '.join(names)}" if names else "this database is empty",
+                f"campaigns here: {', '.join(names)}"
+                if names
+                else "this database is empty",
             )
         return found
 
@@ -149,7 +153,11 @@ class Store:
             return [_campaign(r) for r in rows]
 
     def update_campaign(
-        self, name: str, *, spec: dict[str, Any] | None = None, status: str | None = None
+        self,
+        name: str,
+        *,
+        spec: dict[str, Any] | None = None,
+        status: str | None = None,
     ) -> None:
         with self.transaction() as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).one()
@@ -207,7 +215,9 @@ class Store:
         with self.transaction(write=False) as s:
             cid = self._campaign_id(s, campaign)
             rows = s.exec(
-                select(TrialRow).where(TrialRow.campaign_id == cid).order_by(TrialRow.id)
+                select(TrialRow)
+                .where(TrialRow.campaign_id == cid)
+                .order_by(TrialRow.id)
             ).all()
             measured = {
                 m.trial_id: m
@@ -246,7 +256,9 @@ class Store:
     ) -> None:
         """Store a measurement and mark the trial COMPLETED, both or neither."""
         with self.transaction() as s:
-            self._transition(s, trial_id, expected, TrialStatus.COMPLETED, attempt, None, False)
+            self._transition(
+                s, trial_id, expected, TrialStatus.COMPLETED, attempt, None, False
+            )
             s.add(
                 MeasurementRow(
                     trial_id=trial_id,
@@ -294,7 +306,9 @@ class Store:
     ) -> None:
         for old in expected:
             if new not in TRANSITIONS[old]:
-                raise ValueError(f"illegal transition {old} -> {new}")  # a bug, not input
+                raise ValueError(
+                    f"illegal transition {old} -> {new}"
+                )  # a bug, not input
         before = s.exec(select(TrialRow.status).where(TrialRow.id == trial_id)).first()
         values: dict[str, Any] = {"status": new.value, "updated_at": utcnow()}
         if reason is not None:
@@ -311,7 +325,11 @@ class Store:
         result = s.exec(stmt.values(**values))  # type: ignore[call-overload]
         if result.rowcount != 1:
             current = s.get(TrialRow, trial_id)
-            state = f"is {current.status} (attempt {current.attempt})" if current else "does not exist"
+            state = (
+                f"is {current.status} (attempt {current.attempt})"
+                if current
+                else "does not exist"
+            )
             raise TrialStateError(
                 f"trial {trial_id} {state}; expected {'/'.join(e.value for e in expected)}"
                 + (f" at attempt {attempt}" if attempt is not None else ""),
@@ -334,7 +352,9 @@ class Store:
 def _make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -358,7 +378,11 @@ def _make_engine(url: str) -> Engine:
 def _campaign(row: CampaignRow) -> CampaignRecord:
     assert row.id is not None
     return CampaignRecord(
-        id=row.id, name=row.name, status=row.status, spec=row.spec, created_at=row.created_at
+        id=row.id,
+        name=row.name,
+        status=row.status,
+        spec=row.spec,
+        created_at=row.created_at,
     )
 
 

@@ -62,4 +62,6 @@ class Strategy(Protocol):
 
     name: str
 
-    def propose(self, ctx: Context, history: History, n: int, seed: int) -> list[Candidate]: ...
+    def propose(
+        self, ctx: Context, history: History, n: int, seed: int
+    ) -> list[Candidate]: ...

@@ -21,20 +21,28 @@ from loop.strategies.design import RandomStrategy
 class BotorchStrategy:
     name = "botorch"
 
-    def propose(self, ctx: Context, history: History, n: int, seed: int) -> list[Candidate]:
+    def propose(
+        self, ctx: Context, history: History, n: int, seed: int
+    ) -> list[Candidate]:
         import torch
 
         spec, enc = ctx.spec, ctx.encoder
         signs = np.array([o.sign for o in spec.objectives])
         y = history.y_done * signs
         surrogate = fit_gp(
-            history.x_done, y, enc.lower, enc.upper, spec.strategy.surrogate.kernel, seed
+            history.x_done,
+            y,
+            enc.lower,
+            enc.upper,
+            spec.strategy.surrogate.kernel,
+            seed,
         )
         ref_point = _reference_point(spec, y) if len(spec.objectives) > 1 else None
         provenance: dict[str, Any] = dict(surrogate.info)
         if ref_point is not None:
             provenance["reference_point"] = {
-                o.name: float(o.sign * r) for o, r in zip(spec.objectives, ref_point, strict=True)
+                o.name: float(o.sign * r)
+                for o, r in zip(spec.objectives, ref_point, strict=True)
             }
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
@@ -43,7 +51,11 @@ class BotorchStrategy:
         taken = [*history.x_all]
         out: list[Candidate] = []
         for _ in range(n):
-            x_pending = torch.as_tensor(np.array(pending), dtype=torch.double) if pending else None
+            x_pending = (
+                torch.as_tensor(np.array(pending), dtype=torch.double)
+                if pending
+                else None
+            )
             acqf = acquisition.build(
                 spec.acquisition,
                 model=surrogate.model,
@@ -53,7 +65,9 @@ class BotorchStrategy:
             )
             candidate = self._one(ctx, acqf, history, taken, rng)
             if candidate is None:
-                fallback = RandomStrategy().propose(ctx, _history_with(history, taken), 1, seed + 1)
+                fallback = RandomStrategy().propose(
+                    ctx, _history_with(history, taken), 1, seed + 1
+                )
                 if not fallback:
                     break
                 candidate = Candidate(x=fallback[0].x, phase="fallback")
@@ -63,9 +77,12 @@ class BotorchStrategy:
                 phase=candidate.phase,
                 acquisition_value=candidate.acquisition_value,
                 predicted_mean={
-                    o.name: float(o.sign * mean[0, j]) for j, o in enumerate(spec.objectives)
+                    o.name: float(o.sign * mean[0, j])
+                    for j, o in enumerate(spec.objectives)
                 },
-                predicted_sd={o.name: float(sd[0, j]) for j, o in enumerate(spec.objectives)},
+                predicted_sd={
+                    o.name: float(sd[0, j]) for j, o in enumerate(spec.objectives)
+                },
                 provenance=provenance,
             )
             out.append(candidate)
@@ -94,12 +111,18 @@ class BotorchStrategy:
             fixed = feas.finalise(x)
             if fixed is not None and ctx.is_new(fixed, taken):
                 with torch.no_grad():
-                    value = float(acqf(torch.as_tensor(fixed[None, None], dtype=torch.double)))
+                    value = float(
+                        acqf(torch.as_tensor(fixed[None, None], dtype=torch.double))
+                    )
                 return Candidate(x=fixed, phase="model", acquisition_value=value)
         return None
 
     def _on_support(
-        self, ctx: Context, acqf: Any, relaxed: np.ndarray, combos: list[dict[int, float]]
+        self,
+        ctx: Context,
+        acqf: Any,
+        relaxed: np.ndarray,
+        combos: list[dict[int, float]],
     ) -> list[np.ndarray]:
         """Re-optimise with only the k largest components of the relaxed optimum non-zero."""
         enc, feas = ctx.encoder, ctx.feasibility
@@ -124,5 +147,9 @@ def _reference_point(spec: Any, y_signed: np.ndarray) -> np.ndarray:
 
 def _history_with(history: History, taken: list[np.ndarray]) -> History:
     return History(
-        history.x_done, history.y_done, history.x_failed, history.x_pending, np.array(taken)
+        history.x_done,
+        history.y_done,
+        history.x_failed,
+        history.x_pending,
+        np.array(taken),
     )

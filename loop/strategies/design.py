@@ -8,7 +8,9 @@ from loop.space.design import sobol_design, uniform_samples
 from loop.strategies.base import Candidate, Context, History
 
 
-def fresh(ctx: Context, pool: np.ndarray, history: History, n: int, phase: str) -> list[Candidate]:
+def fresh(
+    ctx: Context, pool: np.ndarray, history: History, n: int, phase: str
+) -> list[Candidate]:
     """The first *n* rows of *pool* that repeat neither a stored trial nor each other."""
     taken = list(history.x_all)
     out = []
@@ -26,11 +28,17 @@ class RandomStrategy:
 
     name = "random"
 
-    def propose(self, ctx: Context, history: History, n: int, seed: int) -> list[Candidate]:
+    def propose(
+        self, ctx: Context, history: History, n: int, seed: int
+    ) -> list[Candidate]:
         out: list[Candidate] = []
         for attempt in range(5):
-            pool = uniform_samples(ctx.encoder, ctx.feasibility, 4 * n + 8, seed + 7919 * attempt)
-            out += fresh(ctx, pool, _with(history, [c.x for c in out]), n - len(out), "random")
+            pool = uniform_samples(
+                ctx.encoder, ctx.feasibility, 4 * n + 8, seed + 7919 * attempt
+            )
+            out += fresh(
+                ctx, pool, _with(history, [c.x for c in out]), n - len(out), "random"
+            )
             if len(out) >= n:
                 break
         return out
@@ -41,12 +49,16 @@ class SobolStrategy:
 
     name = "sobol"
 
-    def propose(self, ctx: Context, history: History, n: int, seed: int) -> list[Candidate]:
+    def propose(
+        self, ctx: Context, history: History, n: int, seed: int
+    ) -> list[Candidate]:
         size = len(history.x_all) + n
         pool = sobol_design(ctx.encoder, ctx.feasibility, size + 8, ctx.spec.seed)
         out = fresh(ctx, pool, history, n, "sobol")
         if len(out) < n:
-            out += RandomStrategy().propose(ctx, _with(history, [c.x for c in out]), n - len(out), seed)
+            out += RandomStrategy().propose(
+                ctx, _with(history, [c.x for c in out]), n - len(out), seed
+            )
         return out
 
 
@@ -58,5 +70,7 @@ def _with(history: History, extra: list[np.ndarray]) -> History:
         history.y_done,
         history.x_failed,
         history.x_pending,
-        np.concatenate([history.x_all.reshape(-1, np.asarray(extra).shape[1]), np.asarray(extra)]),
+        np.concatenate(
+            [history.x_all.reshape(-1, np.asarray(extra).shape[1]), np.asarray(extra)]
+        ),
     )

@@ -16,16 +16,19 @@ import yaml
 from typer.testing import CliRunner
 
 from loop.cli import app
+from loop.spec import load_path, validate
 from tests.conftest import CAMPAIGNS, ROOT
 from tests.engine.checks import violations
-from loop.spec import load_path, validate
 
 runner = CliRunner()
 
 
 def loop_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "loop.cli", *args], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "loop.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
 
 
@@ -36,9 +39,14 @@ def inspect_json(name: str, db: str) -> dict:
 
 
 def test_alloy_campaign_runs_to_budget_and_inspect_shows_it(db_url: str) -> None:
-    result = runner.invoke(app, ["run", str(CAMPAIGNS / "alloy-emt.yaml"), "--db", db_url])
+    result = runner.invoke(
+        app, ["run", str(CAMPAIGNS / "alloy-emt.yaml"), "--db", db_url]
+    )
     assert result.exit_code == 0, result.output
-    assert "best composition" in result.stdout and "loop inspect cu-ni-pd-pt-au-emt" in result.stdout
+    assert (
+        "best composition" in result.stdout
+        and "loop inspect cu-ni-pd-pt-au-emt" in result.stdout
+    )
     spec = load_path(CAMPAIGNS / "alloy-emt.yaml")
     doc = inspect_json(spec.name, db_url)
     assert doc["budget"] == {"experiments": 24, "used": 24}
@@ -59,7 +67,9 @@ def test_alloy_campaign_runs_to_budget_and_inspect_shows_it(db_url: str) -> None
     assert "mixing_energy" in model_trial["predicted_mean"]
 
 
-def test_run_again_at_budget_says_so_and_exits_0(db_url: str, campaign_data: dict, write_yaml) -> None:
+def test_run_again_at_budget_says_so_and_exits_0(
+    db_url: str, campaign_data: dict, write_yaml
+) -> None:
     campaign_data["budget"]["experiments"] = 4
     path = write_yaml(campaign_data)
     assert runner.invoke(app, ["run", str(path), "--db", db_url]).exit_code == 0
@@ -69,7 +79,9 @@ def test_run_again_at_budget_says_so_and_exits_0(db_url: str, campaign_data: dic
     assert inspect_json("mixed-bumps", db_url)["budget"]["used"] == 4
 
 
-def test_raising_the_budget_continues_the_campaign(db_url: str, campaign_data: dict, write_yaml) -> None:
+def test_raising_the_budget_continues_the_campaign(
+    db_url: str, campaign_data: dict, write_yaml
+) -> None:
     campaign_data["budget"]["experiments"] = 4
     path = write_yaml(campaign_data)
     assert runner.invoke(app, ["run", str(path), "--db", db_url]).exit_code == 0
@@ -79,7 +91,10 @@ def test_raising_the_budget_continues_the_campaign(db_url: str, campaign_data: d
     assert "updated budget" in more.stdout
     doc = inspect_json("mixed-bumps", db_url)
     assert doc["budget"] == {"experiments": 7, "used": 7}
-    configs = [json.dumps([t["composition"], t["parameters"]], sort_keys=True) for t in doc["trials"]]
+    configs = [
+        json.dumps([t["composition"], t["parameters"]], sort_keys=True)
+        for t in doc["trials"]
+    ]
     assert len(set(configs)) == 7
 
 
@@ -87,54 +102,86 @@ def test_changing_anything_else_is_refused_and_writes_nothing(
     db_url: str, campaign_data: dict, write_yaml
 ) -> None:
     campaign_data["budget"]["experiments"] = 3
-    assert runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", db_url]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["run", str(write_yaml(campaign_data)), "--db", db_url]
+        ).exit_code
+        == 0
+    )
     campaign_data["objectives"][0]["direction"] = "minimize"
     result = runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", db_url])
     assert result.exit_code == 2
     assert "different objectives" in result.stderr and "new `name`" in result.stderr
-    assert inspect_json("mixed-bumps", db_url)["objectives"][0]["direction"] == "maximize"
+    assert (
+        inspect_json("mixed-bumps", db_url)["objectives"][0]["direction"] == "maximize"
+    )
 
 
-def test_resume_and_inspect_of_unknown_campaign_exit_2_listing_known(db_url: str, campaign_data: dict, write_yaml) -> None:
+def test_resume_and_inspect_of_unknown_campaign_exit_2_listing_known(
+    db_url: str, campaign_data: dict, write_yaml
+) -> None:
     campaign_data["budget"]["experiments"] = 2
     runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", db_url])
     for command in ("resume", "inspect"):
         result = runner.invoke(app, [command, "nope", "--db", db_url])
         assert result.exit_code == 2
-        assert "no campaign named 'nope'" in result.stderr and "mixed-bumps" in result.stderr
+        assert (
+            "no campaign named 'nope'" in result.stderr
+            and "mixed-bumps" in result.stderr
+        )
 
 
-def test_inspect_of_a_missing_database_exits_2_and_creates_nothing(tmp_path: Path) -> None:
+def test_inspect_of_a_missing_database_exits_2_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "absent.db"
     result = runner.invoke(app, ["inspect", "x", "--db", f"sqlite:///{db}"])
     assert result.exit_code == 2 and "no database" in result.stderr
     assert not db.exists()
 
 
-def test_inspect_formats_table_and_yaml(db_url: str, campaign_data: dict, write_yaml) -> None:
+def test_inspect_formats_table_and_yaml(
+    db_url: str, campaign_data: dict, write_yaml
+) -> None:
     campaign_data["budget"]["experiments"] = 3
     runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", db_url])
     table = runner.invoke(app, ["inspect", "mixed-bumps", "--db", db_url])
-    assert table.exit_code == 0 and "3/3 experiments" in table.stdout and "best so far" in table.stdout
+    assert (
+        table.exit_code == 0
+        and "3/3 experiments" in table.stdout
+        and "best so far" in table.stdout
+    )
     as_yaml = yaml.safe_load(
-        runner.invoke(app, ["inspect", "mixed-bumps", "--db", db_url, "--format", "yaml"]).stdout
+        runner.invoke(
+            app, ["inspect", "mixed-bumps", "--db", db_url, "--format", "yaml"]
+        ).stdout
     )
     assert as_yaml["budget"] == {"experiments": 3, "used": 3}
-    bad = runner.invoke(app, ["inspect", "mixed-bumps", "--db", db_url, "--format", "xml"])
+    bad = runner.invoke(
+        app, ["inspect", "mixed-bumps", "--db", db_url, "--format", "xml"]
+    )
     assert bad.exit_code == 2 and "table, json or yaml" in bad.stderr
 
 
-def test_loop_db_environment_variable_selects_the_database(tmp_path: Path, campaign_data: dict, write_yaml) -> None:
+def test_loop_db_environment_variable_selects_the_database(
+    tmp_path: Path, campaign_data: dict, write_yaml
+) -> None:
     campaign_data["budget"]["experiments"] = 2
     url = f"sqlite:///{tmp_path / 'env.db'}"
-    result = runner.invoke(app, ["run", str(write_yaml(campaign_data))], env={"LOOP_DB": url})
+    result = runner.invoke(
+        app, ["run", str(write_yaml(campaign_data))], env={"LOOP_DB": url}
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "env.db").exists()
 
 
-def test_seed_option_overrides_the_file(db_url: str, campaign_data: dict, write_yaml) -> None:
+def test_seed_option_overrides_the_file(
+    db_url: str, campaign_data: dict, write_yaml
+) -> None:
     campaign_data["budget"]["experiments"] = 2
-    result = runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", db_url, "--seed", "42"])
+    result = runner.invoke(
+        app, ["run", str(write_yaml(campaign_data)), "--db", db_url, "--seed", "42"]
+    )
     assert result.exit_code == 0
     with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
         (spec,) = conn.execute("select spec from campaign").fetchone()
@@ -146,7 +193,9 @@ def _count(db: Path, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
-def test_sigint_mid_campaign_then_resume_measures_exactly_the_budget(tmp_path: Path, campaign_data: dict, write_yaml) -> None:
+def test_sigint_mid_campaign_then_resume_measures_exactly_the_budget(
+    tmp_path: Path, campaign_data: dict, write_yaml
+) -> None:
     campaign_data["budget"]["experiments"] = 14
     campaign_data["strategy"]["batch_size"] = 2
     path = write_yaml(campaign_data)
@@ -154,7 +203,10 @@ def test_sigint_mid_campaign_then_resume_measures_exactly_the_budget(tmp_path: P
     url = f"sqlite:///{db}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "loop.cli", "run", str(path), "--db", url],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     deadline = time.monotonic() + 240
@@ -177,10 +229,15 @@ def test_sigint_mid_campaign_then_resume_measures_exactly_the_budget(tmp_path: P
     assert _count(db, "select count(distinct trial_id) from measurement") == 14
     doc = inspect_json("mixed-bumps", url)
     assert doc["budget"] == {"experiments": 14, "used": 14}
-    configs = [json.dumps([t["composition"], t["parameters"]], sort_keys=True) for t in doc["trials"]]
+    configs = [
+        json.dumps([t["composition"], t["parameters"]], sort_keys=True)
+        for t in doc["trials"]
+    ]
     assert len(configs) == len(set(configs)) == 14
     spec = validate(campaign_data)
-    assert all(violations(spec, t["composition"], t["parameters"]) == [] for t in doc["trials"])
+    assert all(
+        violations(spec, t["composition"], t["parameters"]) == [] for t in doc["trials"]
+    )
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in CAMPAIGNS.glob("*.yaml")))

@@ -7,7 +7,9 @@ from typing import Any
 from loop.spec import CampaignSpec
 
 
-def violations(spec: CampaignSpec, composition: dict[str, float], parameters: dict[str, Any]) -> list[str]:
+def violations(
+    spec: CampaignSpec, composition: dict[str, float], parameters: dict[str, Any]
+) -> list[str]:
     """Every rule of *spec* the configuration breaks, computed from the YAML's units."""
     comp = spec.space.composition
     out = []
@@ -44,7 +46,10 @@ def violations(spec: CampaignSpec, composition: dict[str, float], parameters: di
                 out.append(f"{p.name}={v!r} not a whole number in {p.bounds}")
         elif not (p.bounds[0] - 1e-9 <= v <= p.bounds[1] + 1e-9):
             out.append(f"{p.name}={v} outside {p.bounds}")
-    values = {**composition, **{k: v for k, v in parameters.items() if not isinstance(v, str)}}
+    values = {
+        **composition,
+        **{k: v for k, v in parameters.items() if not isinstance(v, str)},
+    }
     for con in spec.constraints:
         lhs = sum(coef * values[name] for name, coef in con.coefficients.items())
         scale = max(1.0, abs(lhs))

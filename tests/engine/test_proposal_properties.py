@@ -26,7 +26,12 @@ def campaigns(draw: st.DrawFn, engine: str) -> CampaignSpec:
         lo = draw(st.sampled_from([0.0, 0.0, 0.05, 0.1])) * total
         hi = draw(st.sampled_from([0.5, 0.8, 1.0])) * total
         bounds[name] = [lo, hi]
-    composition: dict = {"kind": "species", "total": total, "components": names, "bounds": bounds}
+    composition: dict = {
+        "kind": "species",
+        "total": total,
+        "components": names,
+        "bounds": bounds,
+    }
     if draw(st.booleans()):
         composition["max_components"] = draw(st.integers(2, n))
     if draw(st.booleans()):
@@ -37,11 +42,15 @@ def campaigns(draw: st.DrawFn, engine: str) -> CampaignSpec:
     if draw(st.booleans()):
         parameters.append({"name": "n", "type": "integer", "bounds": [1, 5]})
     if draw(st.booleans()):
-        parameters.append({"name": "route", "type": "categorical", "values": ["a", "b", "c"]})
+        parameters.append(
+            {"name": "route", "type": "categorical", "values": ["a", "b", "c"]}
+        )
     constraints = []
     if draw(st.booleans()):
         limit = draw(st.sampled_from([0.5, 0.7, 0.9])) * total
-        constraints.append({"type": "linear", "coefficients": {names[0]: 1, names[1]: 1}, "le": limit})
+        constraints.append(
+            {"type": "linear", "coefficients": {names[0]: 1, names[1]: 1}, "le": limit}
+        )
     data = {
         "schema_version": 1,
         "name": "prop",
@@ -65,7 +74,9 @@ def campaigns(draw: st.DrawFn, engine: str) -> CampaignSpec:
         raise
 
 
-def _as_trials(spec: CampaignSpec, proposals, start: int, status=TrialStatus.COMPLETED) -> list[Trial]:
+def _as_trials(
+    spec: CampaignSpec, proposals, start: int, status=TrialStatus.COMPLETED
+) -> list[Trial]:
     from adapters.simulator import SimulatorAdapter
     from loop.ports import EvaluationRequest
 
@@ -74,15 +85,31 @@ def _as_trials(spec: CampaignSpec, proposals, start: int, status=TrialStatus.COM
     for i, p in enumerate(proposals):
         tid = start + i
         values = adapter.evaluate(
-            EvaluationRequest(campaign="prop", trial_id=tid, attempt=1, composition=p.composition,
-                              parameters=p.parameters, objectives=["y"], seed=0)
+            EvaluationRequest(
+                campaign="prop",
+                trial_id=tid,
+                attempt=1,
+                composition=p.composition,
+                parameters=p.parameters,
+                objectives=["y"],
+                seed=0,
+            )
         ).values
         out.append(
-            Trial(id=tid, campaign="prop", iteration=0, status=status, attempt=1,
-                  composition=p.composition, parameters=p.parameters, phase=p.phase,
-                  strategy=p.strategy,
-                  measurement=Measurement(trial_id=tid, attempt=1, values=values)
-                  if status == TrialStatus.COMPLETED else None)
+            Trial(
+                id=tid,
+                campaign="prop",
+                iteration=0,
+                status=status,
+                attempt=1,
+                composition=p.composition,
+                parameters=p.parameters,
+                phase=p.phase,
+                strategy=p.strategy,
+                measurement=Measurement(trial_id=tid, attempt=1, values=values)
+                if status == TrialStatus.COMPLETED
+                else None,
+            )
         )
     return out
 
@@ -92,15 +119,24 @@ def _check_batch(spec: CampaignSpec, proposals, earlier: list[Trial]) -> None:
         assert violations(spec, p.composition, p.parameters) == [], p
     seen = [(t.composition, t.parameters) for t in earlier]
     for p in proposals:
-        assert (p.composition, p.parameters) not in seen, "duplicate of a stored or pending trial"
+        assert (p.composition, p.parameters) not in seen, (
+            "duplicate of a stored or pending trial"
+        )
         seen.append((p.composition, p.parameters))
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=campaigns("random"), data=st.data())
-def test_random_and_sobol_proposals_obey_every_rule(spec: CampaignSpec, data: st.DataObject) -> None:
+def test_random_and_sobol_proposals_obey_every_rule(
+    spec: CampaignSpec, data: st.DataObject
+) -> None:
     engine_name = data.draw(st.sampled_from(["random", "sobol"]))
-    spec = validate({**spec.model_dump(mode="json"), "strategy": {**spec.strategy.model_dump(), "engine": engine_name}})
+    spec = validate(
+        {
+            **spec.model_dump(mode="json"),
+            "strategy": {**spec.strategy.model_dump(), "engine": engine_name},
+        }
+    )
     engine = CampaignEngine(spec)
     first = engine.ask(3, 0)
     _check_batch(spec, first, [])
@@ -112,7 +148,9 @@ def test_random_and_sobol_proposals_obey_every_rule(spec: CampaignSpec, data: st
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=campaigns("botorch"))
-def test_model_based_proposals_obey_every_rule_and_avoid_pending(spec: CampaignSpec) -> None:
+def test_model_based_proposals_obey_every_rule_and_avoid_pending(
+    spec: CampaignSpec,
+) -> None:
     engine = CampaignEngine(spec)
     design = engine.ask(4, 0)
     _check_batch(spec, design, [])
@@ -133,7 +171,9 @@ def test_proposals_are_reproducible_from_the_seed(campaign_data: dict) -> None:
     spec = validate(campaign_data)
     a = CampaignEngine(spec).ask(3, 0)
     b = CampaignEngine(spec).ask(3, 0)
-    assert [(p.composition, p.parameters) for p in a] == [(p.composition, p.parameters) for p in b]
+    assert [(p.composition, p.parameters) for p in a] == [
+        (p.composition, p.parameters) for p in b
+    ]
 
 
 def test_model_phase_records_why_each_point_was_chosen(campaign_data: dict) -> None:

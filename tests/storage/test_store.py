@@ -7,7 +7,12 @@ import threading
 
 import pytest
 
-from loop.errors import BadInputError, CampaignNotFoundError, StorageError, TrialStateError
+from loop.errors import (
+    BadInputError,
+    CampaignNotFoundError,
+    StorageError,
+    TrialStateError,
+)
 from loop.records import Proposal, TrialStatus
 from loop.spec import validate
 from loop.storage import Store, sqlite_path
@@ -54,7 +59,9 @@ def test_trials_round_trip_with_provenance(store: Store) -> None:
     assert trials[0].provenance == {"n_train": 0}
 
 
-def test_add_trials_never_exceeds_budget_and_writes_nothing_when_refused(store: Store) -> None:
+def test_add_trials_never_exceeds_budget_and_writes_nothing_when_refused(
+    store: Store,
+) -> None:
     store.add_trials("c1", 0, [_proposal(10.0), _proposal(20.0)], budget=3)
     with pytest.raises(StorageError, match="exceed the budget"):
         store.add_trials("c1", 1, [_proposal(30.0), _proposal(40.0)], budget=3)
@@ -78,9 +85,12 @@ def test_a_trial_is_never_measured_twice(store: Store) -> None:
     with pytest.raises(TrialStateError):
         store.complete(t.id, 1, {"y": 0.99})
     # and the database itself refuses a second measurement row for the trial
-    with sqlite3.connect(sqlite_path(store.url)) as conn, pytest.raises(sqlite3.IntegrityError):
+    with (
+        sqlite3.connect(sqlite_path(store.url)) as conn,
+        pytest.raises(sqlite3.IntegrityError),
+    ):
         conn.execute(
-            "insert into measurement (trial_id, attempt, \"values\", units, metadata, source,"
+            'insert into measurement (trial_id, attempt, "values", units, metadata, source,'
             " late, received_at) values (?, 1, '{}', '{}', '{}', '', 0, '2026-01-01')",
             (t.id,),
         )
@@ -103,13 +113,24 @@ def test_transition_is_conditional_on_state_and_attempt(store: Store) -> None:
     with pytest.raises(TrialStateError, match="attempt 2"):
         store.transition(t.id, [TrialStatus.CLAIMED], TrialStatus.STARTED, attempt=2)
     store.transition(
-        t.id, [TrialStatus.CLAIMED], TrialStatus.PENDING, attempt=1, reason="retry", next_attempt=True
+        t.id,
+        [TrialStatus.CLAIMED],
+        TrialStatus.PENDING,
+        attempt=1,
+        reason="retry",
+        next_attempt=True,
     )
     (again,) = store.trials("c1")
     assert again.status is TrialStatus.PENDING and again.attempt == 2
     assert again.failure_reason == "retry"
-    history = [(e["from_status"], e["to_status"], e["attempt"]) for e in store.events(t.id)]
-    assert history == [(None, "pending", 1), ("pending", "claimed", 1), ("claimed", "pending", 2)]
+    history = [
+        (e["from_status"], e["to_status"], e["attempt"]) for e in store.events(t.id)
+    ]
+    assert history == [
+        (None, "pending", 1),
+        ("pending", "claimed", 1),
+        ("claimed", "pending", 2),
+    ]
 
 
 def test_terminal_states_never_change(store: Store) -> None:
@@ -127,7 +148,9 @@ def test_only_one_of_many_concurrent_claims_wins(store: Store) -> None:
     def claim() -> None:
         other = Store(store.url)
         try:
-            other.transition(t.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=1)
+            other.transition(
+                t.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=1
+            )
             wins.append(1)
         except TrialStateError:
             losses.append(1)
@@ -161,7 +184,8 @@ def test_opening_a_missing_file_for_reading_does_not_create_it(tmp_path) -> None
 def test_a_database_from_a_newer_loop_is_refused(store: Store) -> None:
     with sqlite3.connect(sqlite_path(store.url)) as conn:
         conn.execute(
-            "update loop_meta set value = ? where key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+            "update loop_meta set value = ? where key = 'schema_version'",
+            (str(SCHEMA_VERSION + 1),),
         )
     with pytest.raises(StorageError, match="newer than this loop"):
         Store(store.url)

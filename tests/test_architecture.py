@@ -1,0 +1,141 @@
+"""The dependency rules of STYLE.md §3, and the promise that validation stays light."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Each package of loop and the loop packages it must not import (directly).
+FORBIDDEN = {
+    "loop/errors.py": {
+        "loop.spec",
+        "loop.space",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+    },
+    "loop/records.py": {
+        "loop.spec",
+        "loop.space",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+    },
+    "loop/spec": {
+        "loop.space",
+        "loop.model",
+        "loop.strategies",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+        "loop.cli",
+        "loop.acquisition",
+    },
+    "loop/space": {
+        "loop.model",
+        "loop.strategies",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+        "loop.cli",
+    },
+    "loop/model": {
+        "loop.strategies",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+        "loop.cli",
+    },
+    "loop/strategies": {"loop.engine", "loop.storage", "loop.service", "loop.cli"},
+    "loop/engine.py": {"loop.storage", "loop.service", "loop.cli"},
+    "loop/storage": {
+        "loop.space",
+        "loop.model",
+        "loop.strategies",
+        "loop.engine",
+        "loop.service",
+        "loop.cli",
+    },
+    "loop/service": {"loop.cli"},
+    "adapters": {
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+        "loop.cli",
+        "loop.strategies",
+        "loop.model",
+        "loop.space",
+    },
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _files(target: str) -> list[Path]:
+    path = ROOT / target
+    return [path] if path.is_file() else sorted(path.rglob("*.py"))
+
+
+@pytest.mark.parametrize("target", sorted(FORBIDDEN))
+def test_imports_follow_the_dependency_direction(target: str) -> None:
+    for path in _files(target):
+        for name in _imports(path):
+            for banned in FORBIDDEN[target]:
+                assert not (name == banned or name.startswith(banned + ".")), (
+                    f"{path.relative_to(ROOT)} imports {name}"
+                )
+
+
+def test_loop_never_imports_adapters_statically() -> None:
+    for path in (ROOT / "loop").rglob("*.py"):
+        for name in _imports(path):
+            assert not name.startswith("adapters"), (
+                f"{path.relative_to(ROOT)} imports {name}"
+            )
+
+
+def test_validating_a_campaign_does_not_load_torch() -> None:
+    code = (
+        "import sys; from loop.spec import load_path; "
+        "load_path('campaigns/alloy-emt.yaml'); "
+        "print('torch' in sys.modules, 'botorch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_ruff_finds_nothing() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "loop", "adapters", "tests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_modules_stay_short() -> None:
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in [*(ROOT / "loop").rglob("*.py"), *(ROOT / "adapters").rglob("*.py")]
+        if (n := len(p.read_text().splitlines())) > 500
+    }
+    assert not long, f"modules over 500 lines (split them): {long}"
