@@ -182,7 +182,7 @@ def _drive(store: Any, name: str, db: str) -> None:
     except KeyboardInterrupt:
         err.print(
             f"\ninterrupted: every finished step is stored. Continue with:\n"
-            f"  loop resume {name} --db {db}"
+            f"  {_self_command()} resume {name} --db {db}"
         )
         raise typer.Exit(130) from None
     _print_summary(summary, db)
@@ -210,8 +210,25 @@ def _print_summary(summary: Any, db: str) -> None:
             out.print(f"  parameters: {best.parameters}", highlight=False)
         out.print(f"  {values} (trial {best.id})", highlight=False)
     out.print(
-        f"inspect it with:  loop inspect {summary.name} --db {db}", highlight=False
+        f"inspect it with:  {_self_command()} inspect {summary.name} --db {db}",
+        highlight=False,
     )
+
+
+def _self_command() -> str:
+    """How the user can call loop again: `loop` if on PATH, else the path they used."""
+    import shutil
+
+    invoked = Path(sys.argv[0])
+    on_path = shutil.which("loop")
+    if invoked.name == "loop" and (
+        on_path is None or Path(on_path).resolve() != invoked.resolve()
+    ):
+        try:
+            return str(invoked.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(invoked)
+    return "loop"
 
 
 @app.command()

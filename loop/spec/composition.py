@@ -49,7 +49,7 @@ class CompositionSpec(SpecModel):
             isinstance(c, str) for c in components
         )
         if data.get("kind", "auto") == "auto" and names_ok:
-            data["kind"] = _infer_kind(list(components))  # type: ignore[arg-type]
+            data["kind"] = _infer_kind(list(components))
         bounds = data.get("bounds", {})
         if isinstance(bounds, dict) and names_ok:
             total = data.get("total", 1.0)
@@ -134,12 +134,15 @@ class CompositionSpec(SpecModel):
                     )
                 )
         if not problems:
-            problems = composition_problems(
-                total,
-                bounds,
-                info.data.get("max_components"),
-                info.data.get("resolution"),
-            )
+            problems = [
+                (m, h, "")
+                for m, h in composition_problems(
+                    total,
+                    bounds,
+                    info.data.get("max_components"),
+                    info.data.get("resolution"),
+                )
+            ]
         fail(problems)
         return bounds
 
@@ -174,7 +177,7 @@ def composition_problems(
     bounds: dict[str, tuple[float, float]],
     max_components: int | None,
     resolution: float | None,
-) -> list[str]:
+) -> list[tuple[str, str]]:
     """(message, hint) reasons the composition block cannot produce any composition."""
     problems: list[tuple[str, str]] = []
     lo = [b[0] for b in bounds.values()]
