@@ -45,17 +45,35 @@ def build(name: str, **kwargs: Any) -> Any:
 
 
 @register("qLogNEI")
-def _qlognei(model: Any, x_baseline: Any, x_pending: Any, **_: Any) -> Any:
+def _qlognei(
+    model: Any,
+    x_baseline: Any,
+    x_pending: Any,
+    objective: Any = None,
+    constraints: Any = None,
+    **_: Any,
+) -> Any:
     from botorch.acquisition.logei import qLogNoisyExpectedImprovement
 
     return qLogNoisyExpectedImprovement(
-        model=model, X_baseline=x_baseline, X_pending=x_pending, prune_baseline=True
+        model=model,
+        X_baseline=x_baseline,
+        X_pending=x_pending,
+        objective=objective,
+        constraints=constraints or None,
+        prune_baseline=True,
     )
 
 
 @register("qLogNEHVI")
 def _qlognehvi(
-    model: Any, x_baseline: Any, x_pending: Any, ref_point: Any, **_: Any
+    model: Any,
+    x_baseline: Any,
+    x_pending: Any,
+    ref_point: Any,
+    objective: Any = None,
+    constraints: Any = None,
+    **_: Any,
 ) -> Any:
     from botorch.acquisition.multi_objective.logei import (
         qLogNoisyExpectedHypervolumeImprovement,
@@ -66,6 +84,8 @@ def _qlognehvi(
         ref_point=ref_point,
         X_baseline=x_baseline,
         X_pending=x_pending,
+        objective=objective,
+        constraints=constraints or None,
         prune_baseline=True,
     )
 

@@ -271,8 +271,9 @@ def _print_table(doc: dict[str, Any]) -> None:
         highlight=False,
     )
     objectives = doc["objectives"]
-    if len(objectives) == 1:
-        trace = best_so_far(doc["trials"], objectives[0])
+    goals = [o for o in objectives if o.get("role") != "constraint"]
+    if len(goals) == 1 and len(objectives) == 1:
+        trace = best_so_far(doc["trials"], goals[0])
         if trace:
             out.print(
                 f"best so far {sparkline(trace)} {trace[-1]:.6g}", highlight=False

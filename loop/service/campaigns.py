@@ -59,28 +59,29 @@ def budget_used(trials: list[Trial]) -> int:
     )
 
 
+def acceptable(spec: CampaignSpec, trial: Trial) -> bool:
+    """Measured, with every objective present and every outcome constraint met."""
+    if trial.status != TrialStatus.COMPLETED:
+        return False
+    if any(o.name not in trial.values for o in spec.objectives):
+        return False
+    return all(o.acceptable(trial.values[o.name]) for o in spec.outcome_constraints)
+
+
 def best_trial(spec: CampaignSpec, trials: list[Trial]) -> Trial | None:
-    """The best measured trial for a single objective (None before any measurement)."""
-    objective = spec.objectives[0]
-    done = [
-        t
-        for t in trials
-        if t.status == TrialStatus.COMPLETED and objective.name in t.values
-    ]
+    """The best acceptable trial for a single goal (None before there is one)."""
+    goal = spec.goals[0]
+    done = [t for t in trials if acceptable(spec, t)]
     if not done:
         return None
-    return max(done, key=lambda t: objective.sign * t.values[objective.name])
+    return max(done, key=lambda t: goal.sign * t.values[goal.name])
 
 
 def pareto_trials(spec: CampaignSpec, trials: list[Trial]) -> list[Trial]:
-    """Measured trials no other measured trial beats on every objective."""
-    names = [o.name for o in spec.objectives]
-    signs = [o.sign for o in spec.objectives]
-    done = [
-        t
-        for t in trials
-        if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)
-    ]
+    """Acceptable trials that no other acceptable trial beats on every goal."""
+    names = [o.name for o in spec.goals]
+    signs = [o.sign for o in spec.goals]
+    done = [t for t in trials if acceptable(spec, t)]
     points = [
         [s * t.values[n] for s, n in zip(signs, names, strict=True)] for t in done
     ]
@@ -111,7 +112,7 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "counts": counts,
         "trials": [trial_document(t) for t in trials],
     }
-    if len(spec.objectives) == 1:
+    if len(spec.goals) == 1:
         best = best_trial(spec, trials)
         doc["best"] = trial_document(best) if best else None
     else:

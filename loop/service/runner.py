@@ -164,8 +164,8 @@ def _adapter(spec: CampaignSpec) -> Any:
 
 
 def _progress(spec: CampaignSpec, trials: list[Trial], message: str) -> Progress:
-    best = best_trial(spec, trials) if len(spec.objectives) == 1 else None
-    value = best.values[spec.objectives[0].name] if best else None
+    best = best_trial(spec, trials) if len(spec.goals) == 1 else None
+    value = best.values[spec.goals[0].name] if best else None
     return Progress(budget_used(trials), spec.budget.experiments, value, message)
 
 
@@ -178,7 +178,7 @@ def _summary(
         budget=spec.budget.experiments,
         completed=sum(1 for t in trials if t.status == TrialStatus.COMPLETED),
         failed=sum(1 for t in trials if t.status == TrialStatus.FAILED),
-        best=best_trial(spec, trials) if len(spec.objectives) == 1 else None,
+        best=best_trial(spec, trials) if len(spec.goals) == 1 else None,
         finished=finished,
         exhausted=exhausted,
     )

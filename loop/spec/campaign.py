@@ -52,6 +52,15 @@ class CampaignSpec(SpecModel):
                     )
                 ]
             )
+        if not any(o.role == "objective" for o in objectives):
+            fail(
+                [
+                    (
+                        "only constraints are declared: nothing to optimise",
+                        "give at least one objective `role: objective` (the default)",
+                    )
+                ]
+            )
         return objectives
 
     @field_validator("adapter")
@@ -91,7 +100,17 @@ class CampaignSpec(SpecModel):
         """The acquisition function in use (defaults by number of objectives)."""
         if self.strategy.acquisition:
             return self.strategy.acquisition
-        return "qLogNEI" if len(self.objectives) == 1 else "qLogNEHVI"
+        return "qLogNEI" if len(self.goals) == 1 else "qLogNEHVI"
+
+    @property
+    def goals(self) -> tuple[Objective, ...]:
+        """The objectives to optimise (role: objective), in file order."""
+        return tuple(o for o in self.objectives if o.role == "objective")
+
+    @property
+    def outcome_constraints(self) -> tuple[Objective, ...]:
+        """Measured quantities that only have to meet their threshold."""
+        return tuple(o for o in self.objectives if o.role == "constraint")
 
     def objective(self, name: str) -> Objective:
         return next(o for o in self.objectives if o.name == name)
@@ -125,7 +144,7 @@ def _naming_problems(spec: CampaignSpec) -> list[Problem]:
 
 
 def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
-    acq, n = spec.strategy.acquisition, len(spec.objectives)
+    acq, n = spec.strategy.acquisition, len(spec.goals)
     if acq == "qLogNEI" and n > 1:
         return [
             Problem(

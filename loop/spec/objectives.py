@@ -12,16 +12,19 @@ from loop.spec.parameters import NAME
 
 
 class Objective(SpecModel):
-    """One measured quantity to minimise or maximise.
+    """One measured quantity: optimised (`role: objective`) or kept acceptable.
 
-    `threshold` is the worst value still worth having; with several objectives it
-    sets the reference point of the hypervolume.
+    `threshold` is the worst value still worth having. For an objective it sets
+    the reference point of the hypervolume when there are several; for a
+    `role: constraint` it is the limit (at least the threshold when
+    `direction: maximize`, at most when `minimize`) and is required.
     """
 
     name: Annotated[str, NAME]
     direction: Literal["minimize", "maximize"]
     unit: str | None = None
     threshold: float | None = None
+    role: Literal["objective", "constraint"] = "objective"
 
     @model_validator(mode="after")
     def _finite_threshold(self) -> Objective:
@@ -34,7 +37,26 @@ class Objective(SpecModel):
                     )
                 ]
             )
+        if self.role == "constraint" and self.threshold is None:
+            fail(
+                [
+                    (
+                        f"'{self.name}' is a constraint but has no threshold",
+                        "add `threshold:` (the worst acceptable value)",
+                    )
+                ]
+            )
         return self
+
+    @property
+    def is_constraint(self) -> bool:
+        return self.role == "constraint"
+
+    def acceptable(self, value: float) -> bool:
+        """True when *value* meets this objective's threshold (or it has none)."""
+        if self.threshold is None:
+            return True
+        return self.sign * value >= self.sign * self.threshold
 
     @property
     def sign(self) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from loop import acquisition
-from loop.model.surrogate import fit_gp
+from loop.model.outcomes import fit_joint
 from loop.strategies.base import Candidate, Context, History
 from loop.strategies.design import RandomStrategy
 
@@ -27,23 +27,28 @@ class BotorchStrategy:
         import torch
 
         spec, enc = ctx.spec, ctx.encoder
-        signs = np.array([o.sign for o in spec.objectives])
-        y = history.y_done * signs
-        surrogate = fit_gp(
+        names = [o.name for o in spec.objectives]
+        goals, cons = spec.goals, spec.outcome_constraints
+        y_goals = _signed_columns(history.y_done, names, goals)
+        y_cons = _signed_columns(history.y_done, names, cons)
+        joint = fit_joint(
             history.x_done,
-            y,
+            y_goals,
+            y_cons,
+            [o.sign * float(o.threshold) for o in cons],  # type: ignore[arg-type]
+            history.x_failed,
             enc.lower,
             enc.upper,
             spec.strategy.surrogate.kernel,
             seed,
         )
-        ref_point = _reference_point(spec, y) if len(spec.objectives) > 1 else None
-        provenance: dict[str, Any] = dict(surrogate.info)
+        ref_point = _reference_point(goals, y_goals) if len(goals) > 1 else None
+        provenance: dict[str, Any] = dict(joint.info)
         if ref_point is not None:
             provenance["reference_point"] = {
-                o.name: float(o.sign * r)
-                for o, r in zip(spec.objectives, ref_point, strict=True)
+                o.name: float(o.sign * r) for o, r in zip(goals, ref_point, strict=True)
             }
+        outputs = [*goals, *cons]
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         x_base = torch.as_tensor(history.x_done, dtype=torch.double)
@@ -58,10 +63,12 @@ class BotorchStrategy:
             )
             acqf = acquisition.build(
                 spec.acquisition,
-                model=surrogate.model,
+                model=joint.model,
                 x_baseline=x_base,
                 x_pending=x_pending,
                 ref_point=None if ref_point is None else torch.as_tensor(ref_point),
+                objective=None if joint.is_plain else joint.objective(),
+                constraints=joint.constraint_callables(),
             )
             candidate = self._one(ctx, acqf, history, taken, rng)
             if candidate is None:
@@ -71,19 +78,19 @@ class BotorchStrategy:
                 if not fallback:
                     break
                 candidate = Candidate(x=fallback[0].x, phase="fallback")
-            mean, sd = surrogate.predict(candidate.x[None])
+            mean, sd = joint.predict(candidate.x[None])
+            extra = dict(provenance)
+            if joint.success_output is not None:
+                extra["p_success"] = round(float(mean[0, joint.success_output]), 4)
             candidate = Candidate(
                 x=candidate.x,
                 phase=candidate.phase,
                 acquisition_value=candidate.acquisition_value,
                 predicted_mean={
-                    o.name: float(o.sign * mean[0, j])
-                    for j, o in enumerate(spec.objectives)
+                    o.name: float(o.sign * mean[0, j]) for j, o in enumerate(outputs)
                 },
-                predicted_sd={
-                    o.name: float(sd[0, j]) for j, o in enumerate(spec.objectives)
-                },
-                provenance=provenance,
+                predicted_sd={o.name: float(sd[0, j]) for j, o in enumerate(outputs)},
+                provenance=extra,
             )
             out.append(candidate)
             pending.append(candidate.x)
@@ -134,12 +141,12 @@ class BotorchStrategy:
         return acquisition.optimise(acqf, enc, ctx.spec.strategy.optimizer, fixed_list)
 
 
-def _reference_point(spec: Any, y_signed: np.ndarray) -> np.ndarray:
+def _reference_point(goals: Any, y_signed: np.ndarray) -> np.ndarray:
     """Signed reference point: thresholds where given, else 10 % below the worst seen."""
     worst = y_signed.min(axis=0)
     spread = np.maximum(y_signed.max(axis=0) - worst, 1e-9)
     ref = worst - 0.1 * spread
-    for j, o in enumerate(spec.objectives):
+    for j, o in enumerate(goals):
         if o.threshold is not None:
             ref[j] = o.sign * o.threshold
     return ref
@@ -153,3 +160,10 @@ def _history_with(history: History, taken: list[np.ndarray]) -> History:
         history.x_pending,
         np.array(taken),
     )
+
+
+def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:
+    """Columns of *y* for the objectives *which*, signed so larger is better."""
+    idx = [names.index(o.name) for o in which]
+    signs = np.array([o.sign for o in which])
+    return (y[:, idx] * signs).reshape(len(y), len(idx))

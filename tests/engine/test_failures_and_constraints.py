@@ -1,0 +1,185 @@
+"""Failed experiments and outcome constraints: learned, never regressed on, respected."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from loop.engine import CampaignEngine
+from loop.errors import SpecError
+from loop.records import Measurement, Trial, TrialStatus
+from loop.service.campaigns import best_trial, pareto_trials
+from loop.spec import validate
+from tests.conftest import CAMPAIGNS
+
+
+def _electrolyte(**changes) -> dict:
+    data = yaml.safe_load((CAMPAIGNS / "electrolyte.yaml").read_text())
+    data["strategy"]["optimizer"] = {"restarts": 4, "raw_samples": 128}
+    data.update(changes)
+    return data
+
+
+def _measured(spec, proposals, start: int) -> list[Trial]:
+    from adapters.simulator import SimulatorAdapter
+    from loop.ports import EvaluationRequest
+
+    adapter = SimulatorAdapter(spec.adapter_config(), spec)
+    out = []
+    for i, p in enumerate(proposals):
+        tid = start + i
+        result = adapter.evaluate(
+            EvaluationRequest(
+                campaign=spec.name,
+                trial_id=tid,
+                attempt=1,
+                composition=p.composition,
+                parameters=p.parameters,
+                objectives=[o.name for o in spec.objectives],
+                seed=spec.seed,
+            )
+        )
+        ok = result.failure is None
+        out.append(
+            Trial(
+                id=tid,
+                campaign=spec.name,
+                iteration=0,
+                status=TrialStatus.COMPLETED if ok else TrialStatus.FAILED,
+                attempt=1,
+                composition=p.composition,
+                parameters=p.parameters,
+                phase=p.phase,
+                strategy=p.strategy,
+                failure_reason=result.failure,
+                measurement=Measurement(trial_id=tid, attempt=1, values=result.values)
+                if ok
+                else None,
+            )
+        )
+    return out
+
+
+def test_the_engine_learns_where_experiments_fail_and_avoids_it() -> None:
+    data = _electrolyte()
+    data["adapter"]["failures"] = {"region": {"EC": [0.3, 0.6]}}
+    data["strategy"]["initial_design"] = {"size": 12}
+    spec = validate(data)
+    engine = CampaignEngine(spec)
+    history = _measured(spec, engine.ask(12, 0), 1)
+    n_failed = sum(t.status is TrialStatus.FAILED for t in history)
+    assert 2 <= n_failed <= 10, (
+        "the design must see both outcomes for this test to mean anything"
+    )
+    engine.tell(history)
+    batch = engine.ask(4, 1)
+    # the best conductivity lies near the region's edge (EC = 0.3), so proposals
+    # may graze it; none should go well inside, where every experiment failed
+    inside = [p for p in batch if p.composition["EC"] >= 0.35]
+    assert len(inside) <= 1, [p.composition for p in batch]
+    for p in batch:
+        assert p.provenance["success_model"] == {
+            "n_success": 12 - n_failed,
+            "n_failed": n_failed,
+        }
+        # the objective model is trained on measurements only, never on failures
+        assert p.provenance["n_train"] == 12 - n_failed
+        assert 0.0 <= p.provenance["p_success"] <= 1.2
+
+
+def test_outcome_constraints_are_modelled_and_reported(db_url: str) -> None:
+    data = _electrolyte()
+    data["objectives"] = [
+        {"name": "conductivity", "direction": "maximize", "unit": "mS/cm"},
+        {
+            "name": "viscosity",
+            "direction": "minimize",
+            "unit": "mPa s",
+            "threshold": 1.2,
+            "role": "constraint",
+        },
+    ]
+    spec = validate(data)
+    assert spec.acquisition == "qLogNEI"  # one goal: the constraint is not an objective
+    engine = CampaignEngine(spec)
+    history = _measured(spec, engine.ask(6, 0), 1)
+    engine.tell(history)
+    (p,) = engine.ask(1, 1)
+    assert p.phase == "model"
+    assert set(p.predicted_mean) == {"conductivity", "viscosity"}
+    assert p.provenance["constraint_model"]["n_train"] == 6
+
+
+def _trial(tid: int, values: dict[str, float]) -> Trial:
+    return Trial(
+        id=tid,
+        campaign="c",
+        iteration=0,
+        status=TrialStatus.COMPLETED,
+        attempt=1,
+        composition={"EC": 0.3, "EMC": 0.3, "DMC": 0.4},
+        parameters={"LiPF6_molality": 1.0},
+        phase="initial",
+        strategy="botorch",
+        measurement=Measurement(trial_id=tid, attempt=1, values=values),
+    )
+
+
+def test_best_and_pareto_only_count_trials_that_meet_every_constraint() -> None:
+    data = _electrolyte()
+    data["objectives"] = [
+        {"name": "conductivity", "direction": "maximize"},
+        {"name": "cost", "direction": "minimize"},
+        {
+            "name": "viscosity",
+            "direction": "minimize",
+            "threshold": 2,
+            "role": "constraint",
+        },
+    ]
+    spec = validate(data)
+    trials = [
+        _trial(
+            1, {"conductivity": 12, "cost": 5, "viscosity": 3}
+        ),  # best, but too viscous
+        _trial(2, {"conductivity": 10, "cost": 5, "viscosity": 1.5}),
+        _trial(3, {"conductivity": 9, "cost": 2, "viscosity": 1.9}),
+        _trial(4, {"conductivity": 8, "cost": 4, "viscosity": 1.0}),  # dominated by 3
+    ]
+    assert [t.id for t in pareto_trials(spec, trials)] == [2, 3]
+    single = validate(
+        {**data, "objectives": [data["objectives"][0], data["objectives"][2]]}
+    )
+    best = best_trial(single, trials)
+    assert best is not None and best.id == 2
+
+
+@pytest.mark.parametrize(
+    ("objectives", "words"),
+    [
+        pytest.param(
+            [
+                {"name": "conductivity", "direction": "maximize"},
+                {"name": "viscosity", "direction": "minimize", "role": "constraint"},
+            ],
+            "has no threshold",
+            id="constraint-without-threshold",
+        ),
+        pytest.param(
+            [
+                {
+                    "name": "viscosity",
+                    "direction": "minimize",
+                    "threshold": 2,
+                    "role": "constraint",
+                }
+            ],
+            "only constraints",
+            id="only-constraints",
+        ),
+    ],
+)
+def test_bad_outcome_constraints_are_refused(objectives: list, words: str) -> None:
+    with pytest.raises(SpecError) as info:
+        validate(_electrolyte(objectives=objectives))
+    assert words in str(info.value)
