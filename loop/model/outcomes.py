@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.model.surrogate import FittedSurrogate, fit_gp
+from loop.model.surrogate import FittedSurrogate, GPSettings, fit_gp
 
 #: Success probability below which a region counts as failing.
 SUCCESS_LEVEL = 0.5
@@ -70,19 +70,17 @@ def fit_joint(
     y_constraints: np.ndarray,
     thresholds: list[float],
     x_failed: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    kernel: str,
+    settings: GPSettings,
     seed: int,
 ) -> JointModel:
     """Fit the goal model and, where needed, constraint and success models."""
-    goals = fit_gp(x_done, y_goals, lower, upper, kernel, seed)
+    goals = fit_gp(x_done, y_goals, settings, seed)
     parts = [goals.model]
     info: dict[str, Any] = {**goals.info}
     constraints: list[tuple[int, float]] = []
     index = y_goals.shape[1]
     if y_constraints.shape[1]:
-        con = fit_gp(x_done, y_constraints, lower, upper, kernel, seed + 1)
+        con = fit_gp(x_done, y_constraints, settings, seed + 1)
         parts.append(con.model)
         for j, threshold in enumerate(thresholds):
             constraints.append((index + j, threshold))
@@ -94,7 +92,7 @@ def fit_joint(
         labels = np.concatenate([np.ones(len(x_done)), np.zeros(len(x_failed))])[
             :, None
         ]
-        success = fit_gp(x_all, labels, lower, upper, kernel, seed + 2)
+        success = fit_gp(x_all, labels, settings, seed + 2)
         parts.append(success.model)
         success_output = index
         info["success_model"] = {"n_success": len(x_done), "n_failed": len(x_failed)}

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from loop.errors import FitError
+from loop.model.features import FeatureSpec
 
 
 @dataclass
@@ -36,19 +37,26 @@ class FittedSurrogate:
         return mean, sd
 
 
+@dataclass(frozen=True)
+class GPSettings:
+    """How to build a GP for this campaign's comp-rep inputs."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    kernel: str = "matern52"
+    features: FeatureSpec | None = None
+    #: Names of the GP's input columns, in order (for provenance and reports).
+    input_names: tuple[str, ...] = ()
+
+
 def fit_gp(
-    x: np.ndarray,
-    y: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    kernel: str,
-    seed: int,
+    x: np.ndarray, y: np.ndarray, settings: GPSettings, seed: int
 ) -> FittedSurrogate:
     """A SingleTaskGP (one output per column of *y*) fitted by maximum marginal likelihood."""
     import torch
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
-    from botorch.models.transforms import Normalize, Standardize
+    from botorch.models.transforms import Standardize
     from botorch.models.utils.gpytorch_modules import (
         get_covar_module_with_dim_scaled_prior,
     )
@@ -57,22 +65,20 @@ def fit_gp(
     torch.manual_seed(seed)
     tx = torch.as_tensor(x, dtype=torch.double)
     ty = torch.as_tensor(y, dtype=torch.double)
-    hi = np.where(
-        upper > lower, upper, lower + 1.0
-    )  # fixed columns: avoid a zero range
-    bounds = torch.as_tensor(np.stack([lower, hi]), dtype=torch.double)
-    d, m = tx.shape[-1], ty.shape[-1]
+    transform, d = _input_transform(settings)
+    m = ty.shape[-1]
     batch = torch.Size([m]) if m > 1 else torch.Size([])
     covar = get_covar_module_with_dim_scaled_prior(
-        ard_num_dims=d, batch_shape=batch, use_rbf_kernel=(kernel == "rbf")
+        ard_num_dims=d, batch_shape=batch, use_rbf_kernel=(settings.kernel == "rbf")
     )
     model = SingleTaskGP(
         tx,
         ty,
         covar_module=covar,
-        input_transform=Normalize(d=d, bounds=bounds),
+        input_transform=transform,
         outcome_transform=Standardize(m=m),
     )
+    kernel = settings.kernel
     started = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -95,4 +101,31 @@ def fit_gp(
             round(float(v), 8) for v in model.likelihood.noise.detach().reshape(-1)
         ],
     }
+    if settings.input_names:
+        info["inputs"] = list(settings.input_names)
+    if settings.features is not None:
+        info["features"] = (
+            "fractions+descriptors"
+            if settings.features.keep_fractions
+            else ("descriptors")
+        )
     return FittedSurrogate(model, info)
+
+
+def _input_transform(settings: GPSettings) -> tuple[Any, int]:
+    """Normalisation to the unit cube, after descriptor features when asked for."""
+    import torch
+    from botorch.models.transforms import Normalize
+    from botorch.models.transforms.input import ChainedInputTransform
+
+    lower, upper = settings.lower, settings.upper
+    if settings.features is None:
+        hi = np.where(upper > lower, upper, lower + 1.0)  # fixed columns: no zero range
+        bounds = torch.as_tensor(np.stack([lower, hi]), dtype=torch.double)
+        return Normalize(d=len(lower), bounds=bounds), len(lower)
+    f = settings.features
+    bounds = torch.as_tensor(f.feature_bounds(lower, upper), dtype=torch.double)
+    chained = ChainedInputTransform(
+        features=f.transform(), normalize=Normalize(d=f.out_dim, bounds=bounds)
+    )
+    return chained, f.out_dim

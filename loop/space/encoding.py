@@ -10,7 +10,9 @@
 * categorical parameter value, one-hot (1 for the chosen value).
 
 Linear constraints of the YAML are rewritten here into comp-rep rows, so the
-optimiser and the feasibility checks never see exp-rep units.
+optimiser and the feasibility checks never see exp-rep units; and the component
+property table behind `element_descriptors` is assembled here too (the model
+turns it into weighted means and spreads, `loop.model.features`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 
 from loop.spec import CampaignSpec
+from loop.spec.descriptors import descriptor_table
 
 ColumnKind = Literal["fraction", "continuous", "integer", "onehot"]
 
@@ -45,6 +48,15 @@ class LinearRows:
     b_eq: np.ndarray
     a_ub: np.ndarray
     b_ub: np.ndarray
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Component properties (rows in component order) the GP sees as features."""
+
+    properties: list[str]
+    table: np.ndarray
+    keep_fractions: bool
 
 
 class Encoder:
@@ -102,6 +114,15 @@ class Encoder:
         self.lower = np.array([c.lower for c in columns])
         self.upper = np.array([c.upper for c in columns])
         self.linear = self._linear_rows()
+
+    def features(self) -> FeatureTable | None:
+        """The descriptor table when `surrogate.features` asks for descriptors."""
+        features = self.spec.strategy.surrogate.features
+        if "element_descriptors" not in features:
+            return None
+        comp = self.spec.space.composition
+        names, table = descriptor_table(comp.kind, comp.components, comp.descriptors)
+        return FeatureTable(names, table, keep_fractions="fractions" in features)
 
     @property
     def dim(self) -> int:

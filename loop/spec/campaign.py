@@ -82,7 +82,7 @@ class CampaignSpec(SpecModel):
     @model_validator(mode="after")
     def _cross_check(self) -> CampaignSpec:
         problems = _naming_problems(self) + linear_problems(self)
-        problems += _strategy_problems(self)
+        problems += _strategy_problems(self) + _feature_problems(self)
         if not problems:
             problems += adapter_class(self.adapter["type"]).check(
                 self.adapter_config(), self
@@ -141,6 +141,15 @@ def _naming_problems(spec: CampaignSpec) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _feature_problems(spec: CampaignSpec) -> list[Problem]:
+    if "element_descriptors" not in spec.strategy.surrogate.features:
+        return []
+    from loop.spec.descriptors import descriptor_problems
+
+    comp = spec.space.composition
+    return descriptor_problems(comp.kind, comp.components, comp.descriptors)
 
 
 def _strategy_problems(spec: CampaignSpec) -> list[Problem]:

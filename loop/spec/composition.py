@@ -37,6 +37,7 @@ class CompositionSpec(SpecModel):
     max_components: int | None = Field(None, ge=1)
     resolution: float | None = Field(None, gt=0)
     bounds: Frozen[dict[str, tuple[float, float]]] = Field(default_factory=dict)
+    descriptors: Frozen[dict[str, dict[str, float]]] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -145,6 +146,51 @@ class CompositionSpec(SpecModel):
             ]
         fail(problems)
         return bounds
+
+    @field_validator("descriptors")
+    @classmethod
+    def _check_descriptors(
+        cls, table: dict[str, dict[str, float]] | None, info: ValidationInfo
+    ) -> dict[str, dict[str, float]] | None:
+        components = info.data.get("components")
+        if table is None or components is None:
+            return table
+        problems: list[tuple[str, str, str]] = []
+        keys = {k for row in table.values() for k in row}
+        for name in components:
+            row = table.get(name)
+            if row is None:
+                problems.append(
+                    (
+                        f"no descriptors for component '{name}'",
+                        "give every component a row",
+                        name,
+                    )
+                )
+            elif set(row) != keys:
+                missing = ", ".join(sorted(keys - set(row)))
+                problems.append(
+                    (
+                        f"'{name}' lacks {missing}",
+                        "give every component the same properties",
+                        name,
+                    )
+                )
+            elif not all(math.isfinite(v) for v in row.values()):
+                problems.append(
+                    ("descriptor values must be finite", "remove inf/nan", name)
+                )
+        for name in table:
+            if name not in components:
+                problems.append(
+                    (
+                        f"'{name}' is not a component",
+                        f"components: {', '.join(components)}",
+                        name,
+                    )
+                )
+        fail(problems)
+        return table
 
     @property
     def lower(self) -> list[float]:

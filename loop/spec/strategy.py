@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from loop.spec.base import SpecModel
+from loop.spec.base import SpecModel, fail
 
 STRATEGY_ENGINES = ("botorch", "random", "sobol")
 ACQUISITIONS = ("qLogNEI", "qLogNEHVI")
@@ -22,11 +22,36 @@ class InitialDesign(SpecModel):
     size: int | None = Field(None, ge=1)
 
 
+FEATURES = ("fractions", "element_descriptors")
+
+
 class Surrogate(SpecModel):
-    """The Gaussian-process preset and its input features."""
+    """The Gaussian-process preset and its input features.
+
+    `fractions` feeds the composition itself to the GP; `element_descriptors`
+    adds composition-weighted means and spreads of component properties (from
+    pymatgen for elements, from `composition.descriptors` for named species).
+    Process parameters are always inputs.
+    """
 
     kernel: Literal["matern52", "rbf"] = "matern52"
-    features: tuple[Literal["fractions"], ...] = ("fractions",)
+    features: tuple[Literal["fractions", "element_descriptors"], ...] = ("fractions",)
+
+    @field_validator("features")
+    @classmethod
+    def _some_and_unique(cls, features: tuple[str, ...]) -> tuple[str, ...]:
+        if not features:
+            fail(
+                [
+                    (
+                        "no features are listed",
+                        "use [fractions] or [fractions, element_descriptors]",
+                    )
+                ]
+            )
+        if len(set(features)) != len(features):
+            fail([("a feature is listed twice", "list each once")])
+        return features
 
 
 class OptimizerSettings(SpecModel):

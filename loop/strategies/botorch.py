@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from loop import acquisition
+from loop.model.features import FeatureSpec
 from loop.model.outcomes import fit_joint
+from loop.model.surrogate import GPSettings
 from loop.strategies.base import Candidate, Context, History
 from loop.strategies.design import RandomStrategy
 
@@ -26,7 +28,7 @@ class BotorchStrategy:
     ) -> list[Candidate]:
         import torch
 
-        spec, enc = ctx.spec, ctx.encoder
+        spec = ctx.spec
         names = [o.name for o in spec.objectives]
         goals, cons = spec.goals, spec.outcome_constraints
         y_goals = _signed_columns(history.y_done, names, goals)
@@ -37,9 +39,7 @@ class BotorchStrategy:
             y_cons,
             [o.sign * float(o.threshold) for o in cons],  # type: ignore[arg-type]
             history.x_failed,
-            enc.lower,
-            enc.upper,
-            spec.strategy.surrogate.kernel,
+            gp_settings(ctx),
             seed,
         )
         ref_point = _reference_point(goals, y_goals) if len(goals) > 1 else None
@@ -167,3 +167,21 @@ def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:
     idx = [names.index(o.name) for o in which]
     signs = np.array([o.sign for o in which])
     return (y[:, idx] * signs).reshape(len(y), len(idx))
+
+
+def gp_settings(ctx: Context) -> GPSettings:
+    """The GP inputs of this campaign: bounds, kernel and descriptor features."""
+    enc = ctx.encoder
+    kernel = ctx.spec.strategy.surrogate.kernel
+    table = enc.features()
+    names = [c.name for c in enc.columns]
+    if table is None:
+        return GPSettings(enc.lower, enc.upper, kernel, None, tuple(names))
+    features = FeatureSpec(enc.fraction_idx, table.table, table.keep_fractions, enc.dim)
+    fractions = set(enc.fraction_idx.tolist())
+    kept = [
+        n for i, n in enumerate(names) if table.keep_fractions or i not in fractions
+    ]
+    names = kept + [f"mean({p})" for p in table.properties]
+    names += [f"spread({p})" for p in table.properties]
+    return GPSettings(enc.lower, enc.upper, kernel, features, tuple(names))
