@@ -47,6 +47,8 @@ class GPSettings:
     features: FeatureSpec | None = None
     #: Names of the GP's input columns, in order (for provenance and reports).
     input_names: tuple[str, ...] = ()
+    #: Positions of one-hot categorical columns among the GP's inputs.
+    categorical_dims: tuple[int, ...] = ()
 
 
 def fit_gp(
@@ -57,9 +59,6 @@ def fit_gp(
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskGP
     from botorch.models.transforms import Standardize
-    from botorch.models.utils.gpytorch_modules import (
-        get_covar_module_with_dim_scaled_prior,
-    )
     from gpytorch.mlls import ExactMarginalLogLikelihood
 
     torch.manual_seed(seed)
@@ -68,9 +67,7 @@ def fit_gp(
     transform, d = _input_transform(settings)
     m = ty.shape[-1]
     batch = torch.Size([m]) if m > 1 else torch.Size([])
-    covar = get_covar_module_with_dim_scaled_prior(
-        ard_num_dims=d, batch_shape=batch, use_rbf_kernel=(settings.kernel == "rbf")
-    )
+    covar, lengthscales_of = _covariance(settings, d, batch)
     model = SingleTaskGP(
         tx,
         ty,
@@ -90,7 +87,7 @@ def fit_gp(
             f"the Gaussian process could not be fitted to {len(x)} points: {exc}",
             "check the measurements for outliers or duplicated inputs with different values",
         ) from exc
-    lengthscales = covar.lengthscale.detach().reshape(m, -1).numpy()
+    lengthscales = lengthscales_of(covar).reshape(m, -1)
     info = {
         "model": "SingleTaskGP",
         "kernel": kernel,
@@ -110,6 +107,61 @@ def fit_gp(
             else ("descriptors")
         )
     return FittedSurrogate(model, info)
+
+
+def _covariance(settings: GPSettings, d: int, batch: Any) -> tuple[Any, Any]:
+    """The kernel, and how to read its lengthscales (one per input) after fitting.
+
+    Without categoricals: a Matern-5/2 (or RBF) kernel with ARD and BoTorch's
+    dimension-scaled lengthscale prior. With categoricals: the mixed kernel of
+    BoTorch's MixedSingleTaskGP (a sum and a product of a kernel on the numeric
+    inputs and a categorical kernel that counts mismatching one-hot columns), so
+    categories are compared as categories, not as points in space.
+    """
+    from botorch.models.kernels.categorical import CategoricalKernel
+    from botorch.models.utils.gpytorch_modules import (
+        get_covar_module_with_dim_scaled_prior,
+    )
+    from gpytorch.constraints import GreaterThan
+    from gpytorch.kernels import ScaleKernel
+
+    rbf = settings.kernel == "rbf"
+    cat = list(settings.categorical_dims)
+    if not cat:
+        covar = get_covar_module_with_dim_scaled_prior(
+            ard_num_dims=d, batch_shape=batch, use_rbf_kernel=rbf
+        )
+        return covar, lambda k: k.lengthscale.detach().numpy()
+    num = [i for i in range(d) if i not in set(cat)]
+
+    def numeric() -> Any:
+        return get_covar_module_with_dim_scaled_prior(
+            ard_num_dims=len(num),
+            batch_shape=batch,
+            use_rbf_kernel=rbf,
+            active_dims=num,
+        )
+
+    def categorical() -> Any:
+        return CategoricalKernel(
+            batch_shape=batch,
+            ard_num_dims=len(cat),
+            active_dims=cat,
+            lengthscale_constraint=GreaterThan(1e-6),
+        )
+
+    num_sum, cat_sum = numeric(), categorical()
+    covar = ScaleKernel(num_sum + ScaleKernel(cat_sum)) + ScaleKernel(
+        numeric() * categorical()
+    )
+
+    def lengthscales(_: Any) -> np.ndarray:
+        out = np.zeros((*batch, 1, d))
+        out[..., num] = num_sum.lengthscale.detach().numpy()
+        out[..., cat] = cat_sum.lengthscale.detach().numpy()
+        return out
+
+    return covar, lengthscales
 
 
 def _input_transform(settings: GPSettings) -> tuple[Any, int]:

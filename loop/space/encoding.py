@@ -160,6 +160,10 @@ class Encoder:
             for i, col in enumerate(self.columns)
             if col.kind == "fraction"
         }
+        step = self.spec.space.composition.resolution
+        if step is not None:
+            # whole numbers of dosing steps, written as exactly as floats allow
+            composition = {c: round(v / step) * step for c, v in composition.items()}
         parameters: dict[str, Any] = {}
         for p in self.spec.space.parameters:
             if p.type == "continuous":
