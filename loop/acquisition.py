@@ -2,8 +2,8 @@
 
 The composition's sum is passed to BoTorch as an *equality* constraint and the
 YAML's linear constraints as inequalities, both in comp-rep (see
-`loop.space.encoding`). Categorical values are fixed per optimisation
-(`optimize_acqf_mixed` over at most `MAX_CATEGORY_COMBOS` combinations), and
+`loop.space.encoding`). Categorical values are fixed per optimisation (one
+optimisation per combination, at most `MAX_CATEGORY_COMBOS` of them), and
 with `max_components` the support of each candidate is chosen from a relaxed
 optimum (its k largest components) and the others are fixed at exactly 0.
 """
@@ -143,8 +143,15 @@ def optimise(
     enc: Encoder,
     settings: OptimizerSettings,
     fixed_list: list[dict[int, float]],
+    pool: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Local optima of *acqf* for one candidate, best first (one per restart).
+
+    `fixed_list` holds the fixed-feature assignments to optimise over (category
+    combinations, zeroed components); each gets its own optimisation. `pool`
+    holds feasible raw samples for the same support: the restarts start from the
+    best of them (Boltzmann-weighted, as BoTorch does), which avoids BoTorch's
+    own hit-and-run sampling of start points on every call.
 
     BoTorch's warnings about restarts that stopped early are expected with
     equality constraints (SLSQP line searches) and are not shown to users: the
@@ -154,7 +161,7 @@ def optimise(
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"botorch\.")
         warnings.filterwarnings("ignore", message=r".*[Oo]ptimization")
         warnings.filterwarnings("ignore", message=r".*added jitter")
-        return _optimise(acqf, enc, settings, fixed_list)
+        return _optimise(acqf, enc, settings, fixed_list, pool)
 
 
 def _optimise(
@@ -162,51 +169,57 @@ def _optimise(
     enc: Encoder,
     settings: OptimizerSettings,
     fixed_list: list[dict[int, float]],
+    pool: np.ndarray | None,
 ) -> list[np.ndarray]:
     import torch
-    from botorch.optim import optimize_acqf, optimize_acqf_mixed
+    from botorch.optim import optimize_acqf
 
-    ineq, eq = botorch_constraints(enc)
+    ineq_all, eq_all = botorch_constraints(enc)
     hi = np.where(enc.upper > enc.lower, enc.upper, enc.lower)
     bounds = torch.as_tensor(np.stack([enc.lower, hi]), dtype=torch.double)
-    options = {"maxiter": settings.max_iterations}
-    ineq, eq = _drop_fixed(ineq, fixed_list), _drop_fixed(eq, fixed_list)
-    if len(fixed_list) == 1:
+    found: list[tuple[float, np.ndarray]] = []
+    for fixed in fixed_list:
+        ineq, eq = _drop_fixed(ineq_all, fixed), _drop_fixed(eq_all, fixed)
+        start = None if pool is None else _starts(acqf, pool, fixed, settings.restarts)
         x, values = optimize_acqf(
             acqf,
             bounds=bounds,
             q=1,
-            num_restarts=settings.restarts,
-            raw_samples=settings.raw_samples,
+            num_restarts=settings.restarts if start is None else len(start),
+            raw_samples=settings.raw_samples if start is None else None,
             inequality_constraints=ineq or None,
             equality_constraints=eq or None,
-            fixed_features=fixed_list[0] or None,
-            options=options,
+            fixed_features=fixed or None,
+            batch_initial_conditions=start,
+            options={"maxiter": settings.max_iterations},
             return_best_only=False,
             retry_on_optimization_warning=False,
         )
-        order = torch.argsort(values.reshape(-1), descending=True)
-        return [x[i].reshape(-1).numpy() for i in order.tolist()]
-    x, _ = optimize_acqf_mixed(
-        acqf,
-        bounds=bounds,
-        q=1,
-        num_restarts=settings.restarts,
-        raw_samples=settings.raw_samples,
-        fixed_features_list=fixed_list,
-        inequality_constraints=ineq or None,
-        equality_constraints=eq or None,
-        options=options,
-        retry_on_optimization_warning=False,
-    )
-    return [x.reshape(-1).numpy()]
+        found += [
+            (float(v), row.reshape(-1).numpy())
+            for v, row in zip(values.reshape(-1), x, strict=True)
+        ]
+    found.sort(key=lambda item: -item[0])
+    return [x for _, x in found]
 
 
-def _drop_fixed(
-    constraints: list[Any], fixed_list: list[dict[int, float]]
-) -> list[Any]:
+def _starts(acqf: Any, pool: np.ndarray, fixed: dict[int, float], n: int) -> Any:
+    """Start points for the restarts: the pool's best, Boltzmann-sampled."""
+    import torch
+    from botorch.optim.initializers import initialize_q_batch
+
+    x = pool.copy()
+    for i, v in fixed.items():
+        x[:, i] = v
+    tx = torch.as_tensor(x[:, None, :], dtype=torch.double)
+    with torch.no_grad():
+        values = torch.cat([acqf(chunk) for chunk in tx.split(256)])
+    starts, _ = initialize_q_batch(tx, values, n=min(n, len(x)))
+    return starts
+
+
+def _drop_fixed(constraints: list[Any], fixed: dict[int, float]) -> list[Any]:
     """Constraints whose every variable is fixed would be constant: leave them out."""
-    if len(fixed_list) != 1 or not fixed_list[0]:
+    if not fixed:
         return constraints
-    fixed = set(fixed_list[0])
-    return [c for c in constraints if not set(c[0].tolist()) <= fixed]
+    return [c for c in constraints if not set(c[0].tolist()) <= set(fixed)]

@@ -157,6 +157,15 @@ def _random_support(
     return np.asarray(point[len(cont) :] > 0.5)
 
 
+def polytope_pool(enc: Encoder, support: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """*n* points meeting the bounds and linear constraints with only *support* non-zero.
+
+    Categorical columns are left at 0 (callers fix them); integers are not rounded.
+    Used as start points for the acquisition optimiser.
+    """
+    return _polytope(enc, support, n, seed)
+
+
 def _polytope(enc: Encoder, support: np.ndarray, n: int, seed: int) -> np.ndarray:
     """Hit-and-run samples over the continuous columns with the support's fractions free."""
     import torch

@@ -163,7 +163,9 @@ class Encoder:
         step = self.spec.space.composition.resolution
         if step is not None:
             # whole numbers of dosing steps, written as exactly as floats allow
-            composition = {c: round(v / step) * step for c, v in composition.items()}
+            composition = {
+                c: round(round(v / step) * step, 12) for c, v in composition.items()
+            }
         parameters: dict[str, Any] = {}
         for p in self.spec.space.parameters:
             if p.type == "continuous":

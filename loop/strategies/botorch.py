@@ -16,8 +16,12 @@ from loop import acquisition
 from loop.model.features import FeatureSpec
 from loop.model.outcomes import fit_joint
 from loop.model.surrogate import GPSettings
+from loop.space.design import polytope_pool
 from loop.strategies.base import Candidate, Context, History
 from loop.strategies.design import RandomStrategy
+
+#: Supports (from the best relaxed optima) optimised per candidate with max_components.
+SUPPORTS_TRIED = 3
 
 
 class BotorchStrategy:
@@ -28,6 +32,8 @@ class BotorchStrategy:
     ) -> list[Candidate]:
         import torch
 
+        self._pools: dict[bytes, np.ndarray] = {}
+        self._seed = seed
         spec = ctx.spec
         names = [o.name for o in spec.objectives]
         goals, cons = spec.goals, spec.outcome_constraints
@@ -105,40 +111,81 @@ class BotorchStrategy:
         taken: list[np.ndarray],
         rng: np.random.Generator,
     ) -> Candidate | None:
-        """The best new feasible candidate after repair, or None."""
+        """The new feasible point with the highest acquisition value after repair.
+
+        Every local optimum is repaired onto the feasible set (exact sum, grid,
+        cardinality) and scored again, so a repair that costs acquisition value
+        is weighed against the other restarts rather than accepted blindly.
+        """
         import torch
 
         enc, feas, settings = ctx.encoder, ctx.feasibility, ctx.spec.strategy.optimizer
         combos = acquisition.category_combos(enc, history.x_done, rng)
-        raw = acquisition.optimise(acqf, enc, settings, combos)
+        everything = np.ones(len(enc.components), dtype=bool)
+        raw = acquisition.optimise(
+            acqf, enc, settings, combos, self._pool(ctx, everything)
+        )
         k = feas.max_components
         if k is not None and k < len(enc.components):
-            raw = self._on_support(ctx, acqf, raw[0], combos) + raw
+            raw = self._on_supports(ctx, acqf, raw, combos) + raw
+        repaired = []
         for x in raw:
             fixed = feas.finalise(x)
-            if fixed is not None and ctx.is_new(fixed, taken):
-                with torch.no_grad():
-                    value = float(
-                        acqf(torch.as_tensor(fixed[None, None], dtype=torch.double))
-                    )
-                return Candidate(x=fixed, phase="model", acquisition_value=value)
-        return None
+            if fixed is not None and ctx.is_new(fixed, [*taken, *repaired]):
+                repaired.append(fixed)
+        if not repaired:
+            return None
+        with torch.no_grad():
+            values = acqf(torch.as_tensor(np.array(repaired)[:, None, :])).reshape(-1)
+        best = int(torch.argmax(values))
+        return Candidate(
+            x=repaired[best], phase="model", acquisition_value=float(values[best])
+        )
 
-    def _on_support(
+    def _on_supports(
         self,
         ctx: Context,
         acqf: Any,
-        relaxed: np.ndarray,
+        relaxed: list[np.ndarray],
         combos: list[dict[int, float]],
     ) -> list[np.ndarray]:
-        """Re-optimise with only the k largest components of the relaxed optimum non-zero."""
+        """Optimise again on the supports suggested by the best relaxed optima.
+
+        The relaxation (every component free) is solved first; each of its best
+        few local optima, cut to its k largest components, proposes a support.
+        Only those supports are optimised with the other components fixed at 0,
+        so the cost does not grow with the number of possible supports.
+        """
         enc, feas = ctx.encoder, ctx.feasibility
-        support = feas.finalise(relaxed)
-        if support is None:
-            return []
-        zero = {int(i): 0.0 for i in enc.fraction_idx if support[i] == 0}
-        fixed_list = [{**c, **zero} for c in combos]
-        return acquisition.optimise(acqf, enc, ctx.spec.strategy.optimizer, fixed_list)
+        supports: list[tuple[int, ...]] = []
+        for x in relaxed[:SUPPORTS_TRIED]:
+            cut = feas.finalise(x)
+            if cut is None:
+                continue
+            zeros = tuple(int(i) for i in enc.fraction_idx if cut[i] == 0)
+            if zeros not in supports:
+                supports.append(zeros)
+        out: list[np.ndarray] = []
+        for zeros in supports:
+            fixed_list = [{**c, **dict.fromkeys(zeros, 0.0)} for c in combos]
+            mask = np.ones(len(enc.components), dtype=bool)
+            mask[list(zeros)] = False
+            out += acquisition.optimise(
+                acqf,
+                enc,
+                ctx.spec.strategy.optimizer,
+                fixed_list,
+                self._pool(ctx, mask),
+            )
+        return out
+
+    def _pool(self, ctx: Context, support: np.ndarray) -> np.ndarray:
+        """Feasible start-point candidates on *support*, drawn once per call."""
+        key = support.tobytes()
+        if key not in self._pools:
+            n = ctx.spec.strategy.optimizer.raw_samples
+            self._pools[key] = polytope_pool(ctx.encoder, support, n, self._seed)
+        return self._pools[key]
 
 
 def _reference_point(goals: Any, y_signed: np.ndarray) -> np.ndarray:
