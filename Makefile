@@ -28,7 +28,10 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: $(STAMP)
-	$(BIN)/python tests/benchmarks/emt_vs_random.py --seeds 5
+	$(BIN)/python -m tests.benchmarks.emt_vs_random --seeds 5
+	$(BIN)/python -m tests.benchmarks.moo_vs_random --seeds 5 --budget 30
+	$(BIN)/python -m tests.benchmarks.failure_region --seeds 5 --budget 24
+	$(BIN)/python -m tests.benchmarks.cardinality_latency
 
 lint: $(STAMP)
 	$(BIN)/ruff check loop adapters tests

@@ -4,7 +4,7 @@ Runs `campaigns/alloy-emt.yaml` once per seed with `strategy.engine: botorch`
 and once with `random`, each through the real driver into its own temporary
 SQLite file, and prints the best mixing energy each found within the budget.
 
-    .venv/bin/python tests/benchmarks/emt_vs_random.py --seeds 5 [-o results.json]
+    .venv/bin/python -m tests.benchmarks.emt_vs_random --seeds 5 [-o results.json]
 """
 
 from __future__ import annotations
@@ -13,31 +13,18 @@ import argparse
 import json
 import statistics
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
-from loop.service.campaigns import ensure_campaign
-from loop.service.runner import run_campaign
-from loop.spec import validate
-from loop.storage import Store
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks.common import ROOT, run_variant
 
 
 def run_once(data: dict, engine: str, seed: int, workdir: Path) -> tuple[float, float]:
     """Best mixing energy found and wall-clock seconds for one strategy and seed."""
-    spec = validate(
-        {**data, "seed": seed, "strategy": {**data["strategy"], "engine": engine}}
-    )
-    store = Store(f"sqlite:///{workdir / f'{engine}-{seed}.db'}")
-    ensure_campaign(store, spec)
-    started = time.perf_counter()
-    summary = run_campaign(store, spec.name)
-    assert summary.finished and summary.best is not None
-    return summary.best.values["mixing_energy"], time.perf_counter() - started
+    trials, seconds = run_variant(data, engine, seed, workdir)
+    return min(t.values["mixing_energy"] for t in trials if t.measurement), seconds
 
 
 def main() -> None:
