@@ -11,13 +11,13 @@ optimum (its k largest components) and the others are fixed at exactly 0.
 from __future__ import annotations
 
 import itertools
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from loop.errors import UnknownNameError
+from loop.model.quiet import quiet_numerics
 from loop.space.encoding import Encoder
 from loop.spec.strategy import OptimizerSettings
 
@@ -157,10 +157,7 @@ def optimise(
     equality constraints (SLSQP line searches) and are not shown to users: the
     best restart is used either way.
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"botorch\.")
-        warnings.filterwarnings("ignore", message=r".*[Oo]ptimization")
-        warnings.filterwarnings("ignore", message=r".*added jitter")
+    with quiet_numerics():
         return _optimise(acqf, enc, settings, fixed_list, pool)
 
 

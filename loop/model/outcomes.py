@@ -1,15 +1,18 @@
-"""One joint model of everything measured: goals, outcome constraints, success.
+"""One model of everything measured, and one of where experiments succeed.
 
-Outputs are ordered: the goals (signed so larger is better), then the outcome
-constraints (signed the same way, with their signed thresholds), then — when
-some trials failed — the probability that an experiment succeeds.
+The *outcome model* is a single (batched) GP over the goals (signed so larger is
+better) followed by the outcome constraints (signed the same way, with signed
+thresholds); all are measured on the same trials, so one multi-output GP serves
+them and BoTorch can cache its factorisations.
 
-Failed trials never enter the regression of any measured quantity. Instead a
-separate GP is fitted to success labels (1 for measured, 0 for failed) over
-every resolved trial; its prediction acts as a probability of success, and the
-acquisition treats "success >= 0.5" as one more outcome constraint. That way the
-campaign learns where experiments fail and stops proposing there, while the
-objective model only ever sees real measurements (documented in docs/concepts.md).
+Failed trials never enter that regression. When some trials failed, a separate
+*success model* is fitted to success labels (1 for measured, 0 for failed) over
+every resolved trial; its prediction is read as a probability of success. The
+acquisition is weighted by the probability that success is at least one half
+(`SuccessWeighted`), and the strategy does not propose a point whose predicted
+success is below one half while another candidate exists. That way the campaign
+learns where experiments fail and stops proposing there, while the objective
+model only ever sees real measurements (docs/concepts.md).
 """
 
 from __future__ import annotations
@@ -27,29 +30,32 @@ SUCCESS_LEVEL = 0.5
 
 @dataclass
 class JointModel:
-    """A model whose outputs are goals, constraints and (optionally) success."""
+    """The outcome model (goals, then constraints) and the optional success model."""
 
     model: Any
     n_goals: int
     constraints: list[tuple[int, float]] = field(default_factory=list)
-    success_output: int | None = None
+    success: FittedSurrogate | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_plain(self) -> bool:
         """Only goals: the model can be handed to an acquisition function as is."""
-        return not self.constraints and self.success_output is None
+        return not self.constraints
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return FittedSurrogate(self.model, {}).predict(x)
 
+    def p_success(self, x: np.ndarray) -> np.ndarray:
+        """Predicted success of rows of *x* (1 where no experiment has failed yet)."""
+        if self.success is None:
+            return np.ones(len(x))
+        mean, _ = self.success.predict(x)
+        return np.clip(mean[:, 0], 0.0, 1.0)
+
     def constraint_callables(self) -> list[Any]:
         """BoTorch outcome constraints: feasible where the callable is <= 0."""
-        out = [(lambda y, i=i, t=t: t - y[..., i]) for i, t in self.constraints]
-        if self.success_output is not None:
-            k = self.success_output
-            out.append(lambda y: SUCCESS_LEVEL - y[..., k])
-        return out
+        return [(lambda y, i=i, t=t: t - y[..., i]) for i, t in self.constraints]
 
     def objective(self) -> Any:
         """The MC objective selecting the goal outputs."""
@@ -63,6 +69,12 @@ class JointModel:
 
         return IdentityMCMultiOutputObjective(outcomes=list(range(self.n_goals)))
 
+    def weighted(self, acqf: Any) -> Any:
+        """*acqf* weighted by the probability of success, when failures are known."""
+        if self.success is None:
+            return acqf
+        return success_weighted(acqf, self.success.model)
+
 
 def fit_joint(
     x_done: np.ndarray,
@@ -73,33 +85,39 @@ def fit_joint(
     settings: GPSettings,
     seed: int,
 ) -> JointModel:
-    """Fit the goal model and, where needed, constraint and success models."""
-    goals = fit_gp(x_done, y_goals, settings, seed)
-    parts = [goals.model]
-    info: dict[str, Any] = {**goals.info}
-    constraints: list[tuple[int, float]] = []
-    index = y_goals.shape[1]
-    if y_constraints.shape[1]:
-        con = fit_gp(x_done, y_constraints, settings, seed + 1)
-        parts.append(con.model)
-        for j, threshold in enumerate(thresholds):
-            constraints.append((index + j, threshold))
-        index += y_constraints.shape[1]
-        info["constraint_model"] = {"n_train": con.info["n_train"]}
-    success_output = None
+    """Fit the outcome model and, when trials failed, the success model."""
+    n_goals = y_goals.shape[1]
+    outcomes = fit_gp(x_done, np.hstack([y_goals, y_constraints]), settings, seed)
+    info: dict[str, Any] = {**outcomes.info}
+    constraints = [(n_goals + j, t) for j, t in enumerate(thresholds)]
+    success = None
     if len(x_failed):
         x_all = np.concatenate([x_done, x_failed])
-        labels = np.concatenate([np.ones(len(x_done)), np.zeros(len(x_failed))])[
-            :, None
-        ]
-        success = fit_gp(x_all, labels, settings, seed + 2)
-        parts.append(success.model)
-        success_output = index
+        labels = np.concatenate([np.ones(len(x_done)), np.zeros(len(x_failed))])
+        success = fit_gp(x_all, labels[:, None], settings, seed + 2)
         info["success_model"] = {"n_success": len(x_done), "n_failed": len(x_failed)}
-    if len(parts) == 1:
-        return JointModel(goals.model, y_goals.shape[1], info=info)
-    from botorch.models import ModelListGP
+    return JointModel(outcomes.model, n_goals, constraints, success, info)
 
-    return JointModel(
-        ModelListGP(*parts), y_goals.shape[1], constraints, success_output, info
-    )
+
+def success_weighted(acqf: Any, success_model: Any) -> Any:
+    """Log-acquisition plus log P(success >= 1/2) under the success GP."""
+    import torch
+    from botorch.acquisition import AcquisitionFunction
+
+    class SuccessWeighted(AcquisitionFunction):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(model=acqf.model)
+            self.inner = acqf
+            self.success = success_model
+
+        def set_X_pending(self, X_pending: Any = None) -> None:
+            self.inner.set_X_pending(X_pending)
+
+        def forward(self, X: Any) -> Any:
+            post = self.success.posterior(X)
+            mean = post.mean[..., 0]
+            sd = post.variance[..., 0].clamp_min(1e-12).sqrt()
+            log_p = torch.special.log_ndtr((mean - SUCCESS_LEVEL) / sd).sum(dim=-1)
+            return self.inner(X) + log_p
+
+    return SuccessWeighted()

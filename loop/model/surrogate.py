@@ -9,7 +9,6 @@ model always maximises: minimised objectives enter as their negatives.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from loop.errors import FitError
 from loop.model.features import FeatureSpec
+from loop.model.quiet import quiet_numerics
 
 
 @dataclass
@@ -78,9 +78,7 @@ def fit_gp(
     kernel = settings.kernel
     started = time.perf_counter()
     try:
-        with warnings.catch_warnings():
-            # jitter added to a near-singular covariance is routine with few points
-            warnings.filterwarnings("ignore", message=r".*not p\.d\., added jitter")
+        with quiet_numerics():
             fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     except Exception as exc:  # botorch raises several types; all mean "no model"
         raise FitError(

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator
 
 from loop.spec.base import SpecModel, fail
 
-STRATEGY_ENGINES = ("botorch", "random", "sobol")
+STRATEGY_ENGINES = ("botorch", "ax", "random", "sobol")
 ACQUISITIONS = ("qLogNEI", "qLogNEHVI")
 
 
@@ -65,7 +65,7 @@ class OptimizerSettings(SpecModel):
 class Strategy(SpecModel):
     """Which engine proposes, and with which settings."""
 
-    engine: Literal["botorch", "random", "sobol"] = "botorch"
+    engine: Literal["botorch", "ax", "random", "sobol"] = "botorch"
     initial_design: InitialDesign = Field(default_factory=InitialDesign)
     surrogate: Surrogate = Field(default_factory=Surrogate)
     acquisition: Literal["qLogNEI", "qLogNEHVI"] | None = None

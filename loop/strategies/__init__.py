@@ -1,4 +1,4 @@
-"""Proposal strategies by name: `botorch` (native GP), `random`, `sobol`."""
+"""Proposal strategies by name: `botorch` (native GP), `ax` (Ax Client), `random`, `sobol`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from loop.strategies.base import Candidate, History, Strategy
 
 def get_strategy(name: str) -> Strategy:
     """The strategy registered as *name*; unknown names list the valid ones."""
+    from loop.strategies.ax import AxStrategy
     from loop.strategies.botorch import BotorchStrategy
     from loop.strategies.design import RandomStrategy, SobolStrategy
 
     registry: dict[str, type[Strategy]] = {
         "botorch": BotorchStrategy,
+        "ax": AxStrategy,
         "random": RandomStrategy,
         "sobol": SobolStrategy,
     }

@@ -14,7 +14,8 @@ import numpy as np
 
 from loop import acquisition
 from loop.model.features import FeatureSpec
-from loop.model.outcomes import fit_joint
+from loop.model.outcomes import SUCCESS_LEVEL, JointModel, fit_joint
+from loop.model.quiet import quiet_numerics
 from loop.model.surrogate import GPSettings
 from loop.space.design import polytope_pool
 from loop.strategies.base import Candidate, Context, History
@@ -28,6 +29,12 @@ class BotorchStrategy:
     name = "botorch"
 
     def propose(
+        self, ctx: Context, history: History, n: int, seed: int
+    ) -> list[Candidate]:
+        with quiet_numerics():
+            return self._propose(ctx, history, n, seed)
+
+    def _propose(
         self, ctx: Context, history: History, n: int, seed: int
     ) -> list[Candidate]:
         import torch
@@ -55,6 +62,7 @@ class BotorchStrategy:
                 o.name: float(o.sign * r) for o, r in zip(goals, ref_point, strict=True)
             }
         outputs = [*goals, *cons]
+        provenance["outputs"] = [o.name for o in outputs]
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         x_base = torch.as_tensor(history.x_done, dtype=torch.double)
@@ -67,16 +75,18 @@ class BotorchStrategy:
                 if pending
                 else None
             )
-            acqf = acquisition.build(
-                spec.acquisition,
-                model=joint.model,
-                x_baseline=x_base,
-                x_pending=x_pending,
-                ref_point=None if ref_point is None else torch.as_tensor(ref_point),
-                objective=None if joint.is_plain else joint.objective(),
-                constraints=joint.constraint_callables(),
+            acqf = joint.weighted(
+                acquisition.build(
+                    spec.acquisition,
+                    model=joint.model,
+                    x_baseline=x_base,
+                    x_pending=x_pending,
+                    ref_point=None if ref_point is None else torch.as_tensor(ref_point),
+                    objective=None if joint.is_plain else joint.objective(),
+                    constraints=joint.constraint_callables(),
+                )
             )
-            candidate = self._one(ctx, acqf, history, taken, rng)
+            candidate = self._one(ctx, acqf, joint, history, taken, rng)
             if candidate is None:
                 fallback = RandomStrategy().propose(
                     ctx, _history_with(history, taken), 1, seed + 1
@@ -86,8 +96,10 @@ class BotorchStrategy:
                 candidate = Candidate(x=fallback[0].x, phase="fallback")
             mean, sd = joint.predict(candidate.x[None])
             extra = dict(provenance)
-            if joint.success_output is not None:
-                extra["p_success"] = round(float(mean[0, joint.success_output]), 4)
+            if joint.success is not None:
+                extra["p_success"] = round(
+                    float(joint.p_success(candidate.x[None])[0]), 4
+                )
             candidate = Candidate(
                 x=candidate.x,
                 phase=candidate.phase,
@@ -107,6 +119,7 @@ class BotorchStrategy:
         self,
         ctx: Context,
         acqf: Any,
+        joint: JointModel,
         history: History,
         taken: list[np.ndarray],
         rng: np.random.Generator,
@@ -128,6 +141,10 @@ class BotorchStrategy:
         k = feas.max_components
         if k is not None and k < len(enc.components):
             raw = self._on_supports(ctx, acqf, raw, combos) + raw
+        if joint.success is not None:
+            # start points too: a safe region must stay reachable when every
+            # local optimum lies where experiments fail
+            raw = raw + list(self._pool(ctx, everything)[:32])
         repaired = []
         for x in raw:
             fixed = feas.finalise(x)
@@ -135,6 +152,9 @@ class BotorchStrategy:
                 repaired.append(fixed)
         if not repaired:
             return None
+        likely = joint.p_success(np.array(repaired)) >= SUCCESS_LEVEL
+        if likely.any():  # never propose where failure is more likely than success
+            repaired = [x for x, ok in zip(repaired, likely, strict=True) if ok]
         with torch.no_grad():
             values = acqf(torch.as_tensor(np.array(repaired)[:, None, :])).reshape(-1)
         best = int(torch.argmax(values))

@@ -42,3 +42,44 @@ def run_variant(
 def mean_sd(values: list[float]) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.4g} ± {sd:.2g}"
+
+
+def observed_trials(spec: Any, n: int, seed: int) -> list[Trial]:
+    """*n* uniform random feasible trials of *spec*, measured by its simulator."""
+    from adapters.simulator import SimulatorAdapter
+    from loop.engine import CampaignEngine
+    from loop.ports import EvaluationRequest
+    from loop.records import Measurement, TrialStatus
+    from loop.space.design import uniform_samples
+
+    engine = CampaignEngine(spec)
+    adapter = SimulatorAdapter(spec.adapter_config(), spec)
+    rows = uniform_samples(engine.encoder, engine.feasibility, n, seed)
+    out = []
+    for i, x in enumerate(rows, start=1):
+        composition, parameters = engine.encoder.decode(x)
+        request = EvaluationRequest(
+            campaign=spec.name,
+            trial_id=i,
+            attempt=1,
+            composition=composition,
+            parameters=parameters,
+            objectives=[o.name for o in spec.objectives],
+            seed=seed,
+        )
+        values = adapter.evaluate(request).values
+        out.append(
+            Trial(
+                id=i,
+                campaign=spec.name,
+                iteration=0,
+                status=TrialStatus.COMPLETED,
+                attempt=1,
+                composition=composition,
+                parameters=parameters,
+                phase="initial",
+                strategy="random",
+                measurement=Measurement(trial_id=i, attempt=1, values=values),
+            )
+        )
+    return out

@@ -107,7 +107,9 @@ def test_outcome_constraints_are_modelled_and_reported(db_url: str) -> None:
     (p,) = engine.ask(1, 1)
     assert p.phase == "model"
     assert set(p.predicted_mean) == {"conductivity", "viscosity"}
-    assert p.provenance["constraint_model"]["n_train"] == 6
+    # one GP with an output per measured quantity, trained on the 6 measurements
+    assert p.provenance["outputs"] == ["conductivity", "viscosity"]
+    assert len(p.provenance["lengthscales"]) == 2 and p.provenance["n_train"] == 6
 
 
 def _trial(tid: int, values: dict[str, float]) -> Trial:

@@ -1,0 +1,26 @@
+"""Warnings from the numerical stack that are expected and say nothing to users.
+
+Each filter names what it hides and why; everything else still surfaces (and the
+test suite turns any other warning into an error).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def quiet_numerics() -> Iterator[None]:
+    with warnings.catch_warnings():
+        # SLSQP line searches stop early with equality constraints; the best
+        # restart is used either way.
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"botorch\.")
+        warnings.filterwarnings("ignore", message=r".*[Oo]ptimization")
+        # jitter added to a near-singular covariance is routine with few points
+        warnings.filterwarnings("ignore", message=r".*added jitter")
+        # torch notes that sparse-tensor invariant checks are off when
+        # linear_operator interpolates a batched multi-output posterior
+        warnings.filterwarnings("ignore", message=r"Sparse invariant checks")
+        yield
