@@ -44,10 +44,11 @@ class AxMapping:
     """Translates between comp-rep vectors and Ax parameterizations for one campaign.
 
     Equalities (the sum to one, and any `eq` of the YAML) are solved for one
-    float variable each by Gaussian elimination, preferring the last free
-    component: that variable becomes an Ax derived parameter, an affine function
-    of the ranges Ax optimises, and its bounds two inequalities on them. So Ax
-    proposes exact sums. Components with lo == hi are constants, not parameters.
+    float variable each by Gaussian elimination, taking the last eligible column
+    (for the sum: the last free component): that variable becomes an Ax derived
+    parameter, an affine function of the ranges Ax optimises, and its bounds two
+    inequalities on them. So Ax proposes exact sums. Components with lo == hi
+    are constants, not parameters.
     """
 
     def __init__(self, ctx: Context) -> None:
@@ -88,12 +89,13 @@ class AxMapping:
             else:
                 self.fixed[cols[j]] = float(b[r])
         self.names = {i: f"c{k}" for k, i in enumerate(frac)}
+        index = {c.name: i for i, c in enumerate(enc.columns)}
         self.choices: dict[str, tuple[Any, list[int]]] = {}
         for j, p in enumerate(spec.space.parameters):
             if p.type == "categorical":
                 self.choices[f"p{j}"] = (p, enc.categorical[p.name])
             else:
-                self.names[enc._index(p.name)] = f"p{j}"
+                self.names[index[p.name]] = f"p{j}"
         self.metrics = {o.name: f"m{k}" for k, o in enumerate(spec.objectives)}
 
     def parameters(self) -> list[Any]:
