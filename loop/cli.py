@@ -76,15 +76,25 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"loop {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", help="Print the version.")
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version.",
+            callback=_print_version,
+            is_eager=True,
+        ),
     ] = False,
 ) -> None:
-    if version:
-        out.print(f"loop {__version__}")
-        raise typer.Exit(0)
+    """Closed-loop campaign engine for materials discovery."""
 
 
 @app.command()
@@ -283,7 +293,7 @@ def _print_table(doc: dict[str, Any]) -> None:
         table.add_column(col)
     for o in objectives:
         table.add_column(
-            f"{o['name']}" + (f" [{o['unit']}]" if o.get("unit") else ""),
+            escape(f"{o['name']}" + (f" [{o['unit']}]" if o.get("unit") else "")),
             justify="right",
         )
     for t in doc["trials"]:
@@ -300,8 +310,8 @@ def _print_table(doc: dict[str, Any]) -> None:
             str(t["iteration"]),
             t["status"],
             t["phase"],
-            comp,
-            params,
+            escape(comp),
+            escape(params),
             *vals,
         )
     out.print(table)

@@ -173,18 +173,27 @@ def _injected_failure(
 
 
 def _region_problems(failures: Failures, spec: CampaignSpec) -> list[Problem]:
+    categorical = {p.name for p in spec.space.parameters if p.type == "categorical"}
     names = set(spec.space.composition.components) | {
         p.name for p in spec.space.parameters
     }
-    return [
-        Problem(
-            f"adapter.failures.region.{name}",
-            f"'{name}' is neither a component nor a parameter",
-            f"known names: {', '.join(sorted(names))}",
-        )
-        for name in failures.region
-        if name not in names
-    ]
+    problems = []
+    for name, rule in failures.region.items():
+        path = f"adapter.failures.region.{name}"
+        if name not in names:
+            problems.append(
+                Problem(
+                    path,
+                    f"'{name}' is neither a component nor a parameter",
+                    f"known names: {', '.join(sorted(names))}",
+                )
+            )
+        elif (name in categorical) != isinstance(rule, list):
+            hint = "a list of values" if name in categorical else "a [lo, hi] range"
+            problems.append(
+                Problem(path, f"wrong kind of rule for '{name}'", f"give {hint}")
+            )
+    return problems
 
 
 def _noise_rng(

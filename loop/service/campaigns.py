@@ -23,8 +23,11 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
     found = store.find_campaign(spec.name)
     if found is None:
         return store.create_campaign(spec.name, data), "created"
+    # compare canonical forms under this version of loop, so a default added
+    # since the campaign was stored does not count as a change
+    stored = load_spec(found).model_dump(mode="json")
     changed = sorted(
-        k for k in data.keys() | found.spec.keys() if data.get(k) != found.spec.get(k)
+        k for k in data.keys() | stored.keys() if data.get(k) != stored.get(k)
     )
     blocked = [k for k in changed if k not in MUTABLE_KEYS]
     if blocked:

@@ -63,6 +63,7 @@ def run_campaign(
     engine = CampaignEngine(spec)
     report = on_progress or (lambda _p: None)
     _recover(store, name, adapter)
+    report(_progress(spec, store.trials(name), "resuming"))
     while True:
         trials = store.trials(name)
         used = budget_used(trials)

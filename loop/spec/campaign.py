@@ -144,12 +144,13 @@ def _naming_problems(spec: CampaignSpec) -> list[Problem]:
 
 
 def _feature_problems(spec: CampaignSpec) -> list[Problem]:
-    if "element_descriptors" not in spec.strategy.surrogate.features:
-        return []
     from loop.spec.descriptors import descriptor_problems
 
     comp = spec.space.composition
-    return descriptor_problems(comp.kind, comp.components, comp.descriptors)
+    wanted = "element_descriptors" in spec.strategy.surrogate.features
+    if not wanted and comp.descriptors is None:
+        return []
+    return descriptor_problems(comp.kind, comp.components, comp.descriptors, wanted)
 
 
 def _strategy_problems(spec: CampaignSpec) -> list[Problem]:

@@ -37,9 +37,19 @@ def element_row(symbol: str) -> dict[str, float | None]:
 
 
 def descriptor_problems(
-    kind: str, components: tuple[str, ...], table: dict | None
+    kind: str, components: tuple[str, ...], table: dict | None, wanted: bool = True
 ) -> list[Problem]:
-    """Why `element_descriptors` cannot be computed for these components."""
+    """Why the descriptor table or `element_descriptors` cannot be used as given."""
+    if kind == "element" and table is not None:
+        return [
+            Problem(
+                "space.composition.descriptors",
+                "a descriptor table is for named species; elements take theirs from pymatgen",
+                "remove `descriptors`, or set `kind: species` to use your own table",
+            )
+        ]
+    if not wanted:
+        return []
     if kind == "species":
         if table is None:
             return [

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import event, func, inspect, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from loop.errors import (
@@ -101,7 +101,7 @@ class Store:
             raise BadInputError(
                 f"{self.url} is not a loop database", "check --db / LOOP_DB"
             )
-        with self.transaction() as s:
+        with self.transaction(write=create) as s:
             row = s.get(MetaRow, "schema_version")
             if row is None and create:
                 s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -351,7 +351,14 @@ class Store:
 
 def _make_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except (ImportError, ArgumentError) as exc:
+            raise BadInputError(
+                f"cannot use the database URL {url.split('@')[-1]!r}: {exc}",
+                "loop stores campaigns in SQLite (sqlite:///FILE); PostgreSQL support "
+                "is not available yet",
+            ) from None
     engine = create_engine(
         url, connect_args={"timeout": 30, "check_same_thread": False}
     )

@@ -237,18 +237,21 @@ def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:
 
 
 def gp_settings(ctx: Context) -> GPSettings:
-    """The GP inputs of this campaign: bounds, kernel and descriptor features."""
+    """The GP inputs of this campaign: bounds, kernel, descriptor features, categoricals."""
     enc = ctx.encoder
     kernel = ctx.spec.strategy.surrogate.kernel
     table = enc.features()
-    names = [c.name for c in enc.columns]
-    if table is None:
-        return GPSettings(enc.lower, enc.upper, kernel, None, tuple(names))
-    features = FeatureSpec(enc.fraction_idx, table.table, table.keep_fractions, enc.dim)
-    fractions = set(enc.fraction_idx.tolist())
-    kept = [
-        n for i, n in enumerate(names) if table.keep_fractions or i not in fractions
-    ]
-    names = kept + [f"mean({p})" for p in table.properties]
-    names += [f"spread({p})" for p in table.properties]
-    return GPSettings(enc.lower, enc.upper, kernel, features, tuple(names))
+    columns = list(enc.columns)
+    features = None
+    if table is not None:
+        features = FeatureSpec(
+            enc.fraction_idx, table.table, table.keep_fractions, enc.dim
+        )
+        if not table.keep_fractions:
+            columns = [c for c in columns if c.kind != "fraction"]
+    names = [c.name for c in columns]
+    if table is not None:
+        names += [f"mean({p})" for p in table.properties]
+        names += [f"spread({p})" for p in table.properties]
+    onehot = tuple(i for i, c in enumerate(columns) if c.kind == "onehot")
+    return GPSettings(enc.lower, enc.upper, kernel, features, tuple(names), onehot)

@@ -366,3 +366,17 @@ def test_unknown_adapter_name_lists_the_installed_ones() -> None:
     assert "robot-arm" in caught.value.message
     assert "simulator" in caught.value.choices
     assert "simulator" in caught.value.hint
+
+
+def test_failure_region_rules_must_match_the_kind_of_input(campaign_data: dict) -> None:
+    from loop.errors import SpecError
+    from loop.spec import validate as validate_spec
+
+    campaign_data["adapter"]["failures"] = {"region": {"route": [0, 1]}}
+    with pytest.raises(SpecError) as info:
+        validate_spec(campaign_data)
+    assert info.value.problems[0].path == "adapter.failures.region.route"
+    campaign_data["adapter"]["failures"] = {"region": {"route": ["cast"], "A": [0, 30]}}
+    assert validate_spec(campaign_data).adapter["failures"]["region"]["route"] == (
+        "cast",
+    )

@@ -189,8 +189,12 @@ def test_seed_option_overrides_the_file(
 
 
 def _count(db: Path, sql: str) -> int:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+    """A count from the live database; 0 while its tables are still being created."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
 
 
 def test_sigint_mid_campaign_then_resume_measures_exactly_the_budget(
@@ -244,3 +248,43 @@ def test_sigint_mid_campaign_then_resume_measures_exactly_the_budget(
 def test_every_example_campaign_validates_from_the_cli(example: str) -> None:
     result = runner.invoke(app, ["validate", str(CAMPAIGNS / example)])
     assert result.exit_code == 0, result.output
+
+
+def test_version_alone_prints_the_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("loop ")
+
+
+def test_inspect_table_shows_units_in_headers(db_url: str, write_yaml) -> None:
+    data = yaml.safe_load((CAMPAIGNS / "electrolyte.yaml").read_text())
+    data["budget"]["experiments"] = 2
+    runner.invoke(app, ["run", str(write_yaml(data)), "--db", db_url])
+    table = runner.invoke(app, ["inspect", data["name"], "--db", db_url])
+    assert "[mS/cm]" in table.stdout
+
+
+def test_an_unsupported_database_url_is_bad_input(
+    campaign_data: dict, write_yaml
+) -> None:
+    url = "postgresql+psycopg://lab@db.example/loop"
+    result = runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", url])
+    assert result.exit_code == 2
+    assert "PostgreSQL support is not available yet" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_a_campaign_stored_before_a_new_default_still_continues(
+    db_url: str, campaign_data: dict, write_yaml
+) -> None:
+    campaign_data["budget"]["experiments"] = 2
+    path = write_yaml(campaign_data)
+    assert runner.invoke(app, ["run", str(path), "--db", db_url]).exit_code == 0
+    # as an older loop would have stored it: without keys added since
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as conn:
+        (raw,) = conn.execute("select spec from campaign").fetchone()
+        spec = json.loads(raw)
+        del spec["adapter"]["failures"], spec["strategy"]["surrogate"]["features"]
+        conn.execute("update campaign set spec = ?", (json.dumps(spec),))
+    again = runner.invoke(app, ["run", str(path), "--db", db_url])
+    assert again.exit_code == 0, again.output
+    assert "continued" in again.stdout

@@ -88,3 +88,32 @@ def test_named_species_use_the_yaml_descriptor_table() -> None:
     table = enc.features()
     assert table is not None and table.properties == ["permittivity", "viscosity"]
     assert table.table[0].tolist() == [89.8, 1.9]
+
+
+def test_a_descriptor_table_for_elements_is_refused() -> None:
+    data = _alloy(["fractions"])
+    data["space"]["composition"]["descriptors"] = {
+        el: {"x": 1.0} for el in data["space"]["composition"]["components"]
+    }
+    with pytest.raises(SpecError, match="for named species"):
+        validate(data)
+
+
+def test_categorical_parameters_get_the_mixed_kernel(campaign_data: dict) -> None:
+    from botorch.models.kernels.categorical import CategoricalKernel
+
+    from loop.model.surrogate import fit_gp
+    from loop.strategies.botorch import gp_settings
+
+    spec = validate(campaign_data)
+    engine = CampaignEngine(spec)
+    settings = gp_settings(engine.context)
+    names = [settings.input_names[i] for i in settings.categorical_dims]
+    assert names == ["route=cast", "route=powder", "route=sputter"]
+    history = _measured(spec, engine.ask(6, 0), 1)
+    engine.tell(history)
+    h = engine.history()
+    fitted = fit_gp(h.x_done, h.y_done, settings, seed=0)
+    kernels = [type(m) for m in fitted.model.covar_module.modules()]
+    assert CategoricalKernel in kernels
+    assert len(fitted.info["lengthscales"][0]) == len(settings.input_names)
