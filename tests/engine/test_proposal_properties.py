@@ -186,3 +186,14 @@ def test_model_phase_records_why_each_point_was_chosen(campaign_data: dict) -> N
     assert p.acquisition_value is not None and np.isfinite(p.acquisition_value)
     assert set(p.predicted_mean) == {"y"} and p.predicted_sd["y"] >= 0
     assert p.provenance["n_train"] == 6 and p.provenance["model"] == "SingleTaskGP"
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=campaigns("ax"))
+def test_ax_proposals_obey_every_rule_after_repair(spec: CampaignSpec) -> None:
+    engine = CampaignEngine(spec)
+    done = _as_trials(spec, engine.ask(4, 0), 1)
+    engine.tell(done)
+    batch = engine.ask(3, 1)
+    _check_batch(spec, batch, done)
+    assert {p.strategy for p in batch} == {"ax"}
