@@ -46,40 +46,16 @@ def mean_sd(values: list[float]) -> str:
 
 def observed_trials(spec: Any, n: int, seed: int) -> list[Trial]:
     """*n* uniform random feasible trials of *spec*, measured by its simulator."""
-    from adapters.simulator import SimulatorAdapter
+    from types import SimpleNamespace
+
     from loop.engine import CampaignEngine
-    from loop.ports import EvaluationRequest
-    from loop.records import Measurement, TrialStatus
     from loop.space.design import uniform_samples
+    from tests.support import simulated_trials
 
     engine = CampaignEngine(spec)
-    adapter = SimulatorAdapter(spec.adapter_config(), spec)
     rows = uniform_samples(engine.encoder, engine.feasibility, n, seed)
-    out = []
-    for i, x in enumerate(rows, start=1):
+    configs = []
+    for x in rows:
         composition, parameters = engine.encoder.decode(x)
-        request = EvaluationRequest(
-            campaign=spec.name,
-            trial_id=i,
-            attempt=1,
-            composition=composition,
-            parameters=parameters,
-            objectives=[o.name for o in spec.objectives],
-            seed=seed,
-        )
-        values = adapter.evaluate(request).values
-        out.append(
-            Trial(
-                id=i,
-                campaign=spec.name,
-                iteration=0,
-                status=TrialStatus.COMPLETED,
-                attempt=1,
-                composition=composition,
-                parameters=parameters,
-                phase="initial",
-                strategy="random",
-                measurement=Measurement(trial_id=i, attempt=1, values=values),
-            )
-        )
-    return out
+        configs.append(SimpleNamespace(composition=composition, parameters=parameters))
+    return simulated_trials(spec, configs)

@@ -12,7 +12,7 @@ from loop.model.features import FeatureSpec
 from loop.space.encoding import Encoder
 from loop.spec import validate
 from tests.conftest import CAMPAIGNS
-from tests.engine.test_failures_and_constraints import _measured
+from tests.support import simulated_trials
 
 
 def _alloy(features: list[str]) -> dict:
@@ -59,7 +59,7 @@ def test_element_descriptors_are_weighted_means_and_spreads_of_pymatgen_values()
 def test_descriptors_only_drops_the_fractions_from_the_gp_inputs() -> None:
     spec = validate(_alloy(["element_descriptors"]))
     engine = CampaignEngine(spec)
-    engine.tell(_measured(spec, engine.ask(8, 0), 1))
+    engine.tell(simulated_trials(spec, engine.ask(8, 0), 1))
     (p,) = engine.ask(1, 1)
     assert p.provenance["inputs"] == [
         f"{kind}({prop})"
@@ -110,7 +110,7 @@ def test_categorical_parameters_get_the_mixed_kernel(campaign_data: dict) -> Non
     settings = gp_settings(engine.context)
     names = [settings.input_names[i] for i in settings.categorical_dims]
     assert names == ["route=cast", "route=powder", "route=sputter"]
-    history = _measured(spec, engine.ask(6, 0), 1)
+    history = simulated_trials(spec, engine.ask(6, 0), 1)
     engine.tell(history)
     h = engine.history()
     fitted = fit_gp(h.x_done, h.y_done, settings, seed=0)

@@ -11,6 +11,7 @@ from loop.records import Measurement, Trial, TrialStatus
 from loop.service.campaigns import best_trial, pareto_trials
 from loop.spec import validate
 from tests.conftest import CAMPAIGNS
+from tests.support import simulated_trials
 
 
 def _electrolyte(**changes) -> dict:
@@ -20,53 +21,13 @@ def _electrolyte(**changes) -> dict:
     return data
 
 
-def _measured(spec, proposals, start: int) -> list[Trial]:
-    from adapters.simulator import SimulatorAdapter
-    from loop.ports import EvaluationRequest
-
-    adapter = SimulatorAdapter(spec.adapter_config(), spec)
-    out = []
-    for i, p in enumerate(proposals):
-        tid = start + i
-        result = adapter.evaluate(
-            EvaluationRequest(
-                campaign=spec.name,
-                trial_id=tid,
-                attempt=1,
-                composition=p.composition,
-                parameters=p.parameters,
-                objectives=[o.name for o in spec.objectives],
-                seed=spec.seed,
-            )
-        )
-        ok = result.failure is None
-        out.append(
-            Trial(
-                id=tid,
-                campaign=spec.name,
-                iteration=0,
-                status=TrialStatus.COMPLETED if ok else TrialStatus.FAILED,
-                attempt=1,
-                composition=p.composition,
-                parameters=p.parameters,
-                phase=p.phase,
-                strategy=p.strategy,
-                failure_reason=result.failure,
-                measurement=Measurement(trial_id=tid, attempt=1, values=result.values)
-                if ok
-                else None,
-            )
-        )
-    return out
-
-
 def test_the_engine_learns_where_experiments_fail_and_avoids_it() -> None:
     data = _electrolyte()
     data["adapter"]["failures"] = {"region": {"EC": [0.3, 0.6]}}
     data["strategy"]["initial_design"] = {"size": 12}
     spec = validate(data)
     engine = CampaignEngine(spec)
-    history = _measured(spec, engine.ask(12, 0), 1)
+    history = simulated_trials(spec, engine.ask(12, 0), 1)
     n_failed = sum(t.status is TrialStatus.FAILED for t in history)
     assert 2 <= n_failed <= 10, (
         "the design must see both outcomes for this test to mean anything"
@@ -102,7 +63,7 @@ def test_outcome_constraints_are_modelled_and_reported(db_url: str) -> None:
     spec = validate(data)
     assert spec.acquisition == "qLogNEI"  # one goal: the constraint is not an objective
     engine = CampaignEngine(spec)
-    history = _measured(spec, engine.ask(6, 0), 1)
+    history = simulated_trials(spec, engine.ask(6, 0), 1)
     engine.tell(history)
     (p,) = engine.ask(1, 1)
     assert p.phase == "model"

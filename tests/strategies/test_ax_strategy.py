@@ -14,7 +14,7 @@ import numpy as np
 import yaml
 
 from loop.engine import CampaignEngine
-from loop.records import Measurement, Proposal, Trial, TrialStatus
+from loop.records import Proposal, Trial, TrialStatus
 from loop.service.campaigns import ensure_campaign
 from loop.service.runner import run_campaign
 from loop.spec import CampaignSpec, load_path, validate
@@ -24,6 +24,7 @@ from loop.strategies.ax import AxMapping, AxStrategy
 from loop.strategies.base import Candidate
 from tests.conftest import CAMPAIGNS
 from tests.engine.checks import violations
+from tests.support import simulated_trials
 
 #: A four-component simplex with a linear constraint and a non-zero lower bound.
 PURE = {
@@ -52,49 +53,10 @@ PURE = {
 }
 
 
-def _trials(spec: CampaignSpec, proposals: list, start: int, measure: bool) -> list:
-    """Stored-trial records for *proposals*: measured by the simulator, or pending."""
-    from adapters.simulator import SimulatorAdapter
-    from loop.ports import EvaluationRequest
-
-    adapter = SimulatorAdapter(spec.adapter_config(), spec)
-    out = []
-    for tid, p in enumerate(proposals, start):
-        values = None
-        if measure:
-            request = EvaluationRequest(
-                campaign=spec.name,
-                trial_id=tid,
-                attempt=1,
-                composition=p.composition,
-                parameters=p.parameters,
-                objectives=[o.name for o in spec.objectives],
-                seed=spec.seed,
-            )
-            values = adapter.evaluate(request).values
-        out.append(
-            Trial(
-                id=tid,
-                campaign=spec.name,
-                iteration=0,
-                status=TrialStatus.COMPLETED if measure else TrialStatus.PENDING,
-                attempt=1,
-                composition=p.composition,
-                parameters=p.parameters,
-                phase=p.phase,
-                strategy=p.strategy,
-                measurement=Measurement(trial_id=tid, attempt=1, values=values)
-                if measure
-                else None,
-            )
-        )
-    return out
-
-
 def _designed(spec: CampaignSpec, n: int = 6) -> tuple[CampaignEngine, list[Trial]]:
     """An engine told about *n* measured initial-design trials."""
     engine = CampaignEngine(spec)
-    trials = _trials(spec, engine.ask(n, 0), 1, measure=True)
+    trials = simulated_trials(spec, engine.ask(n, 0), 1)
     engine.tell(trials)
     return engine, trials
 
@@ -136,7 +98,9 @@ def test_mixed_space_proposals_are_valid_new_and_avoid_the_batch_in_flight() -> 
     # (same seed and data: an Ax blind to pending trials repeats first[0], which
     # is then dropped and replaced at random, so no "model" phase is left)
     sent = [Proposal(**_config(engine, c), phase=c.phase, strategy="ax") for c in first]
-    engine.tell(trials + _trials(spec, sent, len(trials) + 1, measure=False))
+    engine.tell(
+        trials + simulated_trials(spec, sent, len(trials) + 1, TrialStatus.PENDING)
+    )
     second = AxStrategy().propose(engine.context, engine.history(), 1, seed=1)
     assert second[0].provenance["ax"]["pending"] == 2
     _check(engine, second, 1)  # a model point: Ax did not simply repeat the batch
@@ -173,7 +137,7 @@ def test_equalities_become_derived_parameters_and_ax_starts_with_sobol() -> None
     x = engine.encoder.encode({"A": 10, "B": 30, "C": 20, "D": 40}, {})
     np.testing.assert_allclose(mapping.from_ax(mapping.to_ax(x)), x)
     # with no data Ax is still in its own Sobol step: phase "initial", all valid
-    trials = _trials(spec, engine.ask(1, 0), 1, measure=True)
+    trials = simulated_trials(spec, engine.ask(1, 0), 1)
     engine.tell(trials)
     batch = AxStrategy().propose(engine.context, engine.history(), 3, seed=3)
     assert [c.phase for c in batch] == ["initial"] * 3
