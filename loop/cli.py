@@ -215,9 +215,12 @@ def _print_summary(summary: Any, db: str) -> None:
         best = summary.best
         comp = ", ".join(f"{k} {v:.4g}" for k, v in best.composition.items() if v > 0)
         values = ", ".join(f"{k} = {v:.6g}" for k, v in best.values.items())
-        out.print(f"best composition: {comp}", highlight=False)
+        out.print(
+            escape(f"best composition: {comp}" if comp else "best configuration:"),
+            highlight=False,
+        )
         if best.parameters:
-            out.print(f"  parameters: {best.parameters}", highlight=False)
+            out.print(escape(f"  parameters: {best.parameters}"), highlight=False)
         out.print(f"  {values} (trial {best.id})", highlight=False)
     out.print(
         f"inspect it with:  {_self_command()} inspect {summary.name} --db {db}",

@@ -65,7 +65,8 @@ class SimulatorAdapter:
             raise LoopError(built[0].message, built[0].hint)
         self.function: SimFunction = built
         self.config = config
-        self.total = spec.space.composition.total
+        comp = spec.space.composition
+        self.total = comp.total if comp else 1.0
 
     @staticmethod
     def check(config: SimulatorConfig, spec: CampaignSpec) -> list[Problem]:
@@ -174,9 +175,7 @@ def _injected_failure(
 
 def _region_problems(failures: Failures, spec: CampaignSpec) -> list[Problem]:
     categorical = {p.name for p in spec.space.parameters if p.type == "categorical"}
-    names = set(spec.space.composition.components) | {
-        p.name for p in spec.space.parameters
-    }
+    names = set(spec.space.components) | {p.name for p in spec.space.parameters}
     problems = []
     for name, rule in failures.region.items():
         path = f"adapter.failures.region.{name}"

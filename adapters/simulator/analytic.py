@@ -57,25 +57,30 @@ class SimplexBumps:
 
     def __init__(self, spec: CampaignSpec, options: BumpsOptions) -> None:
         comp = spec.space.composition
-        self.components = comp.components
-        rng = _stable_rng("simplex-bumps", *comp.components)
-        lo = np.array(comp.lower) / comp.total
-        hi = np.array(comp.upper) / comp.total
-        self.centres = [_point_in_box(rng, lo, hi) for _ in range(2)]
+        self.components = spec.space.components
+        self.centres: list[np.ndarray] = []
+        if comp is not None:
+            rng = _stable_rng("simplex-bumps", *comp.components)
+            lo = np.array(comp.lower) / comp.total
+            hi = np.array(comp.upper) / comp.total
+            self.centres = [_point_in_box(rng, lo, hi) for _ in range(2)]
         self.width = options.width
         self.parameters = spec.space.parameters
 
     def __call__(
         self, fractions: dict[str, float], parameters: dict[str, Any]
     ) -> dict[str, float]:
-        x = np.array([fractions[c] for c in self.components])
-        main = math.exp(
-            -float(np.sum((x - self.centres[0]) ** 2)) / (2 * self.width**2)
-        )
-        side = 0.6 * math.exp(
-            -float(np.sum((x - self.centres[1]) ** 2)) / (2 * (0.6 * self.width) ** 2)
-        )
-        value = max(main, side)
+        value = 1.0
+        if self.centres:
+            x = np.array([fractions[c] for c in self.components])
+            main = math.exp(
+                -float(np.sum((x - self.centres[0]) ** 2)) / (2 * self.width**2)
+            )
+            side = 0.6 * math.exp(
+                -float(np.sum((x - self.centres[1]) ** 2))
+                / (2 * (0.6 * self.width) ** 2)
+            )
+            value = max(main, side)
         for p in self.parameters:
             v = parameters[p.name]
             if p.type == "categorical":
@@ -188,6 +193,14 @@ def _electrolyte(spec: CampaignSpec, options: dict[str, Any]) -> Any:
         return parsed
     assert isinstance(parsed, ElectrolyteOptions)
     comp = spec.space.composition
+    if comp is None:
+        return [
+            Problem(
+                "space.composition",
+                "simulator function electrolyte needs a composition of solvents",
+                "add `space.composition` with the solvents to blend",
+            )
+        ]
     problems = [
         Problem(
             "space.composition.components",

@@ -166,9 +166,16 @@ def _emt(spec: CampaignSpec, options: dict[str, Any]) -> Any:
             )
             for err in exc.errors()
         ]
-    unsupported = [
-        c for c in spec.space.composition.components if c not in EMT_ELEMENTS
-    ]
+    comp = spec.space.composition
+    if comp is None:
+        return [
+            Problem(
+                "space.composition",
+                "emt-alloy needs a composition of elements",
+                f"add `space.composition` with elements from {', '.join(EMT_ELEMENTS)}",
+            )
+        ]
+    unsupported = [c for c in comp.components if c not in EMT_ELEMENTS]
     if unsupported:
         return [
             Problem(
@@ -177,7 +184,7 @@ def _emt(spec: CampaignSpec, options: dict[str, Any]) -> Any:
                 f"use only {', '.join(EMT_ELEMENTS)} with function emt-alloy",
             )
         ]
-    if spec.space.composition.basis == "volume":
+    if comp.basis == "volume":
         return [
             Problem(
                 "space.composition.basis",
@@ -193,4 +200,4 @@ def _emt(spec: CampaignSpec, options: dict[str, Any]) -> Any:
                 "remove the parameters or use another simulator function",
             )
         ]
-    return EmtAlloy(parsed, spec.space.composition.basis)
+    return EmtAlloy(parsed, comp.basis)

@@ -28,7 +28,7 @@ def sobol_design(enc: Encoder, feas: Feasibility, n: int, seed: int) -> np.ndarr
     nc = len(enc.components)
     n_numeric = len(enc.numeric_idx)
     cats = list(enc.categorical.values())
-    dims = max(1, nc - 1 + n_numeric + len(cats))
+    dims = max(1, max(nc - 1, 0) + n_numeric + len(cats))
     sampler = qmc.Sobol(d=dims, scramble=True, seed=seed)
     accepted: list[np.ndarray] = []
     drawn = 0
@@ -62,8 +62,31 @@ def _map_unit(
     nc = len(enc.components)
     lo, hi = enc.lower, enc.upper
     x = np.zeros(enc.dim)
-    cuts = np.sort(u[: nc - 1])
-    simplex = np.diff(np.concatenate([[0.0], cuts, [1.0]]))
+    if nc and not _map_composition(enc, feas, u[: nc - 1], x):
+        return None
+    k = max(nc - 1, 0)
+    for i in enc.numeric_idx:
+        x[i] = lo[i] + u[k] * (hi[i] - lo[i])
+        k += 1
+    for idx in cats:
+        x[idx[min(int(u[k] * len(idx)), len(idx) - 1)]] = 1.0
+        k += 1
+    rows = enc.linear
+    if len(rows.b_ub) and np.any(rows.a_ub @ x > rows.b_ub + TOL):
+        return None
+    return x
+
+
+def _map_composition(
+    enc: Encoder, feas: Feasibility, u: np.ndarray, x: np.ndarray
+) -> bool:
+    """Sorted spacings of *u* as fractions above the lower bounds, written into *x*.
+
+    Returns False when the point breaks an upper bound (the caller drops it).
+    """
+    nc = len(enc.components)
+    lo, hi = enc.lower, enc.upper
+    simplex = np.diff(np.concatenate([[0.0], np.sort(u), [1.0]]))
     flo = lo[enc.fraction_idx]
     free = 1.0 - flo.sum()
     if feas.max_components is not None and feas.max_components < nc:
@@ -77,19 +100,7 @@ def _map_unit(
         x[enc.fraction_idx] = np.where(mask, flo + free * simplex, 0.0)
     else:
         x[enc.fraction_idx] = flo + free * simplex
-    if np.any(x[enc.fraction_idx] > hi[enc.fraction_idx] + TOL):
-        return None
-    k = nc - 1
-    for i in enc.numeric_idx:
-        x[i] = lo[i] + u[k] * (hi[i] - lo[i])
-        k += 1
-    for idx in cats:
-        x[idx[min(int(u[k] * len(idx)), len(idx) - 1)]] = 1.0
-        k += 1
-    rows = enc.linear
-    if len(rows.b_ub) and np.any(rows.a_ub @ x > rows.b_ub + TOL):
-        return None
-    return x
+    return not np.any(x[enc.fraction_idx] > hi[enc.fraction_idx] + TOL)
 
 
 def uniform_samples(enc: Encoder, feas: Feasibility, n: int, seed: int) -> np.ndarray:

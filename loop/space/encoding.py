@@ -48,6 +48,8 @@ class LinearRows:
     b_eq: np.ndarray
     a_ub: np.ndarray
     b_ub: np.ndarray
+    #: Rows of `a_eq` from here on are the YAML's equalities (row 0 may be the sum).
+    user_eq_start: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,11 @@ class Encoder:
     def __init__(self, spec: CampaignSpec) -> None:
         self.spec = spec
         comp = spec.space.composition
-        self.total = comp.total
-        self.components = list(comp.components)
+        self.total = comp.total if comp else 1.0
+        self.components = list(spec.space.components)
         columns = [
-            Column(
-                c,
-                "fraction",
-                comp.bounds[c][0] / comp.total,
-                comp.bounds[c][1] / comp.total,
-            )
-            for c in comp.components
+            Column(c, "fraction", lo / self.total, hi / self.total)
+            for c, (lo, hi) in (comp.bounds.items() if comp else ())
         ]
         for p in spec.space.parameters:
             if p.type == "continuous":
@@ -98,7 +95,7 @@ class Encoder:
                 )
         self.columns = tuple(columns)
         self.fraction_idx = np.array(
-            [i for i, c in enumerate(columns) if c.kind == "fraction"]
+            [i for i, c in enumerate(columns) if c.kind == "fraction"], dtype=int
         )
         self.numeric_idx = np.array(
             [i for i, c in enumerate(columns) if c.kind in ("continuous", "integer")],
@@ -121,6 +118,8 @@ class Encoder:
         if "element_descriptors" not in features:
             return None
         comp = self.spec.space.composition
+        if comp is None:
+            return None
         names, table = descriptor_table(comp.kind, comp.components, comp.descriptors)
         return FeatureTable(names, table, keep_fractions="fractions" in features)
 
@@ -160,7 +159,8 @@ class Encoder:
             for i, col in enumerate(self.columns)
             if col.kind == "fraction"
         }
-        step = self.spec.space.composition.resolution
+        comp = self.spec.space.composition
+        step = comp.resolution if comp else None
         if step is not None:
             # whole numbers of dosing steps, written as exactly as floats allow
             composition = {
@@ -181,8 +181,13 @@ class Encoder:
         return next(i for i, c in enumerate(self.columns) if c.name == name)
 
     def _linear_rows(self) -> LinearRows:
-        eq_rows = [np.where([c.kind == "fraction" for c in self.columns], 1.0, 0.0)]
-        eq_rhs = [1.0]
+        eq_rows: list[np.ndarray] = []
+        eq_rhs: list[float] = []
+        if self.components:  # the fractions sum to 1
+            eq_rows.append(
+                np.where([c.kind == "fraction" for c in self.columns], 1.0, 0.0)
+            )
+            eq_rhs.append(1.0)
         ub_rows: list[np.ndarray] = []
         ub_rhs: list[float] = []
         for con in self.spec.constraints:
@@ -203,8 +208,9 @@ class Encoder:
                 ub_rows.append(-row)
                 ub_rhs.append(-con.ge)
         return LinearRows(
-            np.array(eq_rows),
+            np.array(eq_rows).reshape(-1, self.dim),
             np.array(eq_rhs),
             np.array(ub_rows).reshape(-1, self.dim),
             np.array(ub_rhs),
+            user_eq_start=1 if self.components else 0,
         )

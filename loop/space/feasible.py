@@ -27,8 +27,8 @@ class Feasibility:
     def __init__(self, encoder: Encoder) -> None:
         self.enc = encoder
         comp = encoder.spec.space.composition
-        self.max_components = comp.max_components
-        self.step = comp.resolution / comp.total if comp.resolution else None
+        self.max_components = comp.max_components if comp else None
+        self.step = comp.resolution / comp.total if comp and comp.resolution else None
         self.frac = encoder.fraction_idx
         self.lo = encoder.lower
         self.hi = encoder.upper
@@ -43,13 +43,14 @@ class Feasibility:
                 f"{names[i]}={x[i]:.6g} outside [{self.lo[i]:g}, {self.hi[i]:g}]"
             )
         total = float(np.sum(x[self.frac]))
-        if abs(total - 1.0) > tol:
+        if len(self.frac) and abs(total - 1.0) > tol:
             out.append(f"fractions sum to {total:.12g}, not 1")
         rows = self.enc.linear
         for row, rhs in zip(rows.a_ub, rows.b_ub, strict=True):
             if row @ x > rhs + tol * max(1.0, abs(rhs)):
                 out.append(f"linear constraint violated: {row @ x:.6g} > {rhs:.6g}")
-        for row, rhs in zip(rows.a_eq[1:], rows.b_eq[1:], strict=True):
+        start = rows.user_eq_start
+        for row, rhs in zip(rows.a_eq[start:], rows.b_eq[start:], strict=True):
             if abs(row @ x - rhs) > tol * max(1.0, abs(rhs)):
                 out.append(f"linear equality violated: {row @ x:.6g} != {rhs:.6g}")
         if self.max_components is not None:
@@ -129,6 +130,8 @@ class Feasibility:
 
     def _fix_sum(self, x: np.ndarray, support: np.ndarray) -> np.ndarray:
         """Clip fractions to bounds and spread the remainder so they sum to 1 exactly."""
+        if not len(self.frac):
+            return x
         lo, hi = self.lo[self.frac], self.hi[self.frac]
         f = np.clip(x[self.frac], lo, hi)
         f[~support] = 0.0
@@ -164,8 +167,10 @@ class Feasibility:
         worst = 0.0
         if len(rows.b_ub):
             worst = max(worst, float(np.max(rows.a_ub @ x - rows.b_ub)))
-        if len(rows.b_eq) > 1:
-            worst = max(worst, float(np.max(np.abs(rows.a_eq[1:] @ x - rows.b_eq[1:]))))
+        start = rows.user_eq_start
+        if len(rows.b_eq) > start:
+            user = rows.a_eq[start:] @ x - rows.b_eq[start:]
+            worst = max(worst, float(np.max(np.abs(user))))
         return worst
 
     def _project(self, x: np.ndarray, support: np.ndarray) -> np.ndarray | None:
@@ -175,7 +180,8 @@ class Feasibility:
         rows = self.enc.linear
         free = np.array(
             [i for i in range(self.enc.dim) if i in set(self.enc.numeric_idx)]
-            + [int(i) for i, s in zip(self.frac, support, strict=True) if s]
+            + [int(i) for i, s in zip(self.frac, support, strict=True) if s],
+            dtype=int,
         )
         free.sort()
         base = x.copy()

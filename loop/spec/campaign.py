@@ -22,8 +22,27 @@ CAMPAIGN_NAME = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.\
 class Space(SpecModel):
     """What can be varied: one composition block and any process parameters."""
 
-    composition: CompositionSpec
+    composition: CompositionSpec | None = None
     parameters: tuple[Parameter, ...] = ()
+
+    @model_validator(mode="after")
+    def _something_to_vary(self) -> Space:
+        if self.composition is None and not self.parameters:
+            fail(
+                [
+                    (
+                        "the space has neither a composition nor parameters",
+                        "add `composition:` (components that share a total) and/or "
+                        "`parameters:`",
+                    )
+                ]
+            )
+        return self
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Composition component names (empty for a process-only campaign)."""
+        return self.composition.components if self.composition else ()
 
 
 class CampaignSpec(SpecModel):
@@ -118,7 +137,7 @@ class CampaignSpec(SpecModel):
 
 def _naming_problems(spec: CampaignSpec) -> list[Problem]:
     problems = []
-    components = set(spec.space.composition.components)
+    components = set(spec.space.components)
     seen: set[str] = set()
     for i, p in enumerate(spec.space.parameters):
         if p.name in seen or p.name in components:
@@ -148,6 +167,16 @@ def _feature_problems(spec: CampaignSpec) -> list[Problem]:
 
     comp = spec.space.composition
     wanted = "element_descriptors" in spec.strategy.surrogate.features
+    if comp is None:
+        if not wanted:
+            return []
+        return [
+            Problem(
+                "strategy.surrogate.features",
+                "element_descriptors needs a composition",
+                "remove element_descriptors, or add `space.composition`",
+            )
+        ]
     if not wanted and comp.descriptors is None:
         return []
     return descriptor_problems(comp.kind, comp.components, comp.descriptors, wanted)

@@ -14,10 +14,9 @@ if TYPE_CHECKING:
 
 def linear_problems(spec: CampaignSpec) -> list[Problem]:
     """Problems with linear constraints: unknown names, or no feasible point."""
-    comp = spec.space.composition
     numeric = {p.name: p for p in spec.space.parameters if p.type != "categorical"}
     categorical = {p.name for p in spec.space.parameters if p.type == "categorical"}
-    known = set(comp.components) | set(numeric)
+    known = set(spec.space.components) | set(numeric)
     problems = []
     for index, con in enumerate(spec.constraints):
         for name in con.coefficients:
@@ -37,8 +36,9 @@ def linear_problems(spec: CampaignSpec) -> list[Problem]:
                         f"known names: {', '.join(sorted(known))}",
                     )
                 )
-    k = spec.space.composition.max_components
-    with_cardinality = k is not None and k < len(spec.space.composition.components)
+    comp = spec.space.composition
+    k = comp.max_components if comp else None
+    with_cardinality = k is not None and k < len(spec.space.components)
     if problems or not (spec.constraints or with_cardinality):
         return problems
     if not spec.constraints:
@@ -71,18 +71,20 @@ def linear_problems(spec: CampaignSpec) -> list[Problem]:
 
 def _feasible(spec: CampaignSpec, which: range | list[int]) -> bool:
     comp = spec.space.composition
+    components = spec.space.components
     numeric = [p for p in spec.space.parameters if p.type != "categorical"]
-    names = [*comp.components, *(p.name for p in numeric)]
+    names = [*components, *(p.name for p in numeric)]
     index = {n: i for i, n in enumerate(names)}
-    n_comp = len(comp.components)
-    lower = np.array(
-        [comp.bounds[c][0] for c in comp.components] + [p.bounds[0] for p in numeric]
-    )
-    upper = np.array(
-        [comp.bounds[c][1] for c in comp.components] + [p.bounds[1] for p in numeric]
-    )
-    a_eq = [np.array([1.0] * n_comp + [0.0] * len(numeric))]
-    b_eq = [comp.total]
+    n_comp = len(components)
+    comp_lo = [comp.bounds[c][0] for c in components] if comp else []
+    comp_hi = [comp.bounds[c][1] for c in components] if comp else []
+    lower = np.array(comp_lo + [p.bounds[0] for p in numeric], dtype=float)
+    upper = np.array(comp_hi + [p.bounds[1] for p in numeric], dtype=float)
+    a_eq: list[np.ndarray] = []
+    b_eq: list[float] = []
+    if comp is not None:
+        a_eq.append(np.array([1.0] * n_comp + [0.0] * len(numeric)))
+        b_eq.append(comp.total)
     a_ub: list[np.ndarray] = []
     b_ub: list[float] = []
     for i in which:
@@ -99,11 +101,11 @@ def _feasible(spec: CampaignSpec, which: range | list[int]) -> bool:
         if con.ge is not None:
             a_ub.append(-row)
             b_ub.append(-con.ge)
-    k = comp.max_components
+    k = comp.max_components if comp else None
     point = find_point(
         lower,
         upper,
-        np.array(a_eq),
+        np.array(a_eq).reshape(-1, len(names)),
         np.array(b_eq),
         np.array(a_ub).reshape(-1, len(names)),
         np.array(b_ub),
@@ -141,8 +143,8 @@ def find_point(
             np.zeros(n),
             A_ub=a_ub if len(b_ub) else None,
             b_ub=b_ub if len(b_ub) else None,
-            A_eq=a_eq,
-            b_eq=b_eq,
+            A_eq=a_eq if len(b_eq) else None,
+            b_eq=b_eq if len(b_eq) else None,
             bounds=list(zip(lower, upper, strict=True)),
             method="highs",
         )

@@ -104,3 +104,30 @@ def test_a_space_with_fewer_points_than_the_budget_ends_cleanly(
     compositions = sorted(tuple(t["composition"].values()) for t in doc["trials"])
     assert compositions == [(0.0, 1.0), (0.5, 0.5), (1.0, 0.0)]
     assert doc["status"] == "exhausted"
+
+
+def test_a_process_only_campaign_needs_no_composition(db_url: str) -> None:
+    data = {
+        "schema_version": 1,
+        "name": "process-only",
+        "space": {
+            "parameters": [
+                {"name": "temperature", "type": "continuous", "bounds": [300, 900]},
+                {"name": "layers", "type": "integer", "bounds": [1, 11]},
+                {"name": "route", "type": "categorical", "values": ["cast", "powder"]},
+            ]
+        },
+        "constraints": [{"coefficients": {"temperature": 1, "layers": 10}, "le": 900}],
+        "objectives": [{"name": "y", "direction": "maximize"}],
+        "strategy": {"initial_design": {"size": 4}, "batch_size": 2},
+        "budget": {"experiments": 8},
+        "adapter": {"type": "simulator", "function": "simplex-bumps"},
+    }
+    store, name = _start(db_url, data)
+    summary = run_campaign(store, name)
+    assert summary.finished and summary.used == 8
+    for t in store.trials(name):
+        assert t.composition == {}
+        assert t.parameters["temperature"] + 10 * t.parameters["layers"] <= 900 + 1e-9
+        assert isinstance(t.parameters["layers"], int)
+    assert any(t.phase == "model" for t in store.trials(name))
