@@ -9,12 +9,18 @@ Phases: the first `initial_design.size` proposals come from a space-filling
 design (fixed by the campaign seed); after that the chosen strategy proposes.
 A model-based strategy needs at least two completed measurements; until then
 the design continues.
+
+With a candidate pool (a dataset replay: the adapter's finite set of
+configurations), every proposal is one of the pool's rows not yet taken; the
+initial design then draws rows uniformly at random with the campaign seed, so
+every strategy starts a replay from the same rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +31,7 @@ from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
 from loop.strategies import Candidate, History, get_strategy
 from loop.strategies.base import Context
-from loop.strategies.design import fresh
+from loop.strategies.design import fresh, from_pool
 
 MIN_OBSERVATIONS_FOR_MODEL = 2
 
@@ -39,12 +45,20 @@ def iteration_seed(seed: int, iteration: int) -> int:
 class CampaignEngine:
     """Proposes configurations for one campaign from the trials it is told about."""
 
-    def __init__(self, spec: CampaignSpec) -> None:
+    def __init__(
+        self,
+        spec: CampaignSpec,
+        pool: Sequence[tuple[dict[str, float], dict[str, Any]]] | None = None,
+    ) -> None:
         self.spec = spec
         self.encoder = Encoder(spec)
         self.feasibility = Feasibility(self.encoder)
         self.context = Context(spec, self.encoder, self.feasibility)
         self._trials: list[Trial] = []
+        self.pool = list(pool) if pool is not None else None
+        self._pool_x = (
+            self.encoder.encode_many(self.pool) if self.pool is not None else None
+        )
 
     @property
     def initial_size(self) -> int:
@@ -69,6 +83,11 @@ class CampaignEngine:
             for t in self._trials
             if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)
         ]
+        x_all = rows([t for t in self._trials if t.status != TrialStatus.STALE])
+        pool = pool_index = None
+        if self._pool_x is not None:
+            left = self._untaken(x_all)
+            pool, pool_index = self._pool_x[left], np.flatnonzero(left)
         return History(
             x_done=rows(done),
             y_done=np.array([[t.values[n] for n in names] for t in done]).reshape(
@@ -76,8 +95,20 @@ class CampaignEngine:
             ),
             x_failed=rows([t for t in self._trials if t.status == TrialStatus.FAILED]),
             x_pending=rows([t for t in self._trials if t.status.in_flight]),
-            x_all=rows([t for t in self._trials if t.status != TrialStatus.STALE]),
+            x_all=x_all,
+            pool=pool,
+            pool_index=pool_index,
         )
+
+    def _untaken(self, x_all: np.ndarray) -> np.ndarray:
+        """Mask of pool rows that match no earlier trial (relative to each range)."""
+        assert self._pool_x is not None
+        left = np.ones(len(self._pool_x), dtype=bool)
+        enc = self.encoder
+        scale = np.where(enc.upper > enc.lower, enc.upper - enc.lower, 1.0)
+        for x in x_all:
+            left &= (np.abs(self._pool_x - x) / scale).max(axis=1) > 1e-6
+        return left
 
     def ask(self, n: int, iteration: int) -> list[Proposal]:
         """Up to *n* new proposals, feasible and distinct from every earlier trial."""
@@ -86,7 +117,9 @@ class CampaignEngine:
         history = self.history()
         seed = iteration_seed(self.spec.seed, iteration)
         engine = self.spec.strategy.engine
-        if engine in ("random", "sobol"):
+        if engine in ("random", "sobol") and history.pool is None:
+            # baselines sample the whole space from the start; in a replay they
+            # share the seeded initial rows with every other strategy instead
             candidates = get_strategy(engine).propose(self.context, history, n, seed)
             return [self._proposal(c, engine, seed) for c in candidates]
         issued = sum(
@@ -112,6 +145,8 @@ class CampaignEngine:
     def _design(self, history: History, n: int) -> list[Candidate]:
         if n <= 0:
             return []
+        if history.pool is not None:
+            return self._pool_design(history, n)
         size = self.initial_size + len(history.x_all) + n
         design = self.spec.strategy.initial_design
         if design.method == "sobol":
@@ -120,8 +155,19 @@ class CampaignEngine:
             pool = uniform_samples(self.encoder, self.feasibility, size, self.spec.seed)
         return fresh(self.context, pool, history, n, "initial")
 
+    def _pool_design(self, history: History, n: int) -> list[Candidate]:
+        """The next rows of one seeded random order of the whole pool."""
+        assert history.pool_index is not None and self.pool is not None
+        order = np.random.default_rng(self.spec.seed).permutation(len(self.pool))
+        position = {int(i): k for k, i in enumerate(history.pool_index)}
+        picks = [position[int(i)] for i in order if int(i) in position][:n]
+        return from_pool(history, np.array(picks, dtype=int), n, "initial")
+
     def _proposal(self, c: Candidate, engine: str, seed: int) -> Proposal:
-        composition, parameters = self.encoder.decode(c.x)
+        if c.pool_index is not None and self.pool is not None:
+            composition, parameters = self.pool[c.pool_index]
+        else:
+            composition, parameters = self.encoder.decode(c.x)
         return Proposal(
             composition=composition,
             parameters=parameters,
@@ -137,13 +183,7 @@ class CampaignEngine:
 
 def _taking(history: History, candidates: list[Candidate]) -> History:
     """*history* with *candidates* added as pending and taken points."""
-    if not candidates:
-        return history
-    extra = np.array([c.x for c in candidates])
-    return History(
-        history.x_done,
-        history.y_done,
-        history.x_failed,
-        np.concatenate([history.x_pending.reshape(-1, extra.shape[1]), extra]),
-        np.concatenate([history.x_all.reshape(-1, extra.shape[1]), extra]),
+    return history.taking(
+        [c.x for c in candidates],
+        [c.pool_index for c in candidates if c.pool_index is not None],
     )

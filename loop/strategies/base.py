@@ -18,6 +18,9 @@ class History:
 
     `y_done` holds raw objective values (columns in `spec.objectives` order);
     `x_all` is every trial that may not be proposed again (all but STALE).
+    For a dataset replay, `pool` holds the candidates not yet taken (rows of
+    comp-rep) and `pool_index` their positions in the campaign's full pool;
+    strategies then choose among those rows instead of the continuous space.
     """
 
     x_done: np.ndarray
@@ -25,6 +28,29 @@ class History:
     x_failed: np.ndarray
     x_pending: np.ndarray
     x_all: np.ndarray
+    pool: np.ndarray | None = None
+    pool_index: np.ndarray | None = None
+
+    def taking(
+        self, rows: list[np.ndarray], indices: list[int] | None = None
+    ) -> History:
+        """This history with *rows* added as pending and taken (and off the pool)."""
+        if not rows:
+            return self
+        extra = np.array(rows)
+        pool, pool_index = self.pool, self.pool_index
+        if pool is not None and pool_index is not None and indices is not None:
+            keep = ~np.isin(pool_index, indices)
+            pool, pool_index = pool[keep], pool_index[keep]
+        return History(
+            self.x_done,
+            self.y_done,
+            self.x_failed,
+            np.concatenate([self.x_pending.reshape(-1, extra.shape[1]), extra]),
+            np.concatenate([self.x_all.reshape(-1, extra.shape[1]), extra]),
+            pool,
+            pool_index,
+        )
 
 
 @dataclass(frozen=True)
@@ -37,6 +63,8 @@ class Candidate:
     predicted_mean: dict[str, float] = field(default_factory=dict)
     predicted_sd: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: Position in the campaign's candidate pool (dataset replays only).
+    pool_index: int | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from loop.strategies.design import RandomStrategy
 
 #: Supports (from the best relaxed optima) optimised per candidate with max_components.
 SUPPORTS_TRIED = 3
+#: Pool rows scored per acquisition call in a dataset replay.
+POOL_CHUNK = 512
 
 
 class BotorchStrategy:
@@ -68,6 +70,7 @@ class BotorchStrategy:
         x_base = torch.as_tensor(history.x_done, dtype=torch.double)
         pending = [*history.x_pending]
         taken = [*history.x_all]
+        chosen: list[int] = []  # pool positions picked in this call
         out: list[Candidate] = []
         for _ in range(n):
             x_pending = (
@@ -86,14 +89,22 @@ class BotorchStrategy:
                     constraints=joint.constraint_callables(),
                 )
             )
-            candidate = self._one(ctx, acqf, joint, history, taken, rng)
+            if history.pool is not None:
+                candidate = self._one_from_pool(acqf, joint, history, chosen)
+            else:
+                candidate = self._one(ctx, acqf, joint, history, taken, rng)
             if candidate is None:
                 fallback = RandomStrategy().propose(
-                    ctx, _history_with(history, taken), 1, seed + 1
+                    ctx,
+                    history.taking(taken[len(history.x_all) :], chosen),
+                    1,
+                    seed + 1,
                 )
                 if not fallback:
                     break
-                candidate = Candidate(x=fallback[0].x, phase="fallback")
+                candidate = Candidate(
+                    x=fallback[0].x, phase="fallback", pool_index=fallback[0].pool_index
+                )
             mean, sd = joint.predict(candidate.x[None])
             extra = dict(provenance)
             if joint.success is not None:
@@ -109,7 +120,10 @@ class BotorchStrategy:
                 },
                 predicted_sd={o.name: float(sd[0, j]) for j, o in enumerate(outputs)},
                 provenance=extra,
+                pool_index=candidate.pool_index,
             )
+            if candidate.pool_index is not None:
+                chosen.append(candidate.pool_index)
             out.append(candidate)
             pending.append(candidate.x)
             taken.append(candidate.x)
@@ -160,6 +174,36 @@ class BotorchStrategy:
         best = int(torch.argmax(values))
         return Candidate(
             x=repaired[best], phase="model", acquisition_value=float(values[best])
+        )
+
+    def _one_from_pool(
+        self, acqf: Any, joint: JointModel, history: History, chosen: list[int]
+    ) -> Candidate | None:
+        """The remaining pool row with the highest acquisition value (discrete search).
+
+        Every remaining candidate is scored (in chunks, so large pools fit in
+        memory); rows whose predicted success is below one half are passed over
+        while any other row remains.
+        """
+        import torch
+
+        assert history.pool is not None and history.pool_index is not None
+        left = ~np.isin(history.pool_index, chosen)
+        rows, index = history.pool[left], history.pool_index[left]
+        if not len(rows):
+            return None
+        likely = joint.p_success(rows) >= SUCCESS_LEVEL
+        if likely.any():
+            rows, index = rows[likely], index[likely]
+        tx = torch.as_tensor(rows[:, None, :], dtype=torch.double)
+        with torch.no_grad():
+            values = torch.cat([acqf(chunk) for chunk in tx.split(POOL_CHUNK)])
+        best = int(torch.argmax(values))
+        return Candidate(
+            x=rows[best],
+            phase="model",
+            acquisition_value=float(values[best]),
+            pool_index=int(index[best]),
         )
 
     def _on_supports(
@@ -217,16 +261,6 @@ def _reference_point(goals: Any, y_signed: np.ndarray) -> np.ndarray:
         if o.threshold is not None:
             ref[j] = o.sign * o.threshold
     return ref
-
-
-def _history_with(history: History, taken: list[np.ndarray]) -> History:
-    return History(
-        history.x_done,
-        history.y_done,
-        history.x_failed,
-        history.x_pending,
-        np.array(taken),
-    )
 
 
 def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:
