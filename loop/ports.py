@@ -20,6 +20,9 @@ from pydantic import Field
 
 from loop.records import Record
 
+#: Where adapters look for data files given by relative paths (`--data-root`).
+DATA_ROOT_ENV = "LOOP_DATA_ROOT"
+
 
 class EvaluationRequest(Record):
     """One trial attempt handed to an adapter."""

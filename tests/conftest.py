@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGNS = ROOT / "campaigns"
+#: The shared public datasets beside the clone (CI has them there); the benchmark
+#: campaigns under campaigns/benchmarks/ read their data from it.
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+os.environ.setdefault("LOOP_DATA_ROOT", str(SHARED_DATASETS))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ trial holds at most one measurement.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from loop.engine import CampaignEngine
 from loop.errors import LoopError
 from loop.plugins import adapter_class
 from loop.ports import EvaluationRequest
-from loop.records import Trial, TrialStatus
+from loop.records import Proposal, Trial, TrialStatus
 from loop.service.campaigns import best_trial, budget_used, load_spec
 from loop.spec import CampaignSpec
 from loop.storage import Store
@@ -60,7 +61,8 @@ def run_campaign(
     record = store.get_campaign(name)
     spec = load_spec(record)
     adapter = _adapter(spec)
-    engine = CampaignEngine(spec)
+    pool = adapter.pool() if hasattr(adapter, "pool") else None
+    engine = CampaignEngine(spec, pool)
     report = on_progress or (lambda _p: None)
     _recover(store, name, adapter)
     report(_progress(spec, store.trials(name), "resuming"))
@@ -81,7 +83,8 @@ def run_campaign(
             engine.tell(trials)
             n = min(spec.strategy.batch_size, slots)
             report(_progress(spec, trials, f"proposing {n} (iteration {iteration})"))
-            proposals = engine.ask(n, iteration)
+            started = time.perf_counter()
+            proposals = _timed(engine.ask(n, iteration), time.perf_counter() - started)
             if not proposals:
                 # every feasible configuration has been tried (a tiny or gridded space)
                 store.update_campaign(name, status="exhausted")
@@ -91,6 +94,19 @@ def run_campaign(
         for trial in pending:
             _dispatch(store, spec, adapter, trial)
             report(_progress(spec, store.trials(name), f"measured trial {trial.id}"))
+
+
+def _timed(proposals: list[Proposal], seconds: float) -> list[Proposal]:
+    """Proposals with the time their batch took to propose, for provenance and benchmarks."""
+    return [
+        Proposal.model_validate(
+            {
+                **p.model_dump(),
+                "provenance": {**p.provenance, "propose_seconds": round(seconds, 4)},
+            }
+        )
+        for p in proposals
+    ]
 
 
 def _dispatch(store: Store, spec: CampaignSpec, adapter: Any, trial: Trial) -> None:

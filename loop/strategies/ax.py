@@ -20,7 +20,6 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -210,6 +209,7 @@ class AxStrategy:
     ) -> list[Candidate]:
         out: list[Candidate] = []
         taken = [*history.x_all]
+        chosen: list[int] = []  # pool positions, in a dataset replay
         info: dict[str, Any] = {}
         try:
             with _quiet():
@@ -217,22 +217,33 @@ class AxStrategy:
                 trials = client.get_next_trials(max_trials=n)
                 nodes = _nodes(client, list(trials))
                 for index, params in trials.items():
-                    x = ctx.feasibility.finalise(mapping.from_ax(params))
+                    row = None
+                    if history.pool is not None:
+                        x, row = _nearest_row(
+                            ctx, history, mapping.from_ax(params), chosen
+                        )
+                    else:
+                        x = ctx.feasibility.finalise(mapping.from_ax(params))
                     if x is None or not ctx.is_new(x, taken):
                         continue
                     taken.append(x)
+                    if row is not None:
+                        chosen.append(row)
                     phase = "model" if nodes[index] == "MBM" else "initial"
                     mean, sd = (
                         _predict(client, mapping, x) if phase == "model" else ({}, {})
                     )
                     prov = {**info, "ax_node": nodes[index], "ax_trial": index}
-                    out.append(Candidate(x, phase, None, mean, sd, prov))
+                    out.append(Candidate(x, phase, None, mean, sd, prov, row))
         except Exception as exc:  # Ax could not propose: record why, then sample
             info = {**info, "ax_error": f"{type(exc).__name__}: {exc}"[:500]}
         if len(out) < n:
-            rest = replace(history, x_all=np.array(taken).reshape(-1, ctx.encoder.dim))
+            rest = history.taking([c.x for c in out], chosen)
             more = RandomStrategy().propose(ctx, rest, n - len(out), seed)
-            out += [Candidate(c.x, "fallback", provenance=info) for c in more]
+            out += [
+                Candidate(c.x, "fallback", provenance=info, pool_index=c.pool_index)
+                for c in more
+            ]
         return out
 
     def _client(
@@ -273,6 +284,25 @@ class AxStrategy:
             }
         }
         return client, mapping, info
+
+
+def _nearest_row(
+    ctx: Context, history: History, x: np.ndarray, chosen: list[int]
+) -> tuple[np.ndarray | None, int | None]:
+    """The remaining pool row closest to Ax's continuous proposal (relative to ranges).
+
+    Ax optimises over the continuous space; a replay may only measure rows of
+    its table, so each proposal is moved to the nearest row not yet taken.
+    """
+    assert history.pool is not None and history.pool_index is not None
+    left = ~np.isin(history.pool_index, chosen)
+    if not left.any():
+        return None, None
+    enc = ctx.encoder
+    scale = np.where(enc.upper > enc.lower, enc.upper - enc.lower, 1.0)
+    rows, index = history.pool[left], history.pool_index[left]
+    best = int(np.argmin(np.linalg.norm((rows - x) / scale, axis=1)))
+    return rows[best], int(index[best])
 
 
 def _generation_strategy(ctx: Context, seed: int) -> Any:

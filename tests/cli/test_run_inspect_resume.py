@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from loop.cli import app
 from loop.spec import load_path, validate
+from loop.spec.rules import violations
 from tests.conftest import CAMPAIGNS, ROOT
-from tests.engine.checks import violations
 
 runner = CliRunner()
 

@@ -10,7 +10,7 @@ from loop.engine import CampaignEngine
 from loop.errors import SpecError
 from loop.records import Trial, TrialStatus
 from loop.spec import CampaignSpec, validate
-from tests.engine.checks import violations
+from loop.spec.rules import violations
 from tests.support import simulated_trials
 
 NAMES = ["S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8"]

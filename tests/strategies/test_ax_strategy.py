@@ -18,12 +18,12 @@ from loop.records import Proposal, Trial, TrialStatus
 from loop.service.campaigns import ensure_campaign
 from loop.service.runner import run_campaign
 from loop.spec import CampaignSpec, load_path, validate
+from loop.spec.rules import violations
 from loop.storage import Store
 from loop.strategies import get_strategy
 from loop.strategies.ax import AxMapping, AxStrategy
 from loop.strategies.base import Candidate
 from tests.conftest import CAMPAIGNS
-from tests.engine.checks import violations
 from tests.support import simulated_trials
 
 #: A four-component simplex with a linear constraint and a non-zero lower bound.

@@ -1,0 +1,127 @@
+"""The dataset adapter: replay a table of past experiments as a candidate pool.
+
+The rows of a CSV file are the only candidates (pool-based replay, Liang et al.
+2021): the campaign's components, parameters and objectives are mapped to
+columns, replicate rows with identical inputs are averaged, and "measuring" a
+candidate reveals its tabulated value. The engine chooses among the rows not yet
+measured, so a row is never measured twice.
+
+The file is found from `adapter.path`: an absolute path, else relative to the
+data root (`--data-root` or the `LOOP_DATA_ROOT` environment variable), else
+relative to the working directory. The product ships no data it needs: the
+benchmark campaigns point at the shared datasets through the data root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.dataset.table import Pool, load_pool
+from loop.errors import LoopError, Problem
+from loop.ports import DATA_ROOT_ENV, EvaluationRequest, EvaluationResult
+
+if TYPE_CHECKING:
+    from loop.spec import CampaignSpec
+
+
+class DatasetConfig(BaseModel):
+    """The `adapter:` block for `type: dataset`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["dataset"]
+    path: str = Field(min_length=1)
+    #: Campaign name (component, parameter or objective) -> CSV column, where they differ.
+    columns: dict[str, str] = Field(default_factory=dict)
+    #: Keep only rows whose column equals the value (or one of the values).
+    where: dict[str, str | float | list[str | float]] = Field(default_factory=dict)
+    #: Rescale each row's composition to the campaign's total (e.g. at.% to fractions).
+    normalize: bool = True
+
+
+def resolve(path: str) -> tuple[Path | None, list[Path]]:
+    """The data file for *path*, and every place that was tried."""
+    raw = Path(path).expanduser()
+    tried = []
+    if raw.is_absolute():
+        tried.append(raw)
+    else:
+        root = os.environ.get(DATA_ROOT_ENV)
+        if root:
+            tried.append(Path(root).expanduser() / raw)
+        tried.append(Path.cwd() / raw)
+    return next((p for p in tried if p.is_file()), None), tried
+
+
+class DatasetAdapter:
+    """Reveals tabulated values for rows of the candidate pool."""
+
+    Config = DatasetConfig
+    rerun_safe: ClassVar[bool] = True
+
+    def __init__(self, config: DatasetConfig, spec: CampaignSpec) -> None:
+        pool, problems = _pool(config, spec)
+        if problems or pool is None:
+            first = problems[0]
+            raise LoopError(f"{first.path}: {first.message}", first.hint)
+        self.data: Pool = pool
+        self.objectives = [o.name for o in spec.objectives]
+
+    @staticmethod
+    def check(config: DatasetConfig, spec: CampaignSpec) -> list[Problem]:
+        """Problems with the file, its columns, or a pool too small for the budget."""
+        pool, problems = _pool(config, spec)
+        if pool is not None and not problems and len(pool) < spec.budget.experiments:
+            problems.append(
+                Problem(
+                    "budget.experiments",
+                    f"the budget of {spec.budget.experiments} exceeds the pool of "
+                    f"{len(pool)} candidates in {config.path}",
+                    f"set budget.experiments to at most {len(pool)}",
+                )
+            )
+        return problems
+
+    def pool(self) -> list[tuple[dict[str, float], dict[str, Any]]]:
+        """Every candidate configuration, in a fixed order."""
+        return list(self.data.configs)
+
+    def pool_values(self) -> list[dict[str, float]]:
+        """The tabulated (replicate-averaged) objective values of every candidate."""
+        return list(self.data.values)
+
+    def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
+        row = self.data.find(request.composition, request.parameters)
+        if row is None:
+            return EvaluationResult(
+                failure="not a row of the dataset: a replay can only measure its rows"
+            )
+        return EvaluationResult(
+            values={name: self.data.values[row][name] for name in request.objectives},
+            metadata={
+                "row": row,
+                "replicates": self.data.replicates[row],
+                "sha256": self.data.sha256,
+            },
+        )
+
+
+def _pool(config: DatasetConfig, spec: CampaignSpec) -> tuple[Pool | None, list[Problem]]:
+    path, tried = resolve(config.path)
+    if path is None:
+        where = ", ".join(str(p) for p in tried)
+        return None, [
+            Problem(
+                "adapter.path",
+                f"data file not found: {config.path} (looked in {where})",
+                f"pass --data-root DIR or set {DATA_ROOT_ENV}=DIR to the folder that "
+                "holds it (e.g. ../shared/datasets)",
+            )
+        ]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return load_pool(path, digest, config.columns, config.where, config.normalize, spec)

@@ -1,0 +1,214 @@
+"""Turn a CSV table into a candidate pool for a campaign.
+
+Steps, each reported when it removes rows: keep the rows the `where` filter
+selects; map campaign names to columns; drop rows with a missing input or
+objective; rescale compositions to the total (`normalize`); average replicate
+rows (identical inputs) into one candidate; drop candidates that break the
+campaign's own rules (bounds, constraints, categories), since the engine may
+only propose what the YAML allows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loop.errors import Problem
+from loop.spec.rules import violations
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from loop.spec import CampaignSpec
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Candidate configurations with their averaged objective values."""
+
+    configs: list[tuple[dict[str, float], dict[str, Any]]]
+    values: list[dict[str, float]]
+    replicates: list[int]
+    sha256: str
+    dropped: dict[str, int] = field(default_factory=dict)
+    _index: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.configs)
+
+    def find(self, composition: dict[str, float], parameters: dict[str, Any]) -> int | None:
+        """The row of this configuration, or None if it is not a candidate."""
+        return self._index.get(config_key(composition, parameters))
+
+
+def config_key(composition: dict[str, float], parameters: dict[str, Any]) -> tuple[Any, ...]:
+    """A hashable identity of a configuration, insensitive to float dust."""
+    comp = tuple((k, float(f"{v:.10g}")) for k, v in sorted(composition.items()))
+    params = tuple(
+        (k, v if isinstance(v, str) else float(f"{float(v):.10g}"))
+        for k, v in sorted(parameters.items())
+    )
+    return comp + params
+
+
+def load_pool(
+    path: Path,
+    digest: str,
+    columns: dict[str, str],
+    where: dict[str, Any],
+    normalize: bool,
+    spec: CampaignSpec,
+) -> tuple[Pool | None, list[Problem]]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        return None, [Problem("adapter.path", f"cannot read {path}: {exc}", "check the file")]
+    problems = _unknown_names(columns, spec)
+    problems += _missing_columns(frame, columns, where, spec)
+    if problems:
+        return None, problems
+    dropped: dict[str, int] = {}
+    for column, wanted in where.items():
+        keep = frame[column].isin(wanted if isinstance(wanted, list) else [wanted])
+        dropped[f"where {column}"] = int((~keep).sum())
+        frame = frame[keep]
+    comp = spec.space.composition
+    components = list(spec.space.components)
+    params = list(spec.space.parameters)
+    objectives = [o.name for o in spec.objectives]
+    col = {name: columns.get(name, name) for name in [*components, *objectives]}
+    col |= {p.name: columns.get(p.name, p.name) for p in params}
+    inputs = [col[c] for c in components] + [col[p.name] for p in params]
+    needed = frame[inputs + [col[o] for o in objectives]]
+    complete = needed.notna().all(axis=1)
+    for o in objectives:
+        complete &= pd.to_numeric(frame[col[o]], errors="coerce").notna()
+    dropped["missing values"] = int((~complete).sum())
+    frame = frame[complete]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    configs: dict[tuple[Any, ...], tuple[dict[str, float], dict[str, Any]]] = {}
+    bad = 0
+    for i, row in enumerate(frame.itertuples(index=False)):
+        record = dict(zip(frame.columns, row, strict=True))
+        config = _config(record, components, params, col, comp, normalize)
+        if config is None:
+            bad += 1
+            continue
+        key = config_key(*config)
+        groups.setdefault(key, []).append(i)
+        configs[key] = config
+    dropped["unusable inputs"] = bad
+    values_frame = frame[[col[o] for o in objectives]].apply(pd.to_numeric)
+    pool_configs, pool_values, replicates, outside = [], [], [], 0
+    for key, rows in groups.items():
+        composition, parameters = configs[key]
+        if violations(spec, composition, parameters):
+            outside += 1
+            continue
+        means = values_frame.iloc[rows].mean()
+        pool_configs.append((composition, parameters))
+        pool_values.append({o: float(means[col[o]]) for o in objectives})
+        replicates.append(len(rows))
+    dropped["outside the campaign's space"] = outside
+    if not pool_configs:
+        return None, [
+            Problem(
+                "adapter",
+                f"no candidate of {path.name} fits the campaign's space "
+                f"(removed: {_describe(dropped)})",
+                "widen the bounds or check the column mapping and `where` filter",
+            )
+        ]
+    index = {config_key(*c): i for i, c in enumerate(pool_configs)}
+    pool = Pool(pool_configs, pool_values, replicates, digest, dropped, index)
+    return pool, []
+
+
+def _config(
+    record: dict[str, Any],
+    components: list[str],
+    params: list[Any],
+    col: dict[str, str],
+    comp: Any,
+    normalize: bool,
+) -> tuple[dict[str, float], dict[str, Any]] | None:
+    """One row as (composition, parameters) in the campaign's units, or None."""
+    try:
+        amounts = {c: float(record[col[c]]) for c in components}
+    except (TypeError, ValueError):
+        return None
+    if components:
+        total = sum(amounts.values())
+        if not all(math.isfinite(v) and v >= 0 for v in amounts.values()) or total <= 0:
+            return None
+        if normalize:
+            amounts = {c: v / total * comp.total for c, v in amounts.items()}
+    parameters: dict[str, Any] = {}
+    for p in params:
+        raw = record[col[p.name]]
+        try:
+            if p.type == "categorical":
+                parameters[p.name] = str(raw)
+            elif p.type == "integer":
+                number = float(raw)
+                if number != round(number):
+                    return None
+                parameters[p.name] = int(round(number))
+            else:
+                parameters[p.name] = float(raw)
+        except (TypeError, ValueError):
+            return None
+    return amounts, parameters
+
+
+def _unknown_names(columns: dict[str, str], spec: CampaignSpec) -> list[Problem]:
+    known = {*spec.space.components, *(p.name for p in spec.space.parameters)}
+    known |= {o.name for o in spec.objectives}
+    return [
+        Problem(
+            f"adapter.columns.{name}",
+            f"'{name}' is not a component, parameter or objective of the campaign",
+            f"map only these names: {', '.join(sorted(known))}",
+        )
+        for name in columns
+        if name not in known
+    ]
+
+
+def _missing_columns(
+    frame: pd.DataFrame, columns: dict[str, str], where: dict[str, Any], spec: CampaignSpec
+) -> list[Problem]:
+    available = list(frame.columns)
+    shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
+    problems = []
+    names = [*spec.space.components, *(p.name for p in spec.space.parameters)]
+    names += [o.name for o in spec.objectives]
+    for name in names:
+        column = columns.get(name, name)
+        if column not in available:
+            path = f"adapter.columns.{name}" if name in columns else "adapter.columns"
+            problems.append(
+                Problem(
+                    path,
+                    f"no column '{column}' for '{name}' in the data file",
+                    f"map it with `columns: {{{name}: <column>}}`; columns: {shown}",
+                )
+            )
+    for column in where:
+        if column not in available:
+            problems.append(
+                Problem(
+                    f"adapter.where.{column}",
+                    f"no column '{column}' in the data file",
+                    f"columns: {shown}",
+                )
+            )
+    return problems
+
+
+def _describe(dropped: dict[str, int]) -> str:
+    return ", ".join(f"{n} ({why})" for why, n in dropped.items() if n) or "nothing"

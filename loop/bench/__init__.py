@@ -1,0 +1,1 @@
+"""`loop bench`: replay a dataset campaign with several strategies and compare them."""

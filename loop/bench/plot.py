@@ -1,0 +1,71 @@
+"""One self-contained HTML page of a bench result: best so far and top 5 % found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from loop.bench.metrics import mean_and_band
+
+COLOURS = {
+    "botorch": "#1f77b4",
+    "ax": "#ff7f0e",
+    "random": "#7f7f7f",
+    "sobol": "#2ca02c",
+}
+
+
+def write_plot(result: dict[str, Any], path: Path) -> None:
+    """Mean curves with 95 % confidence bands per strategy, vs measurements."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    objective = result["objective"]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            f"best {objective['name']} so far ({objective['direction']})",
+            f"fraction of the pool's top 5 % found ({result['top5_size']} candidates)",
+        ),
+    )
+    for strategy, runs in result["runs"].items():
+        colour = COLOURS.get(strategy, "#9467bd")
+        for col, key in ((1, "best_so_far"), (2, "top5_found")):
+            mean, band = mean_and_band([r[key] for r in runs])
+            x = list(range(1, len(mean) + 1))
+            fig.add_trace(
+                go.Scatter(
+                    x=x + x[::-1],
+                    y=list(mean + band) + list((mean - band)[::-1]),
+                    fill="toself",
+                    fillcolor=colour,
+                    opacity=0.2,
+                    line={"width": 0},
+                    hoverinfo="skip",
+                    showlegend=False,
+                ),
+                row=1,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=list(mean),
+                    name=strategy,
+                    line={"color": colour},
+                    legendgroup=strategy,
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_xaxes(title_text="measurements")
+    fig.update_layout(
+        title=f"{result['campaign']}: pool of {result['pool_size']}, "
+        f"{result['seeds']} seeds, budget {result['budget']}",
+        template="plotly_white",
+    )
+    path.write_text(
+        fig.to_html(include_plotlyjs=True, full_html=True), encoding="utf-8"
+    )

@@ -1,0 +1,179 @@
+"""The dataset adapter on hand-made tables: averaging, mapping, filtering, replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from adapters.dataset import DatasetAdapter
+from loop.cli import app
+from loop.errors import SpecError
+from loop.ports import EvaluationRequest
+from loop.service.campaigns import ensure_campaign
+from loop.service.runner import run_campaign
+from loop.spec import validate
+from loop.storage import Store
+
+CSV = """\
+A (at%),B (at%),route,score,note
+50,50,cast,1.0,first
+50,50,cast,3.0,replicate of the first
+25,75,cast,4.0,
+75,25,powder,5.0,
+100.2,0,cast,6.0,sums to 100.2
+10,90,powder,,missing value
+0,100,sputter,7.0,category the campaign does not allow
+"""
+
+
+def _campaign(path: Path, **adapter: object) -> dict:
+    return {
+        "schema_version": 1,
+        "name": "table",
+        "space": {
+            "composition": {"kind": "species", "components": ["A", "B"]},
+            "parameters": [
+                {"name": "route", "type": "categorical", "values": ["cast", "powder"]}
+            ],
+        },
+        "objectives": [{"name": "score", "direction": "maximize"}],
+        "strategy": {"initial_design": {"method": "random", "size": 2}},
+        "budget": {"experiments": 4},
+        "adapter": {
+            "type": "dataset",
+            "path": str(path),
+            "columns": {"A": "A (at%)", "B": "B (at%)"},
+            **adapter,
+        },
+    }
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> Path:
+    path = tmp_path / "table.csv"
+    path.write_text(CSV)
+    return path
+
+
+def test_the_pool_averages_replicates_normalises_and_drops_what_does_not_fit(
+    table: Path,
+) -> None:
+    spec = validate(_campaign(table))
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    pool = adapter.pool()
+    values = adapter.pool_values()
+    assert len(pool) == 4  # 7 rows: 1 replicate merged, 1 missing value, 1 bad category
+    first = pool.index(({"A": 0.5, "B": 0.5}, {"route": "cast"}))
+    assert values[first] == {"score": 2.0}  # mean of the replicates 1 and 3
+    assert adapter.data.replicates[first] == 2
+    rescaled = next(c for c, _ in pool if c["B"] == 0.0)
+    assert rescaled == {"A": 1.0, "B": 0.0}  # 100.2 at.% rescaled to the total 1
+    for composition, _ in pool:
+        assert abs(sum(composition.values()) - 1.0) <= 1e-12
+    assert adapter.data.dropped["missing values"] == 1
+    assert adapter.data.dropped["outside the campaign's space"] == 1
+
+
+def test_a_measurement_reveals_the_tabulated_value(table: Path) -> None:
+    spec = validate(_campaign(table))
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    request = EvaluationRequest(
+        campaign="table",
+        trial_id=1,
+        attempt=1,
+        composition={"A": 0.25, "B": 0.75},
+        parameters={"route": "cast"},
+        objectives=["score"],
+        seed=0,
+    )
+    result = adapter.evaluate(request)
+    assert result.failure is None and result.values == {"score": 4.0}
+    stranger = request.model_copy(update={"composition": {"A": 0.3, "B": 0.7}})
+    assert "not a row of the dataset" in (adapter.evaluate(stranger).failure or "")
+
+
+def test_the_where_filter_selects_rows(table: Path) -> None:
+    data = _campaign(table, where={"route": "powder"})
+    data["budget"] = {"experiments": 1}
+    spec = validate(data)
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    assert adapter.pool() == [({"A": 0.75, "B": 0.25}, {"route": "powder"})]
+    assert adapter.data.dropped["where route"] == 5
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "words"),
+    [
+        pytest.param(
+            {"columns": {"A": "A (wt%)"}},
+            "adapter.columns.A",
+            "no column 'A (wt%)'",
+            id="missing-column",
+        ),
+        pytest.param(
+            {"columns": {"Q": "x"}},
+            "adapter.columns.Q",
+            "not a component",
+            id="unknown-name",
+        ),
+        pytest.param(
+            {"where": {"colour": "red"}},
+            "adapter.where.colour",
+            "no column 'colour'",
+            id="unknown-filter",
+        ),
+        pytest.param(
+            {"path": "nowhere/table.csv"},
+            "adapter.path",
+            "data file not found",
+            id="missing-file",
+        ),
+    ],
+)
+def test_bad_adapter_blocks_are_reported_with_their_path(
+    table: Path, change: dict, path: str, words: str
+) -> None:
+    data = _campaign(table)
+    data["adapter"] = {**data["adapter"], **change}
+    with pytest.raises(SpecError) as info:
+        validate(data)
+    problem = info.value.problems[0]
+    assert problem.path == path and words in problem.message and problem.hint
+
+
+def test_a_budget_larger_than_the_pool_is_refused(table: Path) -> None:
+    data = _campaign(table)
+    data["budget"] = {"experiments": 9}
+    with pytest.raises(SpecError, match="exceeds the pool of 4"):
+        validate(data)
+
+
+def test_a_replay_measures_every_row_once_and_stops(table: Path, db_url: str) -> None:
+    spec = validate(_campaign(table))
+    store = Store(db_url)
+    ensure_campaign(store, spec)
+    summary = run_campaign(store, spec.name)
+    assert summary.finished and summary.used == 4
+    trials = store.trials(spec.name)
+    rows = [t.measurement.metadata["row"] for t in trials if t.measurement]
+    assert sorted(rows) == [0, 1, 2, 3]  # the whole pool, each row exactly once
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    for t in trials:
+        assert t.values == adapter.pool_values()[t.measurement.metadata["row"]]
+
+
+def test_relative_paths_start_from_the_data_root(table: Path, db_url: str) -> None:
+    data = _campaign(table)
+    data["adapter"]["path"] = table.name
+    campaign = table.parent / "campaign.yaml"
+    campaign.write_text(json.dumps(data))
+    runner = CliRunner()
+    lost = runner.invoke(app, ["validate", str(campaign)], env={"LOOP_DATA_ROOT": ""})
+    assert lost.exit_code == 2 and "--data-root" in lost.stderr
+    found = runner.invoke(
+        app, ["validate", str(campaign), "--data-root", str(table.parent)]
+    )
+    assert found.exit_code == 0, found.output
