@@ -165,13 +165,17 @@ def test_a_replay_measures_every_row_once_and_stops(table: Path, db_url: str) ->
         assert t.values == adapter.pool_values()[t.measurement.metadata["row"]]
 
 
-def test_relative_paths_start_from_the_data_root(table: Path, db_url: str) -> None:
+def test_relative_paths_start_from_the_data_root(
+    table: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --data-root sets LOOP_DATA_ROOT for the process; let monkeypatch restore it
+    monkeypatch.setenv("LOOP_DATA_ROOT", "")
     data = _campaign(table)
     data["adapter"]["path"] = table.name
     campaign = table.parent / "campaign.yaml"
     campaign.write_text(json.dumps(data))
     runner = CliRunner()
-    lost = runner.invoke(app, ["validate", str(campaign)], env={"LOOP_DATA_ROOT": ""})
+    lost = runner.invoke(app, ["validate", str(campaign)])
     assert lost.exit_code == 2 and "--data-root" in lost.stderr
     found = runner.invoke(
         app, ["validate", str(campaign), "--data-root", str(table.parent)]
