@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import model_validator
 
+from loop.errors import FitError
 from loop.spec.base import SpecModel, fail
 from loop.spec.parameters import NAME
 
@@ -25,6 +27,9 @@ class Objective(SpecModel):
     unit: str | None = None
     threshold: float | None = None
     role: Literal["objective", "constraint"] = "objective"
+    #: `log`: model the logarithm (for positive quantities spanning decades,
+    #: such as conductivities or degradation indices); results stay in units.
+    transform: Literal["none", "log"] = "none"
 
     @model_validator(mode="after")
     def _finite_threshold(self) -> Objective:
@@ -34,6 +39,20 @@ class Objective(SpecModel):
                     (
                         f"threshold of '{self.name}' must be a finite number",
                         "remove inf/nan",
+                    )
+                ]
+            )
+        if (
+            self.transform == "log"
+            and self.threshold is not None
+            and self.threshold <= 0
+        ):
+            fail(
+                [
+                    (
+                        f"'{self.name}' is modelled on a log scale but its threshold "
+                        f"{self.threshold} is not positive",
+                        "use a positive threshold, or remove `transform: log`",
                     )
                 ]
             )
@@ -47,6 +66,33 @@ class Objective(SpecModel):
                 ]
             )
         return self
+
+    def model_units(self, values: Any) -> Any:
+        """Values on the scale the models see (the log under `transform: log`)."""
+        values = np.asarray(values, dtype=float)
+        if self.transform == "log":
+            if np.any(values <= 0):
+                raise FitError(
+                    f"'{self.name}' has transform: log but a measured value is not positive",
+                    "remove `transform: log` from this objective, or check the measurements",
+                )
+            values = np.log(values)
+        return values
+
+    def to_model(self, values: Any) -> Any:
+        """Values on the model's scale, signed so that larger is better."""
+        return self.sign * self.model_units(values)
+
+    def from_model(self, mean: float, sd: float) -> tuple[float, float]:
+        """A model prediction (mean, sd) back in the objective's units.
+
+        Under `transform: log` the mean is the median exp(mu) and the sd the
+        first-order (delta-method) spread exp(mu) * sigma.
+        """
+        mu = self.sign * mean
+        if self.transform == "log":
+            return float(np.exp(mu)), float(np.exp(mu) * sd)
+        return float(mu), float(sd)
 
     @property
     def is_constraint(self) -> bool:

@@ -163,7 +163,7 @@ class AxMapping:
         goals, m = self.spec.goals, self.metrics
         objective = ", ".join(("-" if o.sign < 0 else "") + m[o.name] for o in goals)
         limits = [
-            f"{m[o.name]} {'>=' if o.sign > 0 else '<='} {o.threshold!r}"
+            f"{m[o.name]} {'>=' if o.sign > 0 else '<='} {float(o.model_units(o.threshold))!r}"
             for o in self.spec.objectives
             if o.threshold is not None and (o.is_constraint or len(goals) > 1)
         ]
@@ -262,7 +262,14 @@ class AxStrategy:
         client.configure_optimization(objective, outcome_constraints=limits)
         client.set_generation_strategy(_generation_strategy(ctx, seed))
         metrics = [mapping.metrics[o.name] for o in ctx.spec.objectives]
-        for x, y in zip(history.x_done, history.y_done, strict=True):
+        scaled = np.stack(
+            [
+                o.model_units(history.y_done[:, j])
+                for j, o in enumerate(ctx.spec.objectives)
+            ],
+            axis=1,
+        ).reshape(history.y_done.shape)  # the same scale the native models use
+        for x, y in zip(history.x_done, scaled, strict=True):
             index = client.attach_trial(mapping.to_ax(x))
             client.complete_trial(index, dict(zip(metrics, map(float, y), strict=True)))
         for x in history.x_failed:
@@ -354,8 +361,15 @@ def _predict(
     except Exception:  # a prediction is a courtesy, not a requirement
         return {}, {}
     names = {v: k for k, v in mapping.metrics.items()}
-    mean = {names[m]: float(v[0]) for m, v in pred.items() if m in names}
-    return mean, {names[m]: float(v[1]) for m, v in pred.items() if m in names}
+    objectives = {o.name: o for o in mapping.spec.objectives}
+    back = {
+        names[m]: objectives[names[m]].from_model(
+            objectives[names[m]].sign * float(v[0]), float(v[1])
+        )
+        for m, v in pred.items()
+        if m in names
+    }
+    return {k: v[0] for k, v in back.items()}, {k: v[1] for k, v in back.items()}
 
 
 @contextmanager

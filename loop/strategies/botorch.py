@@ -52,7 +52,7 @@ class BotorchStrategy:
             history.x_done,
             y_goals,
             y_cons,
-            [o.sign * float(o.threshold) for o in cons],  # type: ignore[arg-type]
+            [float(o.to_model(o.threshold)) for o in cons],
             history.x_failed,
             gp_settings(ctx),
             seed,
@@ -61,7 +61,8 @@ class BotorchStrategy:
         provenance: dict[str, Any] = dict(joint.info)
         if ref_point is not None:
             provenance["reference_point"] = {
-                o.name: float(o.sign * r) for o, r in zip(goals, ref_point, strict=True)
+                o.name: o.from_model(float(r), 0.0)[0]
+                for o, r in zip(goals, ref_point, strict=True)
             }
         outputs = [*goals, *cons]
         provenance["outputs"] = [o.name for o in outputs]
@@ -116,9 +117,13 @@ class BotorchStrategy:
                 phase=candidate.phase,
                 acquisition_value=candidate.acquisition_value,
                 predicted_mean={
-                    o.name: float(o.sign * mean[0, j]) for j, o in enumerate(outputs)
+                    o.name: o.from_model(mean[0, j], sd[0, j])[0]
+                    for j, o in enumerate(outputs)
                 },
-                predicted_sd={o.name: float(sd[0, j]) for j, o in enumerate(outputs)},
+                predicted_sd={
+                    o.name: o.from_model(mean[0, j], sd[0, j])[1]
+                    for j, o in enumerate(outputs)
+                },
                 provenance=extra,
                 pool_index=candidate.pool_index,
             )
@@ -259,15 +264,17 @@ def _reference_point(goals: Any, y_signed: np.ndarray) -> np.ndarray:
     ref = worst - 0.1 * spread
     for j, o in enumerate(goals):
         if o.threshold is not None:
-            ref[j] = o.sign * o.threshold
+            ref[j] = float(o.to_model(o.threshold))
     return ref
 
 
 def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:
-    """Columns of *y* for the objectives *which*, signed so larger is better."""
-    idx = [names.index(o.name) for o in which]
-    signs = np.array([o.sign for o in which])
-    return (y[:, idx] * signs).reshape(len(y), len(idx))
+    """Columns of *y* for the objectives *which*, on the model's scale (larger is better)."""
+    columns = [o.to_model(y[:, names.index(o.name)]) for o in which]
+    try:
+        return np.stack(columns, axis=1).reshape(len(y), len(columns))
+    except ValueError:  # no columns
+        return np.zeros((len(y), 0))
 
 
 def gp_settings(ctx: Context) -> GPSettings:

@@ -146,3 +146,32 @@ def test_bad_outcome_constraints_are_refused(objectives: list, words: str) -> No
     with pytest.raises(SpecError) as info:
         validate(_electrolyte(objectives=objectives))
     assert words in str(info.value)
+
+
+def test_a_log_transformed_objective_is_modelled_on_the_log_scale() -> None:
+    data = _electrolyte()
+    data["objectives"][0]["transform"] = "log"
+    spec = validate(data)
+    engine = CampaignEngine(spec)
+    history = simulated_trials(spec, engine.ask(6, 0), 1)
+    engine.tell(history)
+    (p,) = engine.ask(1, 1)
+    assert p.phase == "model"
+    # predictions come back in mS/cm (the median of the log-normal), positive
+    assert p.predicted_mean["conductivity"] > 0
+    measured = [t.values["conductivity"] for t in history]
+    assert min(measured) / 3 < p.predicted_mean["conductivity"] < 3 * max(measured)
+
+
+def test_log_transform_refuses_non_positive_thresholds_and_values() -> None:
+    from loop.errors import FitError
+
+    data = _electrolyte()
+    data["objectives"][0] |= {"transform": "log", "threshold": 0}
+    with pytest.raises(SpecError, match="not positive"):
+        validate(data)
+    objective = (
+        validate(_electrolyte()).objectives[0].model_copy(update={"transform": "log"})
+    )
+    with pytest.raises(FitError, match="not positive"):
+        objective.to_model([1.0, 0.0])
