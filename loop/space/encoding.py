@@ -129,8 +129,8 @@ class Encoder:
 
     @property
     def free_dims(self) -> int:
-        """Degrees of freedom: components minus one, plus every parameter."""
-        return len(self.components) - 1 + len(self.spec.space.parameters)
+        """Degrees of freedom: components minus one (if any), plus every parameter."""
+        return max(len(self.components) - 1, 0) + len(self.spec.space.parameters)
 
     def encode(
         self, composition: dict[str, float], parameters: dict[str, Any]
