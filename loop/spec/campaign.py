@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from loop.errors import LoopError, Problem, SpecError
 from loop.plugins import adapter_class
@@ -16,6 +22,8 @@ from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
 from loop.spec.strategy import Budget, Strategy
 
+#: Validation context key: False skips the adapter's own `check` (see `validate`).
+CHECK_ADAPTER = "check_adapter"
 CAMPAIGN_NAME = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
@@ -99,10 +107,14 @@ class CampaignSpec(SpecModel):
         return deep_freeze(config.model_dump(mode="json"))  # type: ignore[no-any-return]
 
     @model_validator(mode="after")
-    def _cross_check(self) -> CampaignSpec:
+    def _cross_check(self, info: ValidationInfo) -> CampaignSpec:
         problems = _naming_problems(self) + linear_problems(self)
         problems += _strategy_problems(self) + _feature_problems(self)
-        if not problems:
+        # a stored campaign was checked against its adapter when it was created;
+        # reading it back (e.g. for `loop inspect`) must not need the adapter's
+        # resources, such as a dataset file
+        check_adapter = (info.context or {}).get(CHECK_ADAPTER, True)
+        if not problems and check_adapter:
             problems += adapter_class(self.adapter["type"]).check(
                 self.adapter_config(), self
             )
