@@ -42,6 +42,9 @@ class DatasetConfig(BaseModel):
     where: dict[str, str | float | list[str | float]] = Field(default_factory=dict)
     #: Rescale each row's composition to the campaign's total (e.g. at.% to fractions).
     normalize: bool = True
+    #: SHA-256 the file must have. Stored with every new campaign (`pin`), so a
+    #: campaign never continues on a file that has changed since it was created.
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
 
 def resolve(path: str) -> tuple[Path | None, list[Path]]:
@@ -63,6 +66,8 @@ class DatasetAdapter:
 
     Config = DatasetConfig
     rerun_safe: ClassVar[bool] = True
+    #: Adapter-block keys fixed when a campaign is created (`pin`).
+    pinned: ClassVar[tuple[str, ...]] = ("sha256",)
 
     def __init__(self, config: DatasetConfig, spec: CampaignSpec) -> None:
         pool, problems = _pool(config, spec)
@@ -86,6 +91,12 @@ class DatasetAdapter:
                 )
             )
         return problems
+
+    @staticmethod
+    def pin(config: DatasetConfig, spec: CampaignSpec) -> dict[str, Any]:
+        """Stored with a new campaign: the data file's SHA-256, compared at every start."""
+        path, _ = resolve(config.path)
+        return {"sha256": _digest(path)} if path is not None else {}
 
     def pool(self) -> list[tuple[dict[str, float], dict[str, Any]]]:
         """Every candidate configuration, in a fixed order."""
@@ -111,7 +122,9 @@ class DatasetAdapter:
         )
 
 
-def _pool(config: DatasetConfig, spec: CampaignSpec) -> tuple[Pool | None, list[Problem]]:
+def _pool(
+    config: DatasetConfig, spec: CampaignSpec
+) -> tuple[Pool | None, list[Problem]]:
     path, tried = resolve(config.path)
     if path is None:
         where = ", ".join(str(p) for p in tried)
@@ -123,5 +136,19 @@ def _pool(config: DatasetConfig, spec: CampaignSpec) -> tuple[Pool | None, list[
                 "holds it (e.g. ../shared/datasets)",
             )
         ]
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = _digest(path)
+    if config.sha256 is not None and digest != config.sha256:
+        return None, [
+            Problem(
+                "adapter.sha256",
+                f"the data file {path} has changed since the campaign was created "
+                f"(SHA-256 {config.sha256[:12]}... recorded, {digest[:12]}... now)",
+                "restore the file the campaign was created with, or start a new "
+                "campaign (a new `name`) to use the changed data",
+            )
+        ]
     return load_pool(path, digest, config.columns, config.where, config.normalize, spec)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from loop.errors import CampaignConflictError
+from loop.plugins import adapter_class
 from loop.records import CampaignRecord, Trial, TrialStatus
 from loop.spec import CampaignSpec, validate
 from loop.storage import Store
@@ -22,10 +23,12 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
     data = spec.model_dump(mode="json")
     found = store.find_campaign(spec.name)
     if found is None:
+        data["adapter"] = {**data["adapter"], **_pins(spec, data["adapter"])}
         return store.create_campaign(spec.name, data), "created"
     # compare canonical forms under this version of loop, so a default added
     # since the campaign was stored does not count as a change
     stored = load_spec(found).model_dump(mode="json")
+    data["adapter"] = _keep_pins(spec, data["adapter"], stored["adapter"])
     changed = sorted(
         k for k in data.keys() | stored.keys() if data.get(k) != stored.get(k)
     )
@@ -48,6 +51,30 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
         store.update_campaign(spec.name, spec=data, status="active")
         return store.get_campaign(spec.name), "updated " + ", ".join(changed)
     return found, "continued"
+
+
+def _pins(spec: CampaignSpec, block: dict[str, Any]) -> dict[str, Any]:
+    """Adapter-block values the adapter fixes for a new campaign, unless given.
+
+    An adapter may define `pin(config, spec) -> dict` (e.g. the dataset adapter
+    returns its data file's SHA-256); the values are stored with the campaign and
+    the adapter compares them each time it starts, so a campaign never continues
+    on different data.
+    """
+    pin = getattr(adapter_class(block["type"]), "pin", None)
+    if pin is None:
+        return {}
+    pins: dict[str, Any] = pin(spec.adapter_config(), spec)
+    return {k: v for k, v in pins.items() if block.get(k) is None}
+
+
+def _keep_pins(
+    spec: CampaignSpec, block: dict[str, Any], stored: dict[str, Any]
+) -> dict[str, Any]:
+    """*block* with the stored pinned values where the file leaves them out."""
+    keys = getattr(adapter_class(block["type"]), "pinned", ())
+    kept = {k: stored[k] for k in keys if block.get(k) is None and k in stored}
+    return {**block, **kept}
 
 
 def load_spec(record: CampaignRecord) -> CampaignSpec:

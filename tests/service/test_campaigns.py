@@ -1,4 +1,4 @@
-"""Stored dataset campaigns: read without their data file."""
+"""Stored dataset campaigns: read without their data file, never continued on changed data."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
+from loop.errors import LoopError
 from loop.service.campaigns import ensure_campaign, status_document
 from loop.service.runner import run_campaign
 from loop.spec import validate
@@ -50,3 +51,27 @@ def test_a_dataset_campaign_is_inspected_without_its_data_root(
     result = CliRunner().invoke(app, ["inspect", "tiny-replay", "--db", db_url])
     assert result.exit_code == 0, result.output
     assert "tiny-replay (completed)" in result.stdout
+
+
+def test_a_dataset_campaign_refuses_to_continue_on_a_changed_file(
+    data_root: Path, db_url: str
+) -> None:
+    store = Store(db_url)
+    record, _ = ensure_campaign(store, validate(_replay(budget=2)))
+    assert len(record.spec["adapter"]["sha256"]) == 64  # pinned at creation
+    run_campaign(store, "tiny-replay")
+    (data_root / "table.csv").write_text(CSV.replace("4.0", "40.0"))
+    bigger = validate(_replay(budget=4))  # `loop run` again, with more budget
+    ensure_campaign(store, bigger)  # the file still names no SHA-256: not a conflict
+    with pytest.raises(LoopError) as info:
+        run_campaign(store, "tiny-replay")
+    assert str(data_root / "table.csv") in info.value.message
+    assert "changed since the campaign was created" in info.value.message
+    assert "restore the file" in info.value.hint
+    assert "new campaign" in info.value.hint
+    resumed = CliRunner().invoke(app, ["resume", "tiny-replay", "--db", db_url])
+    assert resumed.exit_code == 1
+    assert "table.csv has changed" in resumed.stderr
+    assert len(store.trials("tiny-replay")) == 2  # nothing measured on the new data
+    (data_root / "table.csv").write_text(CSV)  # restored: the campaign goes on
+    assert run_campaign(store, "tiny-replay").used == 4
