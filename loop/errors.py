@@ -14,6 +14,10 @@ class LoopError(Exception):
     """Root of loop's errors: a message and a hint saying how to fix it."""
 
     exit_code = 1
+    #: The HTTP status the API answers with when this error reaches a route.
+    http_status = 500
+    #: A stable machine-readable name for API clients.
+    code = "error"
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -28,6 +32,8 @@ class BadInputError(LoopError):
     """The user gave us something we cannot use (exit code 2, HTTP 4xx)."""
 
     exit_code = 2
+    http_status = 422
+    code = "bad_input"
 
 
 @dataclass(frozen=True)
@@ -101,17 +107,92 @@ class UnknownNameError(BadInputError):
 class CampaignNotFoundError(BadInputError):
     """No campaign of that name in the database."""
 
+    http_status = 404
+    code = "not_found"
+
 
 class CampaignConflictError(BadInputError):
     """A campaign of that name exists with a different spec."""
+
+    http_status = 409
+    code = "campaign_conflict"
 
 
 class StorageError(LoopError):
     """The database refused or failed an operation."""
 
+    http_status = 503
+    code = "storage"
+
 
 class TrialStateError(LoopError):
     """A trial was not in the state a transition expected (someone else won)."""
+
+    http_status = 409
+
+    code = "conflict"
+
+    def __init__(self, message: str, hint: str = "", code: str = "conflict") -> None:
+        super().__init__(message, hint)
+        self.code = code
+
+
+class NotFoundError(BadInputError):
+    """A trial (or other object) named in a request does not exist."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class AuthError(BadInputError):
+    """No valid credentials: a missing, unknown, expired or revoked token."""
+
+    http_status = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(BadInputError):
+    """Valid credentials that do not allow this (another campaign, missing scope)."""
+
+    http_status = 403
+    code = "forbidden"
+
+
+class RequestError(BadInputError):
+    """A malformed request, e.g. a required header is missing."""
+
+    http_status = 400
+    code = "bad_request"
+
+
+class BodyTooLargeError(RequestError):
+    """A request body above the API's size limit."""
+
+    http_status = 413
+    code = "body_too_large"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One invalid field of a request body, located by a JSON pointer."""
+
+    pointer: str
+    message: str
+
+
+class InvalidBodyError(BadInputError):
+    """A request body that fails validation; every field problem is listed."""
+
+    http_status = 422
+    code = "invalid_body"
+
+    def __init__(self, problems: list[FieldProblem], hint: str = "") -> None:
+        self.problems = list(problems)
+        body = "; ".join(f"{p.pointer or '/'}: {p.message}" for p in self.problems)
+        super().__init__(
+            f"invalid request body: {body}",
+            hint or "fix the listed fields and post again; the trial is unchanged",
+        )
 
 
 class AdapterError(LoopError):

@@ -156,6 +156,9 @@ class Trial(Record):
     provenance: dict[str, Any] = Field(default_factory=dict)
     failure_reason: str | None = None
     measurement: Measurement | None = None
+    lease_expires_at: datetime | None = None
+    claimed_by_key: int | None = None
+    started_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -62,7 +62,14 @@ FORBIDDEN = {
         "loop.service",
         "loop.cli",
     },
-    "loop/service": {"loop.cli"},
+    "loop/service": {"loop.cli", "loop.api"},
+    "loop/api": {
+        "loop.cli",
+        "loop.engine",
+        "loop.strategies",
+        "loop.model",
+        "loop.space",
+    },
     "adapters": {
         "loop.engine",
         "loop.storage",

@@ -24,9 +24,12 @@ from loop.records import Proposal, Trial, TrialStatus
 from loop.service.campaigns import best_trial, budget_used, load_spec
 from loop.spec import CampaignSpec
 from loop.storage import Store
+from loop.storage.lab import reap_expired
 
 #: Tries per trial for failures an adapter marks retryable.
 MAX_ATTEMPTS = 3
+#: Trials that occupy a robot slot: claimable, claimed or running.
+ROBOT_SLOTS = (TrialStatus.PENDING, TrialStatus.CLAIMED, TrialStatus.STARTED)
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,18 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def run_campaign(
-    store: Store, name: str, on_progress: ProgressCallback | None = None
+    store: Store,
+    name: str,
+    on_progress: ProgressCallback | None = None,
+    *,
+    poll_seconds: float = 1.0,
 ) -> RunSummary:
-    """Drive campaign *name* until its budget is spent."""
+    """Drive campaign *name* until its budget is spent.
+
+    Push adapters (simulator, dataset) are called for each trial; with a pull
+    adapter (robots) the driver keeps `batch_size` trials claimable and waits,
+    checking every *poll_seconds* for measurements and expired leases.
+    """
     record = store.get_campaign(name)
     spec = load_spec(record)
     adapter = _adapter(spec)
@@ -65,7 +77,10 @@ def run_campaign(
     engine = CampaignEngine(spec, pool)
     report = on_progress or (lambda _p: None)
     _recover(store, name, adapter)
-    report(_progress(spec, store.trials(name), "resuming"))
+    trials = store.trials(name)
+    report(_progress(spec, trials, "resuming" if trials else "starting"))
+    if getattr(adapter, "pull", False):
+        return _run_pull(store, spec, engine, adapter, report, poll_seconds)
     while True:
         trials = store.trials(name)
         used = budget_used(trials)
@@ -94,6 +109,56 @@ def run_campaign(
         for trial in pending:
             _dispatch(store, spec, adapter, trial)
             report(_progress(spec, store.trials(name), f"measured trial {trial.id}"))
+
+
+def _run_pull(
+    store: Store,
+    spec: CampaignSpec,
+    engine: CampaignEngine,
+    adapter: Any,
+    report: ProgressCallback,
+    poll_seconds: float,
+) -> RunSummary:
+    """Keep `batch_size` trials in flight for robots until the budget is spent.
+
+    A new proposal is made as soon as a slot frees, with the trials still in
+    flight as pending points; expired leases are reaped on every pass.
+    """
+    name, budget = spec.name, spec.budget.experiments
+    last = ""
+    while True:
+        reap_expired(store, name, adapter.config.max_attempts)
+        trials = store.trials(name)
+        if budget_used(trials) >= budget:
+            store.update_campaign(name, status="completed")
+            return _summary(spec, trials, finished=True)
+        in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
+        committed = sum(1 for t in trials if t.status.spends_budget)
+        slots = min(spec.strategy.batch_size - len(in_flight), budget - committed)
+        if slots > 0:
+            iteration = max((t.iteration for t in trials), default=-1) + 1
+            engine.tell(trials)
+            report(
+                _progress(spec, trials, f"proposing {slots} (iteration {iteration})")
+            )
+            started = time.perf_counter()
+            proposals = _timed(
+                engine.ask(slots, iteration), time.perf_counter() - started
+            )
+            if proposals:
+                store.add_trials(name, iteration, proposals, budget)
+                continue
+            if not in_flight:
+                store.update_campaign(name, status="exhausted")
+                return _summary(spec, trials, finished=False, exhausted=True)
+        if not in_flight:
+            # what is left of the budget waits on an operator (needs review)
+            return _summary(spec, trials, finished=False)
+        message = f"waiting for robots: {len(in_flight)} in flight"
+        if message != last:
+            report(_progress(spec, trials, message))
+            last = message
+        time.sleep(poll_seconds)
 
 
 def _timed(proposals: list[Proposal], seconds: float) -> list[Proposal]:

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, func, inspect, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine, select
@@ -62,6 +64,8 @@ class Store:
 
     def __init__(self, url: str = DEFAULT_URL, *, create: bool = True) -> None:
         self.url = url
+        #: Added to the database clock; tests shift it to expire leases without sleeping.
+        self.clock_skew = timedelta(0)
         path = sqlite_path(url)
         if path is not None and not create and not path.exists():
             raise BadInputError(
@@ -115,6 +119,23 @@ class Store:
                     f"loop ({SCHEMA_VERSION})",
                     "upgrade loop to open it; never let an older loop write to it",
                 )
+
+    def now(self, s: Session) -> datetime:
+        """The database server's clock (UTC) plus `clock_skew`.
+
+        Leases are timed by the database, not by whichever machine asks, so
+        robots, API replicas and drivers agree on when a lease ends.
+        """
+        if self.engine.dialect.name == "sqlite":
+            text = s.exec(  # type: ignore[call-overload]
+                sa_select(func.strftime("%Y-%m-%d %H:%M:%f", "now"))
+            ).scalar_one()
+            now = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        else:
+            now = s.exec(  # type: ignore[call-overload]
+                sa_select(func.clock_timestamp())
+            ).scalar_one()
+        return now.astimezone(UTC) + self.clock_skew
 
     # --------------------------------------------------------------- campaigns
     def create_campaign(self, name: str, spec: dict[str, Any]) -> CampaignRecord:
@@ -303,6 +324,7 @@ class Store:
         attempt: int | None,
         reason: str | None,
         next_attempt: bool,
+        columns: dict[str, Any] | None = None,
     ) -> None:
         for old in expected:
             if new not in TRANSITIONS[old]:
@@ -310,7 +332,11 @@ class Store:
                     f"illegal transition {old} -> {new}"
                 )  # a bug, not input
         before = s.exec(select(TrialRow.status).where(TrialRow.id == trial_id)).first()
-        values: dict[str, Any] = {"status": new.value, "updated_at": utcnow()}
+        values: dict[str, Any] = {
+            "status": new.value,
+            "updated_at": utcnow(),
+            **(columns or {}),
+        }
         if reason is not None:
             values["failure_reason"] = reason[:1000]
         if next_attempt:
@@ -426,6 +452,9 @@ def _trial(row: TrialRow, campaign: str, m: MeasurementRow | None) -> Trial:
         provenance=row.provenance,
         failure_reason=row.failure_reason,
         measurement=measurement,
+        lease_expires_at=row.lease_expires_at,
+        claimed_by_key=row.claimed_by_key,
+        started_at=row.started_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -49,6 +49,11 @@ class TrialRow(SQLModel, table=True):
     seed: int | None = None
     provenance: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     failure_reason: str | None = None
+    #: Lease of the current attempt (database clock, UTC); None when unleased.
+    lease_expires_at: datetime | None = None
+    #: The robot key that claimed the current attempt (None for push adapters).
+    claimed_by_key: int | None = Field(default=None, foreign_key="robot_key.id")
+    started_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -82,6 +87,61 @@ class TrialEventRow(SQLModel, table=True):
     attempt: int
     reason: str | None = None
     at: datetime = Field(default_factory=utcnow)
+
+
+class RobotKeyRow(SQLModel, table=True):
+    """A robot controller's credential: only a hash of the token is kept."""
+
+    __tablename__ = "robot_key"
+    __table_args__ = (UniqueConstraint("campaign_id", "name", name="uq_robot_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    name: str = Field(max_length=64)
+    prefix: str = Field(index=True, unique=True, max_length=16)
+    token_sha256: str = Field(max_length=64)
+    scopes: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class SubmissionRow(SQLModel, table=True):
+    """Append-only inbox: every body a robot posts, kept before it is validated."""
+
+    __tablename__ = "submission"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    trial_id: int | None = Field(default=None, index=True)
+    robot_key_id: int | None = Field(default=None, foreign_key="robot_key.id")
+    route: str = Field(max_length=32)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    body_sha256: str = Field(max_length=64)
+    body: str
+    outcome: str = Field(default="received", max_length=32)
+    status_code: int | None = None
+    source_ip: str | None = Field(default=None, max_length=64)
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """An accepted keyed request and the response replayed for its retries."""
+
+    __tablename__ = "idempotency"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key", name="uq_idempotency_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    key: str = Field(max_length=200)
+    route: str = Field(max_length=32)
+    trial_id: int
+    body_sha256: str = Field(max_length=64)
+    status_code: int
+    response: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class MetaRow(SQLModel, table=True):

@@ -1,0 +1,73 @@
+"""The robot adapter: robot controllers pull work from loop over HTTP.
+
+Nothing is pushed: `loop run` stores proposals as PENDING and keeps
+`strategy.batch_size` of them in flight, while robots claim them through
+`loop serve` (see docs/how-to/connect-a-robot.md) and post measurements back.
+The controller side lives in `adapters.robot.client`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from loop.errors import Problem
+
+if TYPE_CHECKING:
+    from loop.spec import CampaignSpec
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def seconds(value: Any) -> float:
+    """A duration as seconds: a number, or text such as '90s', '15m', '2h'."""
+    if isinstance(value, bool):
+        raise ValueError("give a duration such as 900, '15m' or '2h'")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"'{value}' is not a duration; use e.g. 900, '15m' or '2h'")
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+class RobotConfig(BaseModel):
+    """The `adapter:` block for `type: robot`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["robot"]
+    claim_ttl: float = Field(
+        900.0,
+        gt=0,
+        description="seconds a claim lasts without a heartbeat (number or '15m', '2h')",
+    )
+    max_attempts: int = Field(
+        3, ge=1, le=20, description="claims per trial before it is abandoned"
+    )
+
+    @field_validator("claim_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return seconds(value)
+
+
+class RobotAdapter:
+    """Pull-mode adapter: the driver waits while robots claim and report."""
+
+    Config = RobotConfig
+    #: Robots pull work; the driver never calls `evaluate`.
+    pull: ClassVar[bool] = True
+    #: A started robot run may have made a sample: never re-run it silently.
+    rerun_safe: ClassVar[bool] = False
+
+    def __init__(self, config: RobotConfig, spec: CampaignSpec) -> None:
+        self.config = config
+        self.spec = spec
+
+    @staticmethod
+    def check(config: RobotConfig, spec: CampaignSpec) -> list[Problem]:
+        return []

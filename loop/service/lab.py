@@ -1,0 +1,358 @@
+"""What robots do to a campaign: claim, heartbeat, start, report, fail.
+
+The HTTP routes are thin wrappers over these functions. Bodies that carry
+results (measurements, failures) arrive raw: they are stored in the submission
+inbox first, then parsed and validated here, so a rejected or malformed post is
+still on record for an operator. Measurements need an Idempotency-Key: a retry
+with the same key and body replays the stored response, never a second
+measurement.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
+
+from loop.errors import (
+    BadInputError,
+    FieldProblem,
+    InvalidBodyError,
+    RequestError,
+    TrialStateError,
+)
+from loop.records import Trial
+from loop.service.campaigns import load_spec
+from loop.service.robots import CLAIM, REPORT, authorize
+from loop.spec import CampaignSpec
+from loop.storage import Store
+from loop.storage import lab as db
+from loop.storage.keys import RobotKey
+
+M = TypeVar("M", bound=BaseModel)
+Attempt = Annotated[StrictInt, Field(ge=1, le=1000)]
+Text = Annotated[str, Field(max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class AttemptBody(Strict):
+    """Body of heartbeat and start: the attempt number the claim returned."""
+
+    attempt: Attempt
+
+
+class MeasurementBody(Strict):
+    """Body of a measurement post."""
+
+    attempt: Attempt
+    values: Annotated[
+        dict[Text, Annotated[float, Field(strict=True, allow_inf_nan=False)]],
+        Field(min_length=1, max_length=100),
+    ]
+    units: Annotated[dict[Text, Text], Field(max_length=100)] | None = None
+    metadata: Annotated[dict[Text, Any], Field(max_length=100)] | None = None
+
+
+class FailureBody(Strict):
+    """Body of a failure post: why the attempt gave no value, and whether to retry."""
+
+    attempt: Attempt
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    retryable: StrictBool = False
+
+
+@dataclass(frozen=True)
+class RobotSettings:
+    """The campaign's `adapter: {type: robot}` block, as the API needs it."""
+
+    spec: CampaignSpec
+    campaign_id: int
+    claim_ttl: float
+    max_attempts: int
+
+
+def settings(store: Store, campaign: str) -> RobotSettings:
+    record = store.get_campaign(campaign)
+    spec = load_spec(record)
+    if spec.adapter["type"] != "robot":
+        raise TrialStateError(
+            f"campaign '{campaign}' is not run by robots (adapter: "
+            f"{spec.adapter['type']})",
+            "only campaigns with `adapter: {type: robot}` hand out work over the API",
+            code="not_a_robot_campaign",
+        )
+    config = spec.adapter_config()
+    return RobotSettings(spec, record.id, config.claim_ttl, config.max_attempts)
+
+
+def _trial_settings(
+    store: Store, key: RobotKey, trial_id: int, scope: str
+) -> RobotSettings:
+    campaign_id = db.trial_campaign_id(store, trial_id)
+    authorize(key, scope, campaign_id)
+    return settings(store, key.campaign)
+
+
+# ------------------------------------------------------------------ claims
+def claim(store: Store, key: RobotKey, campaign: str) -> dict[str, Any] | None:
+    """Lease the next ready trial to *key*'s robot; None when nothing is ready."""
+    conf = settings(store, campaign)
+    authorize(key, CLAIM, conf.campaign_id)
+    trial, _ = db.claim_next(store, campaign, key.id, conf.claim_ttl, conf.max_attempts)
+    return None if trial is None else work_document(conf.spec, trial)
+
+
+def heartbeat(
+    store: Store, key: RobotKey, trial_id: int, attempt: int
+) -> dict[str, Any]:
+    conf = _trial_settings(store, key, trial_id, CLAIM)
+    trial = db.renew_lease(store, trial_id, attempt, key.id, conf.claim_ttl)
+    return lease_document(trial)
+
+
+def start(store: Store, key: RobotKey, trial_id: int, attempt: int) -> dict[str, Any]:
+    conf = _trial_settings(store, key, trial_id, REPORT)
+    trial = db.mark_started(store, trial_id, attempt, key.id, conf.claim_ttl)
+    return lease_document(trial)
+
+
+# ---------------------------------------------------------------- results
+@dataclass(frozen=True)
+class Received:
+    """A raw post as it reached the API."""
+
+    body: bytes
+    idempotency_key: str | None
+    source_ip: str | None = None
+
+
+def measure(
+    store: Store, key: RobotKey, trial_id: int, post: Received
+) -> tuple[int, dict[str, Any]]:
+    """Ingest a measurement post; returns (HTTP status, response body)."""
+    conf = _trial_settings(store, key, trial_id, REPORT)
+    text, digest, submission = _keep(store, conf, key, trial_id, "measurements", post)
+    try:
+        if not post.idempotency_key:
+            raise RequestError(
+                "the Idempotency-Key header is required for measurements",
+                "send a fresh UUID per measurement and reuse it for every retry",
+            )
+        _check_key(post.idempotency_key)
+        replay = db.find_idempotent(
+            store, trial_id, post.idempotency_key, digest, submission
+        )
+        if replay is not None:
+            return replay.status_code, replay.response
+        body = _parse(text, MeasurementBody)
+        values, units = _check_measurement(conf.spec, body)
+        accepted = db.accept_measurement(
+            store,
+            trial_id=trial_id,
+            attempt=body.attempt,
+            key_id=key.id,
+            values=values,
+            units=units,
+            metadata=body.metadata or {},
+            idempotency_key=post.idempotency_key,
+            body_sha256=digest,
+            submission_id=submission,
+            respond=_measurement_response,
+        )
+        return accepted.status_code, accepted.response
+    except (BadInputError, TrialStateError) as exc:
+        db.finish_submission(store, submission, exc.code, exc.http_status)
+        raise
+
+
+def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str, Any]:
+    """A robot reports that an attempt gave no value."""
+    conf = _trial_settings(store, key, trial_id, REPORT)
+    text, _, submission = _keep(store, conf, key, trial_id, "failure", post)
+    try:
+        body = _parse(text, FailureBody)
+        retry = body.retryable and body.attempt < conf.max_attempts
+        trial = db.fail_attempt(
+            store, trial_id, body.attempt, key.id, body.reason, retry
+        )
+    except (BadInputError, TrialStateError) as exc:
+        db.finish_submission(store, submission, exc.code, exc.http_status)
+        raise
+    db.finish_submission(store, submission, "accepted", 200)
+    return {
+        "trial_id": trial.id,
+        "status": trial.status.value,
+        "attempt": trial.attempt,
+        "retried": retry,
+    }
+
+
+def _keep(
+    store: Store,
+    conf: RobotSettings,
+    key: RobotKey,
+    trial_id: int,
+    route: str,
+    post: Received,
+) -> tuple[str, str, int]:
+    text = post.body.decode("utf-8", errors="replace")
+    digest = _canonical_sha256(text)
+    submission = db.save_submission(
+        store,
+        campaign_id=conf.campaign_id,
+        trial_id=trial_id,
+        key_id=key.id,
+        route=route,
+        idempotency_key=(post.idempotency_key or None) and post.idempotency_key[:200],
+        body=text,
+        body_sha256=digest,
+        source_ip=post.source_ip,
+    )
+    return text, digest, submission
+
+
+def _canonical_sha256(text: str) -> str:
+    """Hash of the body's canonical JSON (key order and spacing do not matter)."""
+    try:
+        canonical = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = text
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_key(value: str) -> None:
+    if not 8 <= len(value) <= 200 or not value.isprintable():
+        raise RequestError(
+            "the Idempotency-Key must be 8-200 printable characters",
+            "send a fresh UUID per measurement",
+        )
+
+
+def _parse(text: str, model: type[M]) -> M:
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise InvalidBodyError(
+            [FieldProblem("", f"the body is not valid JSON: {exc}")],
+            "send a JSON object",
+        ) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidBodyError(
+            [
+                FieldProblem("/" + "/".join(str(p) for p in e["loc"]), e["msg"])
+                for e in exc.errors()
+            ]
+        ) from None
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number; report a failed run through /failure")
+
+
+def _check_measurement(
+    spec: CampaignSpec, body: MeasurementBody
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Values named, complete and in the declared units; the units stored with them."""
+    declared = {o.name: o for o in spec.objectives}
+    problems = []
+    for name in body.values:
+        if name not in declared:
+            problems.append(
+                FieldProblem(
+                    f"/values/{name}",
+                    f"unknown objective '{name}'; this campaign measures "
+                    f"{', '.join(declared)}",
+                )
+            )
+    for name, objective in declared.items():
+        value = body.values.get(name)
+        if value is None:
+            problems.append(FieldProblem(f"/values/{name}", "missing"))
+        elif objective.transform == "log" and value <= 0:
+            problems.append(
+                FieldProblem(
+                    f"/values/{name}",
+                    f"{value} is not positive, but '{name}' is modelled on a log "
+                    "scale; report a failed run through /failure instead",
+                )
+            )
+    for name, unit in (body.units or {}).items():
+        if name not in declared:
+            problems.append(
+                FieldProblem(f"/units/{name}", f"unknown objective '{name}'")
+            )
+        elif (declared[name].unit or "") != unit:
+            problems.append(
+                FieldProblem(
+                    f"/units/{name}",
+                    f"'{name}' is measured in {declared[name].unit or '(no unit)'}, "
+                    f"not {unit}; convert it before posting",
+                )
+            )
+    if problems:
+        raise InvalidBodyError(problems)
+    values = {n: float(v) for n, v in body.values.items()}
+    assert all(math.isfinite(v) for v in values.values())
+    units = {n: o.unit for n, o in declared.items() if o.unit}
+    return values, units
+
+
+# --------------------------------------------------------------- documents
+def work_document(spec: CampaignSpec, trial: Trial) -> dict[str, Any]:
+    """What a claim hands a robot: the trial, its lease and what to measure."""
+    return {
+        "trial_id": trial.id,
+        "attempt": trial.attempt,
+        "lease_expires_at": _iso(trial.lease_expires_at),
+        "campaign": spec.name,
+        "composition": trial.composition,
+        "parameters": trial.parameters,
+        "objectives": [{"name": o.name, "unit": o.unit} for o in spec.objectives],
+    }
+
+
+def lease_document(trial: Trial) -> dict[str, Any]:
+    return {
+        "trial_id": trial.id,
+        "attempt": trial.attempt,
+        "status": trial.status.value,
+        "lease_expires_at": _iso(trial.lease_expires_at),
+    }
+
+
+def _measurement_response(trial: Trial, row: Any) -> dict[str, Any]:
+    return {
+        "trial_id": trial.id,
+        "attempt": row.attempt,
+        "status": trial.status.value,
+        "measurement_id": row.id,
+        "values": row.values,
+        "units": row.units,
+        "late": row.late,
+        "received_at": _iso(row.received_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

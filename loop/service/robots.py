@@ -1,0 +1,92 @@
+"""Robot credentials: minted once by the CLI, stored as hashes, checked per request.
+
+A token reads `loop_<prefix>_<secret>`: the prefix finds the key row without a
+scan, the 32-byte secret is never stored (only the SHA-256 of the whole token),
+and the comparison is constant-time. There are no default credentials: a
+campaign has no keys until an operator adds one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from loop.errors import AuthError, BadInputError, ForbiddenError
+from loop.storage import Store
+from loop.storage import keys as db
+from loop.storage.keys import RobotKey
+
+#: What each scope allows.
+CLAIM, REPORT, READ = "robot:claim", "robot:report", "campaign:read"
+ROLES = {"robot": (CLAIM, REPORT, READ), "read": (READ,)}
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: RobotKey
+    token: str
+
+
+def add_robot(store: Store, campaign: str, name: str, role: str = "robot") -> NewKey:
+    """Mint a token for robot *name* on *campaign*; the token is returned only here."""
+    if role not in ROLES:
+        raise BadInputError(
+            f"unknown role '{role}'", f"valid roles: {', '.join(sorted(ROLES))}"
+        )
+    if (
+        not name
+        or len(name) > 64
+        or not name.replace("-", "").replace("_", "").isalnum()
+    ):
+        raise BadInputError(
+            f"robot name '{name}' is not allowed",
+            "use 1-64 letters, digits, '-' or '_'",
+        )
+    store.get_campaign(campaign)
+    prefix = secrets.token_hex(4)
+    token = f"loop_{prefix}_{secrets.token_urlsafe(32)}"
+    key = db.add_key(store, campaign, name, prefix, _digest(token), list(ROLES[role]))
+    return NewKey(key, token)
+
+
+def authenticate(store: Store, token: str | None) -> RobotKey:
+    """The live key behind *token*, or AuthError (HTTP 401)."""
+    if not token:
+        raise AuthError(
+            "missing credentials",
+            "send the robot's token as `Authorization: Bearer <token>`",
+        )
+    parts = token.split("_")
+    key = db.key_by_prefix(store, parts[1]) if len(parts) >= 3 else None
+    if key is None or not hmac.compare_digest(key.token_sha256, _digest(token)):
+        raise AuthError(
+            "invalid token", "check the token; `loop robots add` mints a new one"
+        )
+    if key.revoked_at is not None:
+        raise AuthError(
+            f"the token of robot '{key.name}' was revoked",
+            f"mint a new one with `loop robots add NAME --campaign {key.campaign}`",
+        )
+    db.touch_key(store, key.id)
+    return key
+
+
+def authorize(key: RobotKey, scope: str, campaign_id: int) -> None:
+    """Raise ForbiddenError (HTTP 403) unless *key* may use *scope* on the campaign."""
+    if key.campaign_id != campaign_id:
+        raise ForbiddenError(
+            f"robot '{key.name}' belongs to campaign '{key.campaign}', not to this one",
+            "use a token minted for this campaign",
+        )
+    if scope not in key.scopes:
+        raise ForbiddenError(
+            f"robot '{key.name}' lacks the scope {scope}",
+            f"its scopes: {', '.join(key.scopes)}; mint a robot token with "
+            "`loop robots add NAME --campaign C`",
+        )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

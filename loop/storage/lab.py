@@ -1,0 +1,447 @@
+"""Storage for pull-mode (robot) work: leases, the submission inbox, robot keys.
+
+Each function is one transaction on a `Store`. Leases are timed by the
+database clock (`Store.now`). A claim picks the oldest PENDING trial and moves
+it with a conditional UPDATE; on PostgreSQL the candidate row is locked with
+`FOR UPDATE SKIP LOCKED`, on SQLite `BEGIN IMMEDIATE` already serialises
+writers, so two robots can never be handed the same trial.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from loop.errors import (
+    FieldProblem,
+    ForbiddenError,
+    InvalidBodyError,
+    NotFoundError,
+    TrialStateError,
+)
+from loop.records import Trial, TrialStatus
+from loop.storage.store import Store, _trial
+from loop.storage.tables import (
+    CampaignRow,
+    IdempotencyRow,
+    MeasurementRow,
+    SubmissionRow,
+    TrialRow,
+    utcnow,
+)
+
+LEASED = (TrialStatus.CLAIMED, TrialStatus.STARTED)
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """A lease that ran out, and what became of its trial."""
+
+    trial_id: int
+    attempt: int
+    to: TrialStatus
+
+
+# ------------------------------------------------------------------ leases
+def claim_next(
+    store: Store, campaign: str, key_id: int | None, ttl: float, max_attempts: int
+) -> tuple[Trial | None, list[Reaped]]:
+    """Lease the oldest PENDING trial of *campaign* for *ttl* seconds, if any.
+
+    Expired leases of the campaign are reaped first, in the same transaction, so
+    a trial abandoned by a vanished robot is offered again at once.
+    """
+    with store.transaction() as s:
+        now = store.now(s)
+        cid = store._campaign_id(s, campaign)
+        reaped = _reap(s, cid, now, max_attempts)
+        row = s.exec(
+            select(TrialRow)
+            .where(TrialRow.campaign_id == cid)
+            .where(TrialRow.status == TrialStatus.PENDING.value)
+            .order_by(TrialRow.id)  # type: ignore[arg-type]
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if row is None:
+            return None, reaped
+        assert row.id is not None
+        _move(
+            s,
+            row.id,
+            [TrialStatus.PENDING],
+            TrialStatus.CLAIMED,
+            row.attempt,
+            lease_expires_at=now + timedelta(seconds=ttl),
+            claimed_by_key=key_id,
+            started_at=None,
+        )
+        s.refresh(row)
+        return _trial(row, campaign, None), reaped
+
+
+def renew_lease(
+    store: Store, trial_id: int, attempt: int, key_id: int | None, ttl: float
+) -> Trial:
+    """Extend the lease of a CLAIMED or STARTED attempt held by *key_id*."""
+    with store.transaction() as s:
+        row = _held(s, trial_id, attempt, key_id, LEASED)
+        row.lease_expires_at = store.now(s) + timedelta(seconds=ttl)
+        row.updated_at = utcnow()
+        s.add(row)
+        s.flush()
+        return _trial(row, _campaign_name(s, row.campaign_id), None)
+
+
+def mark_started(
+    store: Store, trial_id: int, attempt: int, key_id: int | None, ttl: float
+) -> Trial:
+    """CLAIMED -> STARTED (material committed); repeating it is harmless."""
+    with store.transaction() as s:
+        row = _held(s, trial_id, attempt, key_id, LEASED)
+        now = store.now(s)
+        if row.status == TrialStatus.CLAIMED.value:
+            _move(
+                s,
+                trial_id,
+                [TrialStatus.CLAIMED],
+                TrialStatus.STARTED,
+                attempt,
+                started_at=now,
+                lease_expires_at=now + timedelta(seconds=ttl),
+            )
+            s.refresh(row)
+        return _trial(row, _campaign_name(s, row.campaign_id), None)
+
+
+def reap_expired(store: Store, campaign: str, max_attempts: int) -> list[Reaped]:
+    """Settle every lease of *campaign* that has run out (see `_reap`)."""
+    with store.transaction() as s:
+        return _reap(s, store._campaign_id(s, campaign), store.now(s), max_attempts)
+
+
+def _reap(s: Session, cid: int, now: datetime, max_attempts: int) -> list[Reaped]:
+    """Never-started attempts go back to PENDING (or ABANDONED when out of
+    attempts); started ones go to NEEDS_REVIEW, since a sample may exist."""
+    rows = s.exec(
+        select(TrialRow)
+        .where(TrialRow.campaign_id == cid)
+        .where(TrialRow.status.in_([t.value for t in LEASED]))  # type: ignore[attr-defined]
+        .where(TrialRow.lease_expires_at < now)  # type: ignore[operator]
+        .order_by(TrialRow.id)  # type: ignore[arg-type]
+    ).all()
+    reaped = []
+    for row in rows:
+        assert row.id is not None
+        status = TrialStatus(row.status)
+        if status == TrialStatus.STARTED:
+            to, again = TrialStatus.NEEDS_REVIEW, False
+            reason = "lease expired after the robot started; check the sample"
+        elif row.attempt < max_attempts:
+            to, again = TrialStatus.PENDING, True
+            reason = "lease expired before the robot started; offered again"
+        else:
+            to, again = TrialStatus.ABANDONED, False
+            reason = f"lease expired on the last of {max_attempts} attempts"
+        _move(s, row.id, [status], to, row.attempt, reason=reason, next_attempt=again)
+        reaped.append(Reaped(row.id, row.attempt, to))
+    return reaped
+
+
+def fail_attempt(
+    store: Store,
+    trial_id: int,
+    attempt: int,
+    key_id: int | None,
+    reason: str,
+    retry: bool,
+) -> Trial:
+    """A failed attempt: back to PENDING with the next attempt, or FAILED for good."""
+    with store.transaction() as s:
+        row = _held(s, trial_id, attempt, key_id, LEASED)
+        to = TrialStatus.PENDING if retry else TrialStatus.FAILED
+        _move(
+            s,
+            trial_id,
+            [TrialStatus(row.status)],
+            to,
+            attempt,
+            reason=reason,
+            next_attempt=retry,
+            lease_expires_at=None,
+        )
+        s.refresh(row)
+        return _trial(row, _campaign_name(s, row.campaign_id), None)
+
+
+# ------------------------------------------------------------ measurements
+@dataclass(frozen=True)
+class Accepted:
+    """The stored outcome of an accepted keyed request."""
+
+    status_code: int
+    response: dict[str, Any]
+    replayed: bool = False
+
+
+def accept_measurement(
+    store: Store,
+    *,
+    trial_id: int,
+    attempt: int,
+    key_id: int | None,
+    values: dict[str, float],
+    units: dict[str, str],
+    metadata: dict[str, Any],
+    idempotency_key: str,
+    body_sha256: str,
+    submission_id: int,
+    respond: Callable[[Trial, MeasurementRow], dict[str, Any]],
+) -> Accepted:
+    """Store a measurement, COMPLETE its trial and bind the idempotency key, together.
+
+    The posted attempt must be the trial's current one (CLAIMED, STARTED or
+    NEEDS_REVIEW), or the attempt just before it when the trial was re-offered
+    after its lease ran out and nobody has claimed it since. Posts after the
+    lease ended are accepted and flagged `late`; nothing is dropped.
+    """
+    with store.transaction() as s:
+        cid = _trial_campaign(s, trial_id)
+        known = _idempotent(s, cid, idempotency_key)
+        if known is not None:
+            return _replay(s, known, body_sha256, submission_id)
+        row = s.get(TrialRow, trial_id)
+        assert row is not None
+        status = TrialStatus(row.status)
+        now = store.now(s)
+        current = status in (*LEASED, TrialStatus.NEEDS_REVIEW)
+        reoffered = status == TrialStatus.PENDING and attempt == row.attempt - 1
+        if status == TrialStatus.COMPLETED:
+            raise TrialStateError(
+                f"trial {trial_id} already has a measurement (another Idempotency-Key)",
+                "a trial is measured once; ask an operator to amend it if it was wrong",
+                code="already_measured",
+            )
+        if not ((current and attempt == row.attempt) or reoffered):
+            raise TrialStateError(
+                f"attempt {attempt} of trial {trial_id} is superseded: the trial is "
+                f"{status.value} at attempt {row.attempt}",
+                "the lease ran out and the trial moved on; your post is kept for an "
+                "operator; claim new work",
+                code="lease_superseded",
+            )
+        _check_holder(row, key_id)
+        late = (
+            reoffered
+            or status == TrialStatus.NEEDS_REVIEW
+            or (row.lease_expires_at is not None and row.lease_expires_at < now)
+        )
+        _move(
+            s,
+            trial_id,
+            [status],
+            TrialStatus.COMPLETED,
+            row.attempt,
+            reason="late measurement" if late else None,
+            lease_expires_at=None,
+        )
+        measurement = MeasurementRow(
+            trial_id=trial_id,
+            attempt=attempt,
+            values=values,
+            units=units,
+            meta=metadata,
+            source=f"robot-key:{key_id}" if key_id is not None else "robot",
+            late=late,
+        )
+        s.add(measurement)
+        s.flush()
+        s.refresh(row)
+        response = respond(
+            _trial(row, _campaign_name(s, cid), measurement), measurement
+        )
+        s.add(
+            IdempotencyRow(
+                campaign_id=cid,
+                key=idempotency_key,
+                route="measurements",
+                trial_id=trial_id,
+                body_sha256=body_sha256,
+                status_code=200,
+                response=response,
+            )
+        )
+        _finish(s, submission_id, "late" if late else "accepted", 200)
+        try:
+            s.flush()
+        except IntegrityError:  # a concurrent twin won; the caller replays it
+            raise TrialStateError(
+                "a request with this Idempotency-Key is being processed",
+                "retry shortly with the same key and body",
+                code="in_flight",
+            ) from None
+        return Accepted(200, response)
+
+
+def find_idempotent(
+    store: Store, trial_id: int, key: str, body_sha256: str, submission_id: int
+) -> Accepted | None:
+    """The stored response for a key seen before (a replay), or None for a new key."""
+    with store.transaction() as s:
+        known = _idempotent(s, _trial_campaign(s, trial_id), key)
+        return None if known is None else _replay(s, known, body_sha256, submission_id)
+
+
+def _idempotent(s: Session, cid: int, key: str) -> IdempotencyRow | None:
+    return s.exec(
+        select(IdempotencyRow)
+        .where(IdempotencyRow.campaign_id == cid)
+        .where(IdempotencyRow.key == key)
+    ).first()
+
+
+def _replay(
+    s: Session, known: IdempotencyRow, body_sha256: str, submission_id: int
+) -> Accepted:
+    if known.body_sha256 != body_sha256:
+        raise InvalidBodyError(
+            [
+                FieldProblem(
+                    "",
+                    f"Idempotency-Key '{known.key}' was already used with a different "
+                    "body",
+                )
+            ],
+            "use a new key for a new measurement; a retry must resend the same body",
+        )
+    _finish(s, submission_id, "replayed", known.status_code)
+    return Accepted(known.status_code, known.response, replayed=True)
+
+
+# -------------------------------------------------------------- submissions
+def save_submission(
+    store: Store,
+    *,
+    campaign_id: int,
+    trial_id: int | None,
+    key_id: int | None,
+    route: str,
+    idempotency_key: str | None,
+    body: str,
+    body_sha256: str,
+    source_ip: str | None,
+) -> int:
+    """Keep a received body before anything else looks at it; returns its id."""
+    with store.transaction() as s:
+        row = SubmissionRow(
+            campaign_id=campaign_id,
+            trial_id=trial_id,
+            robot_key_id=key_id,
+            route=route,
+            idempotency_key=idempotency_key,
+            body=body,
+            body_sha256=body_sha256,
+            source_ip=source_ip,
+        )
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        return row.id
+
+
+def finish_submission(
+    store: Store, submission_id: int, outcome: str, code: int
+) -> None:
+    with store.transaction() as s:
+        _finish(s, submission_id, outcome, code)
+
+
+def submissions(store: Store, campaign: str) -> list[dict[str, Any]]:
+    """Every body received for *campaign*, oldest first (for audits and tests)."""
+    with store.transaction(write=False) as s:
+        cid = store._campaign_id(s, campaign)
+        rows = s.exec(
+            select(SubmissionRow)
+            .where(SubmissionRow.campaign_id == cid)
+            .order_by(SubmissionRow.id)  # type: ignore[arg-type]
+        ).all()
+        return [r.model_dump() for r in rows]
+
+
+def _finish(s: Session, submission_id: int, outcome: str, code: int) -> None:
+    s.exec(
+        update(SubmissionRow)  # type: ignore[call-overload]
+        .where(SubmissionRow.id == submission_id)
+        .values(outcome=outcome, status_code=code)
+    )
+
+
+# ----------------------------------------------------------------- helpers
+def trial_campaign_id(store: Store, trial_id: int) -> int:
+    """The campaign a trial belongs to (404 when there is no such trial)."""
+    with store.transaction(write=False) as s:
+        return _trial_campaign(s, trial_id)
+
+
+def _trial_campaign(s: Session, trial_id: int) -> int:
+    cid = s.exec(select(TrialRow.campaign_id).where(TrialRow.id == trial_id)).first()
+    if cid is None:
+        raise NotFoundError(f"no trial {trial_id}", "use the trial_id a claim returned")
+    return int(cid)
+
+
+def _campaign_name(s: Session, cid: int) -> str:
+    return s.exec(select(CampaignRow.name).where(CampaignRow.id == cid)).one()
+
+
+def _held(
+    s: Session,
+    trial_id: int,
+    attempt: int,
+    key_id: int | None,
+    expected: tuple[TrialStatus, ...],
+) -> TrialRow:
+    """The trial row, when *attempt* is current, in *expected*, and held by *key_id*."""
+    _trial_campaign(s, trial_id)
+    row = s.get(TrialRow, trial_id)
+    assert row is not None
+    if TrialStatus(row.status) not in expected or row.attempt != attempt:
+        raise TrialStateError(
+            f"attempt {attempt} of trial {trial_id} is not leased: the trial is "
+            f"{row.status} at attempt {row.attempt}",
+            "the lease ran out or the attempt was settled; claim new work",
+            code="lease_superseded",
+        )
+    _check_holder(row, key_id)
+    return row
+
+
+def _check_holder(row: TrialRow, key_id: int | None) -> None:
+    if key_id is not None and row.claimed_by_key not in (None, key_id):
+        raise ForbiddenError(
+            f"trial {row.id} attempt {row.attempt} was claimed by another robot",
+            "a robot may only heartbeat, start, report or fail attempts it claimed",
+        )
+
+
+def _move(
+    s: Session,
+    trial_id: int,
+    expected: list[TrialStatus],
+    new: TrialStatus,
+    attempt: int,
+    *,
+    reason: str | None = None,
+    next_attempt: bool = False,
+    **columns: Any,
+) -> None:
+    """The store's conditional transition, with lease columns in the same UPDATE."""
+    Store._transition(
+        s, trial_id, expected, new, attempt, reason, next_attempt, columns
+    )
