@@ -8,8 +8,10 @@ measured, so a row is never measured twice.
 
 The file is found from `adapter.path`: an absolute path, else relative to the
 data root (`--data-root` or the `LOOP_DATA_ROOT` environment variable), else
-relative to the working directory. The product ships no data it needs: the
-benchmark campaigns point at the shared datasets through the data root.
+relative to the working directory. One small table ships with loop
+(`campaigns/data/pvlab_perovskite_stability/`, MIT) for the example campaign and
+the tests; the benchmark campaigns read the shared datasets through the data
+root.
 """
 
 from __future__ import annotations
@@ -105,6 +107,14 @@ class DatasetAdapter:
     def pool_values(self) -> list[dict[str, float]]:
         """The tabulated (replicate-averaged) objective values of every candidate."""
         return list(self.data.values)
+
+    def pool_report(self) -> dict[str, Any]:
+        """How the pool was built: rows read, candidates, rows dropped by reason."""
+        return {
+            "rows": self.data.rows,
+            "candidates": len(self.data),
+            "dropped": dict(self.data.dropped),
+        }
 
     def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         row = self.data.find(request.composition, request.parameters)

@@ -1,15 +1,18 @@
 """Turn a CSV table into a candidate pool for a campaign.
 
-Steps, each reported when it removes rows: keep the rows the `where` filter
-selects; map campaign names to columns; drop rows with a missing input or
-objective; rescale compositions to the total (`normalize`); average replicate
-rows (identical inputs) into one candidate; drop candidates that break the
-campaign's own rules (bounds, constraints, categories), since the engine may
-only propose what the YAML allows.
+Steps, each counting the rows it removes by reason (`Pool.dropped`, also
+logged): keep the rows the `where` filter selects; map campaign names to
+columns; drop rows with a missing input or objective, an objective that is not
+a number or not finite, or unusable inputs; rescale compositions to the total
+(`normalize`); average replicate rows (identical inputs) into one candidate;
+drop candidates that break the campaign's own rules (bounds, constraints,
+categories), since the engine may only propose what the YAML allows. Last, an
+objective modelled on a log scale must be positive in every candidate.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,8 @@ if TYPE_CHECKING:
 
     from loop.spec import CampaignSpec
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Pool:
@@ -32,18 +37,25 @@ class Pool:
     values: list[dict[str, float]]
     replicates: list[int]
     sha256: str
+    #: Rows of the file removed, by reason (only reasons that removed some).
     dropped: dict[str, int] = field(default_factory=dict)
+    #: Rows in the file, before anything was removed or averaged.
+    rows: int = 0
     _index: dict[tuple[Any, ...], int] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.configs)
 
-    def find(self, composition: dict[str, float], parameters: dict[str, Any]) -> int | None:
+    def find(
+        self, composition: dict[str, float], parameters: dict[str, Any]
+    ) -> int | None:
         """The row of this configuration, or None if it is not a candidate."""
         return self._index.get(config_key(composition, parameters))
 
 
-def config_key(composition: dict[str, float], parameters: dict[str, Any]) -> tuple[Any, ...]:
+def config_key(
+    composition: dict[str, float], parameters: dict[str, Any]
+) -> tuple[Any, ...]:
     """A hashable identity of a configuration, insensitive to float dust."""
     comp = tuple((k, float(f"{v:.10g}")) for k, v in sorted(composition.items()))
     params = tuple(
@@ -66,15 +78,18 @@ def load_pool(
     try:
         frame = pd.read_csv(path)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        return None, [Problem("adapter.path", f"cannot read {path}: {exc}", "check the file")]
+        return None, [
+            Problem("adapter.path", f"cannot read {path}: {exc}", "check the file")
+        ]
     problems = _unknown_names(columns, spec)
     problems += _missing_columns(frame, columns, where, spec)
     if problems:
         return None, problems
     dropped: dict[str, int] = {}
+    rows_read = len(frame)
     for column, wanted in where.items():
         keep = frame[column].isin(wanted if isinstance(wanted, list) else [wanted])
-        dropped[f"where {column}"] = int((~keep).sum())
+        dropped[f"not selected by `where` on {column}"] = int((~keep).sum())
         frame = frame[keep]
     comp = spec.space.composition
     components = list(spec.space.components)
@@ -83,12 +98,15 @@ def load_pool(
     col = {name: columns.get(name, name) for name in [*components, *objectives]}
     col |= {p.name: columns.get(p.name, p.name) for p in params}
     inputs = [col[c] for c in components] + [col[p.name] for p in params]
-    needed = frame[inputs + [col[o] for o in objectives]]
-    complete = needed.notna().all(axis=1)
-    for o in objectives:
-        complete &= pd.to_numeric(frame[col[o]], errors="coerce").notna()
-    dropped["missing values"] = int((~complete).sum())
+    complete = frame[inputs + [col[o] for o in objectives]].notna().all(axis=1)
+    dropped["missing value"] = int((~complete).sum())
     frame = frame[complete]
+    numbers = frame[[col[o] for o in objectives]].apply(pd.to_numeric, errors="coerce")
+    number = numbers.notna().all(axis=1)
+    dropped["objective not a number"] = int((~number).sum())
+    finite = numbers.abs().lt(math.inf).all(axis=1) | ~number
+    dropped["objective not finite"] = int((~finite).sum())
+    frame = frame[number & finite]
     groups: dict[tuple[Any, ...], list[int]] = {}
     configs: dict[tuple[Any, ...], tuple[dict[str, float], dict[str, Any]]] = {}
     bad = 0
@@ -107,13 +125,14 @@ def load_pool(
     for key, rows in groups.items():
         composition, parameters = configs[key]
         if violations(spec, composition, parameters):
-            outside += 1
+            outside += len(rows)
             continue
         means = values_frame.iloc[rows].mean()
         pool_configs.append((composition, parameters))
         pool_values.append({o: float(means[col[o]]) for o in objectives})
         replicates.append(len(rows))
     dropped["outside the campaign's space"] = outside
+    dropped = {why: n for why, n in dropped.items() if n}
     if not pool_configs:
         return None, [
             Problem(
@@ -123,9 +142,51 @@ def load_pool(
                 "widen the bounds or check the column mapping and `where` filter",
             )
         ]
+    problems = _log_problems(spec, pool_values, col, path)
+    if problems:
+        return None, problems
     index = {config_key(*c): i for i, c in enumerate(pool_configs)}
-    pool = Pool(pool_configs, pool_values, replicates, digest, dropped, index)
+    pool = Pool(
+        pool_configs, pool_values, replicates, digest, dropped, rows_read, index
+    )
+    log.info(
+        "%s: %d rows, %d candidates; %s",
+        path,
+        rows_read,
+        len(pool),
+        "; ".join(dropped_lines(dropped)) or "no row dropped",
+    )
     return pool, []
+
+
+def dropped_lines(dropped: dict[str, int]) -> list[str]:
+    """One line per reason: `N rows dropped: reason`."""
+    return [
+        f"{n} row{'' if n == 1 else 's'} dropped: {why}" for why, n in dropped.items()
+    ]
+
+
+def _log_problems(
+    spec: CampaignSpec, values: list[dict[str, float]], col: dict[str, str], path: Path
+) -> list[Problem]:
+    """An objective with `transform: log` must be positive in every candidate."""
+    problems = []
+    for i, o in enumerate(spec.objectives):
+        if o.transform != "log":
+            continue
+        bad = [v[o.name] for v in values if v[o.name] <= 0]
+        if bad:
+            problems.append(
+                Problem(
+                    f"objectives.{i}.transform",
+                    f"'{o.name}' has transform: log but {len(bad)} of the "
+                    f"{len(values)} candidates have a value of column '{col[o.name]}' "
+                    f"in {path.name} that is not positive (smallest {min(bad):g})",
+                    "remove `transform: log` from this objective, or leave those rows "
+                    "out with `where`",
+                )
+            )
+    return problems
 
 
 def _config(
@@ -152,17 +213,46 @@ def _config(
         raw = record[col[p.name]]
         try:
             if p.type == "categorical":
-                parameters[p.name] = str(raw)
+                parameters[p.name] = category(raw, p.values)
             elif p.type == "integer":
                 number = float(raw)
-                if number != round(number):
+                if not math.isfinite(number) or number != round(number):
                     return None
                 parameters[p.name] = int(round(number))
             else:
                 parameters[p.name] = float(raw)
+                if not math.isfinite(parameters[p.name]):
+                    return None
         except (TypeError, ValueError):
             return None
     return amounts, parameters
+
+
+def category(raw: Any, values: tuple[str, ...]) -> str:
+    """The declared category a cell stands for: the same text, or the same number.
+
+    A numeric column reads as numbers (and as floats when it has empty cells),
+    so a cell 2 or 2.0 matches a category declared as 2, "2" or 2.0.
+    """
+    text = str(raw)
+    if text in values:
+        return text
+    number = _number(raw)
+    if number is not None:
+        for value in values:
+            if _number(value) == number:
+                return value
+    return text
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _unknown_names(columns: dict[str, str], spec: CampaignSpec) -> list[Problem]:
@@ -180,7 +270,10 @@ def _unknown_names(columns: dict[str, str], spec: CampaignSpec) -> list[Problem]
 
 
 def _missing_columns(
-    frame: pd.DataFrame, columns: dict[str, str], where: dict[str, Any], spec: CampaignSpec
+    frame: pd.DataFrame,
+    columns: dict[str, str],
+    where: dict[str, Any],
+    spec: CampaignSpec,
 ) -> list[Problem]:
     available = list(frame.columns)
     shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")

@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from loop.spec.base import SpecModel, fail
 
 NAME = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def _number_as_text(value: Any) -> Any:
+    """A category written as a number (`values: [1, 2, 3]`) is kept as its text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+#: A category name; numbers are accepted and kept as text ("2", "2.5").
+Category = Annotated[
+    str,
+    BeforeValidator(_number_as_text),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}]}),
+]
 
 
 class ContinuousParameter(SpecModel):
@@ -67,7 +82,7 @@ class CategoricalParameter(SpecModel):
 
     type: Literal["categorical"]
     name: Annotated[str, NAME]
-    values: tuple[str, ...] = Field(min_length=2)
+    values: tuple[Category, ...] = Field(min_length=2)
 
     @model_validator(mode="after")
     def _check_values(self) -> CategoricalParameter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from adapters.dataset import DatasetAdapter
 from loop.cli import app
-from loop.errors import SpecError
+from loop.errors import LoopError, SpecError
 from loop.ports import EvaluationRequest
 from loop.service.campaigns import ensure_campaign
 from loop.service.runner import run_campaign
@@ -73,8 +74,10 @@ def test_the_pool_averages_replicates_normalises_and_drops_what_does_not_fit(
     assert rescaled == {"A": 1.0, "B": 0.0}  # 100.2 at.% rescaled to the total 1
     for composition, _ in pool:
         assert abs(sum(composition.values()) - 1.0) <= 1e-12
-    assert adapter.data.dropped["missing values"] == 1
-    assert adapter.data.dropped["outside the campaign's space"] == 1
+    assert adapter.data.dropped == {
+        "missing value": 1,
+        "outside the campaign's space": 1,
+    }
 
 
 def test_a_measurement_reveals_the_tabulated_value(table: Path) -> None:
@@ -101,7 +104,7 @@ def test_the_where_filter_selects_rows(table: Path) -> None:
     spec = validate(data)
     adapter = DatasetAdapter(spec.adapter_config(), spec)
     assert adapter.pool() == [({"A": 0.75, "B": 0.25}, {"route": "powder"})]
-    assert adapter.data.dropped["where route"] == 5
+    assert adapter.data.dropped["not selected by `where` on route"] == 5
 
 
 @pytest.mark.parametrize(
@@ -181,3 +184,94 @@ def test_relative_paths_start_from_the_data_root(
         app, ["validate", str(campaign), "--data-root", str(table.parent)]
     )
     assert found.exit_code == 0, found.output
+
+
+def test_every_dropped_row_is_counted_with_its_reason(tmp_path: Path) -> None:
+    path = tmp_path / "rough.csv"
+    path.write_text(
+        "A (at%),B (at%),route,score\n"
+        "50,50,cast,1.0\n"
+        "25,75,cast,2.0\n"
+        "75,25,powder,3.0\n"
+        "60,40,cast,\n"  # missing value
+        "40,60,cast,high\n"  # objective not a number
+        "30,70,cast,inf\n"  # objective not finite
+        "20,80,cast,-inf\n"  # objective not finite
+        "x,80,cast,4.0\n"  # unusable input
+        "0,0,cast,4.0\n"  # unusable input: sums to 0
+        "10,90,sputter,5.0\n"  # outside the campaign's space
+        "10,90,sputter,6.0\n"  # ... two rows, one candidate
+    )
+    spec = validate(_campaign(path, normalize=True) | {"budget": {"experiments": 2}})
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    assert adapter.pool_report() == {
+        "rows": 11,
+        "candidates": 3,
+        "dropped": {
+            "missing value": 1,
+            "objective not a number": 1,
+            "objective not finite": 2,
+            "unusable inputs": 2,
+            "outside the campaign's space": 2,
+        },
+    }
+    assert all(math.isfinite(v["score"]) for v in adapter.pool_values())
+
+
+INT_CATEGORIES = """\
+A,B,layers,score
+0.5,0.5,1,1.0
+0.5,0.5,2,2.0
+0.5,0.5,3,3.0
+"""
+# an empty cell makes pandas read the whole column as floats: 1.0, 2.0, 3.0
+FLOAT_CATEGORIES = INT_CATEGORIES + "0.4,0.6,,4.0\n"
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [pytest.param([1, 2, 3], id="numbers"), pytest.param(["1", "2", "3"], id="text")],
+)
+@pytest.mark.parametrize(
+    "cells",
+    [
+        pytest.param(INT_CATEGORIES, id="int-column"),
+        pytest.param(FLOAT_CATEGORIES, id="float-column"),
+    ],
+)
+def test_numeric_looking_categories_match_the_declared_values(
+    tmp_path: Path, declared: list, cells: str
+) -> None:
+    path = tmp_path / "layers.csv"
+    path.write_text(cells)
+    data = _campaign(path)
+    data["space"]["parameters"] = [
+        {"name": "layers", "type": "categorical", "values": declared}
+    ]
+    data["adapter"]["columns"] = {}
+    data["budget"] = {"experiments": 3}
+    spec = validate(data)
+    assert spec.space.parameters[0].values == ("1", "2", "3")
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    assert sorted(p["layers"] for _, p in adapter.pool()) == ["1", "2", "3"]
+    assert adapter.data.dropped.get("outside the campaign's space", 0) == 0
+
+
+def test_a_log_objective_with_a_non_positive_candidate_is_refused_when_checked(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "signed.csv"
+    path.write_text("A (at%),B (at%),route,score\n50,50,cast,2.0\n25,75,cast,0\n")
+    data = _campaign(path)
+    data["objectives"][0]["transform"] = "log"
+    data["budget"] = {"experiments": 1}
+    with pytest.raises(SpecError) as info:
+        validate(data)
+    problem = info.value.problems[0]
+    assert problem.path == "objectives.0.transform"
+    assert "'score' has transform: log" in problem.message
+    assert "column 'score'" in problem.message and "signed.csv" in problem.message
+    # a stored campaign is not checked again on loading: the adapter refuses to start
+    stored = validate(data, check_adapter=False)
+    with pytest.raises(LoopError, match="'score' has transform: log"):
+        DatasetAdapter(stored.adapter_config(), stored)
