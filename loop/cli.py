@@ -303,7 +303,7 @@ def bench(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from loop.bench.plot import write_plot
-    from loop.bench.replay import replay
+    from loop.bench.replay import prepare, replay
     from loop.errors import BadInputError
     from loop.spec import load_path
     from loop.spec.strategy import STRATEGY_ENGINES
@@ -316,6 +316,10 @@ def bench(
             f"unknown strategies: {', '.join(unknown) or '(none given)'}",
             f"choose from {', '.join(STRATEGY_ENGINES)}",
         )
+    # the pool is read and the budget checked before any progress is shown
+    plan = prepare(spec, budget)
+    for line in plan.pool_lines():
+        out.print(escape(line), highlight=False)
     columns = (
         TextColumn("[bold]bench"),
         BarColumn(),
@@ -328,7 +332,7 @@ def bench(
         def show(done: int, total: int, message: str) -> None:
             bar.update(task, completed=done, description=escape(message))
 
-        result = replay(spec, names, seeds, budget, show)
+        result = replay(plan, names, seeds, show)
     _print_bench(result)
     if output:
         output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
@@ -363,7 +367,7 @@ def _print_bench(result: dict[str, Any]) -> None:
             f"{s['top5_found']['mean']:.2f} ± {s['top5_found']['sd']:.2f}",
             f"{s['ef_top5']:.2f}",
             "-" if s["af_top5"] is None else f"{s['af_top5']:.2f}",
-            f"{s['best']['mean']:.4g}",
+            "-" if s["best"] is None else f"{s['best']['mean']:.4g}",
             s["found_best"],
             "-" if s["to_best_median"] is None else f"{s['to_best_median']:g}",
             "-"

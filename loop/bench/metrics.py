@@ -68,6 +68,25 @@ def acceleration_factor(mean_curve: Sequence[float], pool_size: int) -> float | 
     return target * pool_size / needed
 
 
+def carried(
+    curves: Sequence[Sequence[float]], length: int, empty: float | None
+) -> list[list[float]]:
+    """Curves made *length* long, so runs with failed measurements can be averaged.
+
+    A curve shorter than *length* (some measurements failed) keeps its last value;
+    an empty one (nothing measured) is *empty* throughout, or is left out when
+    *empty* is None.
+    """
+    out = []
+    for curve in curves:
+        if not curve:
+            if empty is not None:
+                out.append([empty] * length)
+            continue
+        out.append(list(curve) + [curve[-1]] * (length - len(curve)))
+    return out
+
+
 def mean_and_band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
     """Mean curve and half-width of its 95 % confidence band (normal approximation)."""
     arr = np.array(curves, dtype=float)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from loop.bench.metrics import mean_and_band
+from loop.bench.metrics import carried, mean_and_band
 
 COLOURS = {
     "botorch": "#1f77b4",
@@ -31,8 +31,11 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
     )
     for strategy, runs in result["runs"].items():
         colour = COLOURS.get(strategy, "#9467bd")
-        for col, key in ((1, "best_so_far"), (2, "top5_found")):
-            mean, band = mean_and_band([r[key] for r in runs])
+        for col, key, empty in ((1, "best_so_far", None), (2, "top5_found", 0.0)):
+            curves = carried([r[key] for r in runs], result["budget"], empty)
+            if not curves:
+                continue  # no run of this strategy measured anything
+            mean, band = mean_and_band(curves)
             x = list(range(1, len(mean) + 1))
             fig.add_trace(
                 go.Scatter(

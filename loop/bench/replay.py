@@ -1,9 +1,12 @@
 """Replay one dataset campaign with several strategies over several seeds.
 
-Every (strategy, seed) run goes through the real driver into its own SQLite
-file in a temporary folder, so a benchmark exercises exactly what a campaign
-does. For a given seed every strategy starts from the same initial rows (the
-engine draws them with the campaign seed), as the protocol requires.
+`prepare` reads the pool and checks the campaign and the budget, before
+anything is shown running; `replay` then runs every (strategy, seed) through
+the real driver into its own SQLite file in a temporary folder, so a benchmark
+exercises exactly what a campaign does. For a given seed every strategy starts
+from the same initial rows (the engine draws them with the campaign seed), as
+the protocol requires. A run whose measurements failed has fewer measured rows
+than its budget, possibly none: its curves stop where its measurements stop.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,53 +31,40 @@ from loop.storage import Store
 Progress = Callable[[int, int, str], None]
 
 
-def replay(
-    spec: CampaignSpec,
-    strategies: list[str],
-    seeds: int,
-    budget: int | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Run every strategy on every seed; return traces and a summary (JSON-ready)."""
-    pool_values, signed = _pool(spec)
-    goal = spec.goals[0]
-    n = budget or spec.budget.experiments
-    if n > len(signed):
-        raise BadInputError(
-            f"the budget of {n} exceeds the pool of {len(signed)} candidates",
-            f"use --budget {len(signed)} or less",
-        )
-    top1, top5 = metrics.top_set(signed, 0.01), metrics.top_set(signed, 0.05)
-    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in strategies}
-    total, done = seeds * len(strategies), 0
-    with tempfile.TemporaryDirectory(prefix="loop-bench-") as tmp:
-        for seed in range(seeds):
-            for strategy in strategies:
-                trials = _run(spec, strategy, seed, n, Path(tmp))
-                rows = [
-                    int(t.measurement.metadata["row"]) for t in trials if t.measurement
-                ]
-                run = _describe_run(seed, trials, rows, signed, goal.sign, top1, top5)
-                runs[strategy].append(run)
-                done += 1
-                if progress:
-                    best = run["best_so_far"][-1]
-                    progress(done, total, f"{strategy} seed {seed}: best {best:.6g}")
-    return {
-        "campaign": spec.name,
-        "objective": goal.model_dump(mode="json"),
-        "pool_size": len(signed),
-        "pool_best": max(signed) * goal.sign,
-        "budget": n,
-        "seeds": seeds,
-        "top1_size": len(top1),
-        "top5_size": len(top5),
-        "summary": {s: _summary(r, len(signed), n) for s, r in runs.items()},
-        "runs": runs,
-    }
+@dataclass(frozen=True)
+class Plan:
+    """A checked benchmark: the campaign, its pool's signed values, the budget."""
+
+    spec: CampaignSpec
+    #: The goal's pool values with its sign applied (larger is better).
+    signed: list[float]
+    budget: int
+    #: How the adapter built the pool: rows, candidates, rows dropped by reason.
+    pool_report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def top1(self) -> set[int]:
+        return metrics.top_set(self.signed, 0.01)
+
+    @property
+    def top5(self) -> set[int]:
+        return metrics.top_set(self.signed, 0.05)
+
+    def pool_lines(self) -> list[str]:
+        """The pool's size, then one `N rows dropped: reason` line per reason."""
+        report = self.pool_report
+        if not report:
+            return []
+        dropped = report.get("dropped", {})
+        head = f"pool: {report['candidates']} candidates from {report['rows']} rows"
+        lines = [head + ("" if dropped else "; no row dropped")]
+        for why, n in dropped.items():
+            lines.append(f"  {n} row{'' if n == 1 else 's'} dropped: {why}")
+        return lines
 
 
-def _pool(spec: CampaignSpec) -> tuple[list[dict[str, float]], list[float]]:
+def prepare(spec: CampaignSpec, budget: int | None = None) -> Plan:
+    """Read the pool and check that *spec* can be benchmarked with this budget."""
     adapter = adapter_class(spec.adapter["type"])(spec.adapter_config(), spec)
     if not hasattr(adapter, "pool_values"):
         raise BadInputError(
@@ -86,8 +77,58 @@ def _pool(spec: CampaignSpec) -> tuple[list[dict[str, float]], list[float]]:
             "keep one objective with role: objective (others may be constraints)",
         )
     goal = spec.goals[0]
-    values = adapter.pool_values()
-    return values, [goal.sign * v[goal.name] for v in values]
+    signed = [goal.sign * v[goal.name] for v in adapter.pool_values()]
+    n = budget or spec.budget.experiments
+    if n > len(signed):
+        raise BadInputError(
+            f"the budget of {n} exceeds the pool of {len(signed)} candidates",
+            f"use --budget {len(signed)} or less",
+        )
+    report = adapter.pool_report() if hasattr(adapter, "pool_report") else {}
+    return Plan(spec, signed, n, report)
+
+
+def replay(
+    plan: Plan,
+    strategies: list[str],
+    seeds: int,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Run every strategy on every seed; return traces and a summary (JSON-ready)."""
+    runs: dict[str, list[dict[str, Any]]] = {s: [] for s in strategies}
+    total, done = seeds * len(strategies), 0
+    with tempfile.TemporaryDirectory(prefix="loop-bench-") as tmp:
+        for seed in range(seeds):
+            for strategy in strategies:
+                trials = _run(plan.spec, strategy, seed, plan.budget, Path(tmp))
+                run = describe_run(plan, seed, trials)
+                runs[strategy].append(run)
+                done += 1
+                if progress:
+                    progress(done, total, f"{strategy} seed {seed}: {_best_text(run)}")
+    return result(plan, runs, seeds)
+
+
+def result(
+    plan: Plan, runs: dict[str, list[dict[str, Any]]], seeds: int
+) -> dict[str, Any]:
+    """The JSON-ready result of *runs* (strategy -> one `describe_run` per seed)."""
+    goal = plan.spec.goals[0]
+    pool = len(plan.signed)
+    return {
+        "campaign": plan.spec.name,
+        "objective": goal.model_dump(mode="json"),
+        "pool_size": pool,
+        "pool_rows": plan.pool_report.get("rows"),
+        "dropped": plan.pool_report.get("dropped", {}),
+        "pool_best": max(plan.signed) * goal.sign,
+        "budget": plan.budget,
+        "seeds": seeds,
+        "top1_size": len(plan.top1),
+        "top5_size": len(plan.top5),
+        "summary": {s: _summary(r, pool, plan.budget) for s, r in runs.items()},
+        "runs": runs,
+    }
 
 
 def _run(
@@ -101,18 +142,17 @@ def _run(
     store = Store(f"sqlite:///{tmp / f'{strategy}-{seed}.db'}")
     ensure_campaign(store, variant)
     run_campaign(store, variant.name)
-    return [t for t in store.trials(variant.name) if t.status is TrialStatus.COMPLETED]
+    return store.trials(variant.name)
 
 
-def _describe_run(
-    seed: int,
-    trials: list[Trial],
-    rows: list[int],
-    signed: list[float],
-    sign: float,
-    top1: set[int],
-    top5: set[int],
-) -> dict[str, Any]:
+def describe_run(plan: Plan, seed: int, trials: list[Trial]) -> dict[str, Any]:
+    """One run's measured rows in order, and its curves (empty if nothing was measured)."""
+    rows = [
+        int(t.measurement.metadata["row"])
+        for t in trials
+        if t.status is TrialStatus.COMPLETED and t.measurement is not None
+    ]
+    sign = plan.spec.goals[0].sign
     per_batch: dict[int, float] = {}
     for t in trials:
         seconds = t.provenance.get("propose_seconds")
@@ -121,18 +161,28 @@ def _describe_run(
     return {
         "seed": seed,
         "rows": rows,
-        "best_so_far": [sign * v for v in metrics.best_so_far(signed, rows)],
-        "top1_found": metrics.found_curve(rows, top1),
-        "top5_found": metrics.found_curve(rows, top5),
-        "to_best": metrics.measurements_to_best(signed, rows),
+        "failed": sum(1 for t in trials if t.status is TrialStatus.FAILED),
+        "best_so_far": [sign * v for v in metrics.best_so_far(plan.signed, rows)],
+        "top1_found": metrics.found_curve(rows, plan.top1),
+        "top5_found": metrics.found_curve(rows, plan.top5),
+        "to_best": metrics.measurements_to_best(plan.signed, rows),
         "propose_seconds": list(per_batch.values()),
     }
 
 
+def _best_text(run: dict[str, Any]) -> str:
+    if not run["best_so_far"]:
+        return f"nothing measured ({run['failed']} failed)"
+    return f"best {run['best_so_far'][-1]:.6g}"
+
+
 def _summary(runs: list[dict[str, Any]], pool_size: int, budget: int) -> dict[str, Any]:
-    top5 = [r["top5_found"][-1] for r in runs]
-    top1 = [r["top1_found"][-1] for r in runs]
-    mean5, _ = metrics.mean_and_band([r["top5_found"] for r in runs])
+    top5 = [_final(r["top5_found"]) for r in runs]
+    top1 = [_final(r["top1_found"]) for r in runs]
+    mean5, _ = metrics.mean_and_band(
+        metrics.carried([r["top5_found"] for r in runs], budget, empty=0.0)
+    )
+    bests = [r["best_so_far"][-1] for r in runs if r["best_so_far"]]
     to_best = [r["to_best"] for r in runs]
     latencies = [s for r in runs for s in r["propose_seconds"]]
     found = [n for n in to_best if n is not None]
@@ -141,11 +191,17 @@ def _summary(runs: list[dict[str, Any]], pool_size: int, budget: int) -> dict[st
         "top5_found": _mean_sd(top5),
         "ef_top5": metrics.enhancement_factor(statistics.mean(top5), budget, pool_size),
         "af_top5": metrics.acceleration_factor(list(mean5), pool_size),
-        "best": _mean_sd([r["best_so_far"][-1] for r in runs]),
+        "best": _mean_sd(bests) if bests else None,
+        "failed": sum(r["failed"] for r in runs),
         "found_best": f"{len(found)}/{len(runs)}",
         "to_best_median": statistics.median(found) if found else None,
         "propose_seconds_median": statistics.median(latencies) if latencies else None,
     }
+
+
+def _final(curve: list[float]) -> float:
+    """The last value of a found-fraction curve; a run that measured nothing found nothing."""
+    return curve[-1] if curve else 0.0
 
 
 def _mean_sd(values: list[float]) -> dict[str, float]:

@@ -34,6 +34,7 @@ def test_tiny_bench_runs_every_strategy_from_the_same_initial_rows(
         ],
     )
     assert result.exit_code == 0, result.output
+    assert "pool: 94 candidates from 139 rows; no row dropped" in result.stdout
     doc = json.loads(out.read_text())
     assert doc["pool_size"] == 94 and doc["budget"] == 8 and doc["top5_size"] == 5
     for seed in range(2):
@@ -67,3 +68,47 @@ def test_bench_refuses_unknown_strategies() -> None:
         app, ["bench", str(CAMPAIGNS / "perovskite-replay.yaml"), "--strategies", "gpt"]
     )
     assert result.exit_code == 2 and "choose from" in result.stderr
+
+
+def test_a_budget_above_the_pool_is_refused_before_any_progress_is_shown() -> None:
+    result = CliRunner().invoke(
+        app,
+        ["bench", str(CAMPAIGNS / "perovskite-replay.yaml"), "--budget", "1000"],
+    )
+    assert result.exit_code == 2 and "exceeds the pool of 94" in result.stderr
+    assert "bench" not in result.stdout and "starting" not in result.stdout
+
+
+def test_bench_prints_the_rows_dropped_from_the_pool_with_their_reason(
+    tmp_path: Path, write_yaml
+) -> None:
+    table = tmp_path / "table.csv"
+    table.write_text(
+        "A,B,score\n0.2,0.8,1.0\n0.5,0.5,2.0\n0.8,0.2,3.0\n"
+        "0.4,0.6,\n0.6,0.4,\n"  # two missing values
+        "0.9,0.1,inf\n"  # one objective that is not finite
+    )
+    campaign = write_yaml(
+        {
+            "schema_version": 1,
+            "name": "rough",
+            "space": {"composition": {"kind": "species", "components": ["A", "B"]}},
+            "objectives": [{"name": "score", "direction": "maximize"}],
+            "strategy": {"initial_design": {"size": 1}},
+            "budget": {"experiments": 2},
+            "adapter": {"type": "dataset", "path": str(table)},
+        }
+    )
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(
+        app,
+        ["bench", str(campaign), "--strategies", "random", "--seeds", "1"]
+        + ["-o", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "pool: 3 candidates from 6 rows" in result.stdout
+    assert "2 rows dropped: missing value" in result.stdout
+    assert "1 row dropped: objective not finite" in result.stdout
+    doc = json.loads(out.read_text())
+    assert doc["pool_rows"] == 6
+    assert doc["dropped"] == {"missing value": 2, "objective not finite": 1}
