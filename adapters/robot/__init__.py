@@ -71,3 +71,14 @@ class RobotAdapter:
     @staticmethod
     def check(config: RobotConfig, spec: CampaignSpec) -> list[Problem]:
         return []
+
+    @staticmethod
+    def simulate(**options: Any) -> Any:
+        """Play simulated robots against a running API (`loop robot simulate`).
+
+        The options are those of `adapters.robot.simulate.run`; it returns its
+        `SimulationSummary`. Imported on use, so the adapter stays light.
+        """
+        from adapters.robot.simulate import run
+
+        return run(**options)
