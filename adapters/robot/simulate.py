@@ -33,8 +33,9 @@ from adapters.simulator.functions import SimFunction, build
 from loop.errors import LoopError
 from loop.spec import CampaignSpec, validate
 
-#: Campaign statuses after which no work will be handed out.
-DONE = frozenset({"completed", "exhausted"})
+#: Campaign statuses after which no work will be handed out (needs_review: what
+#: is left of the budget waits on an operator).
+DONE = frozenset({"completed", "exhausted", "needs_review"})
 #: Seconds between claims when nothing is ready (uniform in this range).
 IDLE = (0.05, 0.2)
 #: Heartbeat interval when the lease length is unknown (seconds).

@@ -145,6 +145,7 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "name": record.name,
         "status": record.status,
         "description": spec.description,
+        "spec": record.spec,
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "budget": {"experiments": spec.budget.experiments, "used": budget_used(trials)},
         "counts": counts,

@@ -78,6 +78,8 @@ def run_campaign(
     report = on_progress or (lambda _p: None)
     _recover(store, name, adapter)
     trials = store.trials(name)
+    if record.status == "needs_review":
+        store.update_campaign(name, status="active")
     report(_progress(spec, trials, "resuming" if trials else "starting"))
     if getattr(adapter, "pull", False):
         return _run_pull(store, spec, engine, adapter, report, poll_seconds)
@@ -153,6 +155,7 @@ def _run_pull(
                 return _summary(spec, trials, finished=False, exhausted=True)
         if not in_flight:
             # what is left of the budget waits on an operator (needs review)
+            store.update_campaign(name, status="needs_review")
             return _summary(spec, trials, finished=False)
         message = f"waiting for robots: {len(in_flight)} in flight"
         if message != last:
