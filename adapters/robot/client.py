@@ -18,8 +18,8 @@ A retried claim whose first response was lost leaves that first trial leased
 to nobody who knows about it; it is offered again when its lease runs out
 (`claim_ttl`), since it was never started.
 
-Only httpx and the standard library are used, so a controller can copy this
-file into its own environment.
+Besides the standard library it needs only httpx and `loop.errors` (for the
+error type the `loop` CLI knows how to print).
 """
 
 from __future__ import annotations
