@@ -237,6 +237,18 @@ def test_a_second_measurement_with_a_new_key_is_refused_as_already_measured(
     assert inbox(rc, work["trial_id"])[-1]["body"] == json.dumps(second)
 
 
+def test_a_measurement_for_an_unknown_trial_is_404_and_still_kept(
+    lab: tuple[RobotCampaign, str],
+) -> None:
+    """RELIABILITY.md §3 case 11: 404 after auth, the raw body archived."""
+    rc, url = lab
+    text = json.dumps(GOOD)
+    with robot(url, rc.token) as client:
+        claimed(rc, client)
+        assert_error(post(client, 987654, text), 404, "not_found")
+    assert [s["body"] for s in submissions(rc.store, rc.name)] == [text]
+
+
 @pytest.mark.timeout(120)
 def test_twenty_concurrent_retries_of_one_post_store_one_measurement(
     lab: tuple[RobotCampaign, str],
