@@ -165,6 +165,13 @@ class RequestError(BadInputError):
     code = "bad_request"
 
 
+class UnsupportedMediaError(RequestError):
+    """A request body in a format the API does not read."""
+
+    http_status = 415
+    code = "unsupported_media_type"
+
+
 class BodyTooLargeError(RequestError):
     """A request body above the API's size limit."""
 

@@ -75,8 +75,14 @@ IN_FLIGHT = frozenset(
 
 #: Every legal transition; the store refuses any other.
 TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
+    # PENDING -> COMPLETED: a late measurement for the attempt before a re-offer
     TrialStatus.PENDING: frozenset(
-        {TrialStatus.CLAIMED, TrialStatus.STALE, TrialStatus.ABANDONED}
+        {
+            TrialStatus.CLAIMED,
+            TrialStatus.COMPLETED,
+            TrialStatus.STALE,
+            TrialStatus.ABANDONED,
+        }
     ),
     TrialStatus.CLAIMED: frozenset(
         {

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Header, Path, Request
+from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import loop
@@ -23,11 +24,11 @@ from loop.errors import (
     FieldProblem,
     InvalidBodyError,
     LoopError,
-    RequestError,
+    UnsupportedMediaError,
 )
 from loop.service import lab
 from loop.service.campaigns import status_document
-from loop.service.robots import READ, authenticate, authorize
+from loop.service.robots import READ, authenticate
 from loop.storage import Store
 from loop.storage.keys import RobotKey
 
@@ -161,19 +162,29 @@ def create_app(store: Store) -> FastAPI:
         work = lab.claim(store, key, name)
         return Response(status_code=204) if work is None else work
 
-    @app.post("/api/v1/trials/{trial_id}/heartbeat", tags=["robots"], responses=ERRORS)
-    def heartbeat(
-        trial_id: TrialId, body: Annotated[lab.AttemptBody, Body()], key: Caller
+    @app.post(
+        "/api/v1/trials/{trial_id}/heartbeat",
+        tags=["robots"],
+        responses=ERRORS,
+        openapi_extra=_raw_body(lab.AttemptBody),
+    )
+    async def heartbeat(
+        trial_id: TrialId, request: Request, key: Caller
     ) -> dict[str, Any]:
         """Extend the lease of an attempt the caller holds."""
-        return lab.heartbeat(store, key, trial_id, body.attempt)
+        post = await _received(request, None)
+        return await run_in_threadpool(lab.heartbeat, store, key, trial_id, post)
 
-    @app.post("/api/v1/trials/{trial_id}/start", tags=["robots"], responses=ERRORS)
-    def start(
-        trial_id: TrialId, body: Annotated[lab.AttemptBody, Body()], key: Caller
-    ) -> dict[str, Any]:
+    @app.post(
+        "/api/v1/trials/{trial_id}/start",
+        tags=["robots"],
+        responses=ERRORS,
+        openapi_extra=_raw_body(lab.AttemptBody),
+    )
+    async def start(trial_id: TrialId, request: Request, key: Caller) -> dict[str, Any]:
         """Material is committed: after this the trial is never silently re-offered."""
-        return lab.start(store, key, trial_id, body.attempt)
+        post = await _received(request, None)
+        return await run_in_threadpool(lab.start, store, key, trial_id, post)
 
     @app.post(
         "/api/v1/trials/{trial_id}/measurements",
@@ -189,7 +200,7 @@ def create_app(store: Store) -> FastAPI:
     ) -> JSONResponse:
         """Post the measured values of an attempt (Idempotency-Key required)."""
         post = await _received(request, idempotency_key)
-        status, body = lab.measure(store, key, trial_id, post)
+        status, body = await run_in_threadpool(lab.measure, store, key, trial_id, post)
         return JSONResponse(body, status_code=status)
 
     @app.post(
@@ -202,12 +213,13 @@ def create_app(store: Store) -> FastAPI:
         trial_id: TrialId, request: Request, key: Caller
     ) -> dict[str, Any]:
         """The attempt gave no value; `retryable` asks for another attempt."""
-        return lab.fail(store, key, trial_id, await _received(request, None))
+        post = await _received(request, None)
+        return await run_in_threadpool(lab.fail, store, key, trial_id, post)
 
     @app.get("/api/v1/campaigns/{name}", tags=["campaigns"], responses=ERRORS)
     def campaign(name: CampaignName, key: Caller) -> dict[str, Any]:
         """The campaign's status document (as `loop inspect --format json`)."""
-        authorize(key, READ, store.get_campaign(name).id)
+        lab.authorize_campaign(key, READ, name)
         return status_document(store, name)
 
     return app
@@ -216,7 +228,7 @@ def create_app(store: Store) -> FastAPI:
 async def _received(request: Request, idempotency_key: str | None) -> lab.Received:
     content_type = request.headers.get("content-type", "")
     if content_type and "json" not in content_type:
-        raise RequestError(
+        raise UnsupportedMediaError(
             f"unsupported Content-Type {content_type!r}", "send application/json"
         )
     body = await request.body()

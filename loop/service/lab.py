@@ -24,11 +24,13 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    field_validator,
 )
 
 from loop.errors import (
     BadInputError,
     FieldProblem,
+    ForbiddenError,
     InvalidBodyError,
     RequestError,
     TrialStateError,
@@ -67,6 +69,14 @@ class MeasurementBody(Strict):
     units: Annotated[dict[Text, Text], Field(max_length=100)] | None = None
     metadata: Annotated[dict[Text, Any], Field(max_length=100)] | None = None
 
+    @field_validator("metadata")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Metadata is stored as JSON: finite numbers only, at most 8 levels deep."""
+        if value is not None:
+            _check_json(value, 1)
+        return value
+
 
 class FailureBody(Strict):
     """Body of a failure post: why the attempt gave no value, and whether to retry."""
@@ -74,6 +84,17 @@ class FailureBody(Strict):
     attempt: Attempt
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
     retryable: StrictBool = False
+
+
+def _check_json(value: Any, depth: int) -> None:
+    if depth > 8:
+        raise ValueError("nested more than 8 levels deep")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite (no NaN or Infinity)")
+    children = value.values() if isinstance(value, dict) else value
+    if isinstance(value, dict | list):
+        for child in children:
+            _check_json(child, depth + 1)
 
 
 @dataclass(frozen=True)
@@ -100,6 +121,16 @@ def settings(store: Store, campaign: str) -> RobotSettings:
     return RobotSettings(spec, record.id, config.claim_ttl, config.max_attempts)
 
 
+def authorize_campaign(key: RobotKey, scope: str, campaign: str) -> None:
+    """403 before anything about another campaign is looked up (or revealed)."""
+    if key.campaign != campaign:
+        raise ForbiddenError(
+            f"robot '{key.name}' belongs to campaign '{key.campaign}', not '{campaign}'",
+            "use a token minted for this campaign",
+        )
+    authorize(key, scope, key.campaign_id)
+
+
 def _trial_settings(
     store: Store, key: RobotKey, trial_id: int, scope: str
 ) -> RobotSettings:
@@ -111,23 +142,27 @@ def _trial_settings(
 # ------------------------------------------------------------------ claims
 def claim(store: Store, key: RobotKey, campaign: str) -> dict[str, Any] | None:
     """Lease the next ready trial to *key*'s robot; None when nothing is ready."""
+    authorize_campaign(key, CLAIM, campaign)
     conf = settings(store, campaign)
-    authorize(key, CLAIM, conf.campaign_id)
     trial, _ = db.claim_next(store, campaign, key.id, conf.claim_ttl, conf.max_attempts)
     return None if trial is None else work_document(conf.spec, trial)
 
 
 def heartbeat(
-    store: Store, key: RobotKey, trial_id: int, attempt: int
+    store: Store, key: RobotKey, trial_id: int, post: Received
 ) -> dict[str, Any]:
+    """Extend the lease of an attempt the caller holds."""
     conf = _trial_settings(store, key, trial_id, CLAIM)
-    trial = db.renew_lease(store, trial_id, attempt, key.id, conf.claim_ttl)
+    body = _parse(post.body.decode("utf-8", errors="replace"), AttemptBody)
+    trial = db.renew_lease(store, trial_id, body.attempt, key.id, conf.claim_ttl)
     return lease_document(trial)
 
 
-def start(store: Store, key: RobotKey, trial_id: int, attempt: int) -> dict[str, Any]:
+def start(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str, Any]:
+    """Material committed: CLAIMED -> STARTED; the trial is never silently re-offered."""
     conf = _trial_settings(store, key, trial_id, REPORT)
-    trial = db.mark_started(store, trial_id, attempt, key.id, conf.claim_ttl)
+    body = _parse(post.body.decode("utf-8", errors="replace"), AttemptBody)
+    trial = db.mark_started(store, trial_id, body.attempt, key.id, conf.claim_ttl)
     return lease_document(trial)
 
 
@@ -145,9 +180,9 @@ def measure(
     store: Store, key: RobotKey, trial_id: int, post: Received
 ) -> tuple[int, dict[str, Any]]:
     """Ingest a measurement post; returns (HTTP status, response body)."""
-    conf = _trial_settings(store, key, trial_id, REPORT)
-    text, digest, submission = _keep(store, conf, key, trial_id, "measurements", post)
+    text, digest, submission = _keep(store, key, trial_id, "measurements", post)
     try:
+        conf = _trial_settings(store, key, trial_id, REPORT)
         if not post.idempotency_key:
             raise RequestError(
                 "the Idempotency-Key header is required for measurements",
@@ -182,9 +217,9 @@ def measure(
 
 def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str, Any]:
     """A robot reports that an attempt gave no value."""
-    conf = _trial_settings(store, key, trial_id, REPORT)
-    text, _, submission = _keep(store, conf, key, trial_id, "failure", post)
+    text, _, submission = _keep(store, key, trial_id, "failure", post)
     try:
+        conf = _trial_settings(store, key, trial_id, REPORT)
         body = _parse(text, FailureBody)
         retry = body.retryable and body.attempt < conf.max_attempts
         trial = db.fail_attempt(
@@ -204,7 +239,6 @@ def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str
 
 def _keep(
     store: Store,
-    conf: RobotSettings,
     key: RobotKey,
     trial_id: int,
     route: str,
@@ -214,7 +248,7 @@ def _keep(
     digest = _canonical_sha256(text)
     submission = db.save_submission(
         store,
-        campaign_id=conf.campaign_id,
+        campaign_id=key.campaign_id,
         trial_id=trial_id,
         key_id=key.id,
         route=route,
@@ -230,7 +264,7 @@ def _canonical_sha256(text: str) -> str:
     """Hash of the body's canonical JSON (key order and spacing do not matter)."""
     try:
         canonical = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
-    except ValueError:
+    except (ValueError, RecursionError):
         canonical = text
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -245,7 +279,11 @@ def _check_key(value: str) -> None:
 
 def _parse(text: str, model: type[M]) -> M:
     try:
-        data = json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text)
+    except RecursionError:
+        raise InvalidBodyError(
+            [FieldProblem("", "the body is nested too deeply")], "send a flat object"
+        ) from None
     except ValueError as exc:
         raise InvalidBodyError(
             [FieldProblem("", f"the body is not valid JSON: {exc}")],
@@ -260,10 +298,6 @@ def _parse(text: str, model: type[M]) -> M:
                 for e in exc.errors()
             ]
         ) from None
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number; report a failed run through /failure")
 
 
 def _check_measurement(

@@ -215,7 +215,7 @@ def accept_measurement(
         cid = _trial_campaign(s, trial_id)
         known = _idempotent(s, cid, idempotency_key)
         if known is not None:
-            return _replay(s, known, body_sha256, submission_id)
+            return _replay(s, known, trial_id, body_sha256, submission_id)
         row = s.get(TrialRow, trial_id)
         assert row is not None
         status = TrialStatus(row.status)
@@ -295,7 +295,9 @@ def find_idempotent(
     """The stored response for a key seen before (a replay), or None for a new key."""
     with store.transaction() as s:
         known = _idempotent(s, _trial_campaign(s, trial_id), key)
-        return None if known is None else _replay(s, known, body_sha256, submission_id)
+        if known is None:
+            return None
+        return _replay(s, known, trial_id, body_sha256, submission_id)
 
 
 def _idempotent(s: Session, cid: int, key: str) -> IdempotencyRow | None:
@@ -307,15 +309,19 @@ def _idempotent(s: Session, cid: int, key: str) -> IdempotencyRow | None:
 
 
 def _replay(
-    s: Session, known: IdempotencyRow, body_sha256: str, submission_id: int
+    s: Session,
+    known: IdempotencyRow,
+    trial_id: int,
+    body_sha256: str,
+    submission_id: int,
 ) -> Accepted:
-    if known.body_sha256 != body_sha256:
+    if known.body_sha256 != body_sha256 or known.trial_id != trial_id:
         raise InvalidBodyError(
             [
                 FieldProblem(
                     "",
                     f"Idempotency-Key '{known.key}' was already used with a different "
-                    "body",
+                    f"body (for trial {known.trial_id})",
                 )
             ],
             "use a new key for a new measurement; a retry must resend the same body",
