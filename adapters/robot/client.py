@@ -14,9 +14,8 @@ safely over an unreliable network:
   retry of that call: if the response to the first post was lost, the retry
   replays the stored response instead of storing a second measurement.
 
-A retried claim whose first response was lost leaves that first trial leased
-to nobody who knows about it; it is offered again when its lease runs out
-(`claim_ttl`), since it was never started.
+Claims carry an Idempotency-Key too, so a claim retried after a lost response
+returns the trial the server already granted rather than stranding it.
 
 Besides the standard library it needs only httpx and `loop.errors` (for the
 error type the `loop` CLI knows how to print).
@@ -186,9 +185,15 @@ class RobotClient:
 
     # ------------------------------------------------------------------ calls
     def claim(self) -> Work | None:
-        """Lease the next ready trial; None when nothing is ready (ask again later)."""
+        """Lease the next ready trial; None when nothing is ready (ask again later).
+
+        One Idempotency-Key per call, reused on its retries: if the first
+        response was lost, the retry gets the same trial instead of a second one.
+        """
         response = self._request(
-            "POST", f"/api/v1/campaigns/{self._campaign_path}/claims"
+            "POST",
+            f"/api/v1/campaigns/{self._campaign_path}/claims",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         if response.status_code == 204:
             return None

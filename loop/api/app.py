@@ -48,6 +48,15 @@ IdempotencyKey = Annotated[
     ),
 ]
 
+ClaimKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="optional: a retried claim with the same key gets the same trial",
+    ),
+]
+
 _ERROR = {
     "description": "an error with a message and a hint",
     "content": {
@@ -157,9 +166,9 @@ def create_app(store: Store) -> FastAPI:
             **ERRORS,
         },
     )
-    def claim(name: CampaignName, key: Caller) -> Any:
+    def claim(name: CampaignName, key: Caller, idempotency_key: ClaimKey = None) -> Any:
         """Lease the next ready trial (composition and parameters to make)."""
-        work = lab.claim(store, key, name)
+        work = lab.claim(store, key, name, idempotency_key)
         return Response(status_code=204) if work is None else work
 
     @app.post(

@@ -140,12 +140,26 @@ def _trial_settings(
 
 
 # ------------------------------------------------------------------ claims
-def claim(store: Store, key: RobotKey, campaign: str) -> dict[str, Any] | None:
-    """Lease the next ready trial to *key*'s robot; None when nothing is ready."""
+def claim(
+    store: Store, key: RobotKey, campaign: str, idempotency_key: str | None = None
+) -> dict[str, Any] | None:
+    """Lease the next ready trial to *key*'s robot; None when nothing is ready.
+
+    With an Idempotency-Key, a retried claim returns the trial already granted.
+    """
     authorize_campaign(key, CLAIM, campaign)
+    if idempotency_key is not None:
+        _check_key(idempotency_key)
     conf = settings(store, campaign)
-    trial, _ = db.claim_next(store, campaign, key.id, conf.claim_ttl, conf.max_attempts)
-    return None if trial is None else work_document(conf.spec, trial)
+    return db.claim_next(
+        store,
+        campaign,
+        key.id,
+        conf.claim_ttl,
+        conf.max_attempts,
+        respond=lambda trial: work_document(conf.spec, trial),
+        idempotency_key=idempotency_key,
+    )
 
 
 def heartbeat(

@@ -50,17 +50,42 @@ class Reaped:
 
 # ------------------------------------------------------------------ leases
 def claim_next(
-    store: Store, campaign: str, key_id: int | None, ttl: float, max_attempts: int
-) -> tuple[Trial | None, list[Reaped]]:
-    """Lease the oldest PENDING trial of *campaign* for *ttl* seconds, if any.
+    store: Store,
+    campaign: str,
+    key_id: int | None,
+    ttl: float,
+    max_attempts: int,
+    *,
+    respond: Callable[[Trial], dict[str, Any]],
+    idempotency_key: str | None = None,
+) -> dict[str, Any] | None:
+    """Lease the oldest PENDING trial of *campaign* for *ttl* seconds, if any;
+    returns `respond(trial)`, or None when nothing is ready.
 
     Expired leases of the campaign are reaped first, in the same transaction, so
-    a trial abandoned by a vanished robot is offered again at once.
+    a trial abandoned by a vanished robot is offered again at once. A claim sent
+    with an Idempotency-Key that was already granted returns the same answer, so
+    a robot whose first response was lost does not strand a second trial.
     """
     with store.transaction() as s:
         now = store.now(s)
         cid = store._campaign_id(s, campaign)
-        reaped = _reap(s, cid, now, max_attempts)
+        if idempotency_key is not None:
+            known = _idempotent(s, cid, idempotency_key)
+            if known is not None:
+                if known.route != "claims":
+                    raise InvalidBodyError(
+                        [
+                            FieldProblem(
+                                "",
+                                f"Idempotency-Key '{idempotency_key}' was already "
+                                f"used for {known.route}",
+                            )
+                        ],
+                        "use a fresh key for each claim",
+                    )
+                return known.response
+        _reap(s, cid, now, max_attempts)
         row = s.exec(
             select(TrialRow)
             .where(TrialRow.campaign_id == cid)
@@ -70,7 +95,7 @@ def claim_next(
             .with_for_update(skip_locked=True)
         ).first()
         if row is None:
-            return None, reaped
+            return None
         assert row.id is not None
         _move(
             s,
@@ -83,7 +108,20 @@ def claim_next(
             started_at=None,
         )
         s.refresh(row)
-        return _trial(row, campaign, None), reaped
+        response = respond(_trial(row, campaign, None))
+        if idempotency_key is not None:
+            s.add(
+                IdempotencyRow(
+                    campaign_id=cid,
+                    key=idempotency_key,
+                    route="claims",
+                    trial_id=row.id,
+                    body_sha256="",
+                    status_code=200,
+                    response=response,
+                )
+            )
+        return response
 
 
 def renew_lease(

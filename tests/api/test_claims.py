@@ -174,3 +174,22 @@ def test_a_heartbeat_extends_the_lease_so_the_trial_is_not_offered_again(
         again = claim(client, rc.name)
         assert again.status_code == 200
         assert (again.json()["trial_id"], again.json()["attempt"]) == (trial.id, 2)
+
+
+def test_a_retried_claim_with_the_same_key_gets_the_same_trial(
+    lab: tuple[RobotCampaign, str],
+) -> None:
+    """A claim whose response was lost is retried with its key: the robot gets
+    the trial it was granted, and no second trial is leased to nobody."""
+    rc, url = lab
+    rc.propose(2)
+    headers = {"Idempotency-Key": "claim-0001-retry"}
+    with robot(url, rc.token) as client:
+        first = client.post(f"/api/v1/campaigns/{rc.name}/claims", headers=headers)
+        again = client.post(f"/api/v1/campaigns/{rc.name}/claims", headers=headers)
+        assert first.status_code == again.status_code == 200
+        assert again.content == first.content
+        statuses = sorted(t.status for t in rc.store.trials(rc.name))
+        assert statuses == sorted([TrialStatus.PENDING, TrialStatus.CLAIMED])
+        other = claim(client, rc.name)
+        assert other.json()["trial_id"] != first.json()["trial_id"]
