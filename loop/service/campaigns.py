@@ -9,6 +9,7 @@ from loop.plugins import adapter_class
 from loop.records import CampaignRecord, Trial, TrialStatus
 from loop.spec import CampaignSpec, validate
 from loop.storage import Store
+from loop.storage.driver import holder
 
 #: Keys of the spec that may change when `loop run` continues a campaign.
 MUTABLE_KEYS = {"budget", "description"}
@@ -146,6 +147,7 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "status": record.status,
         "description": spec.description,
         "spec": record.spec,
+        "driver": _driver(store, name),
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "budget": {"experiments": spec.budget.experiments, "used": budget_used(trials)},
         "counts": counts,
@@ -157,6 +159,18 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
     else:
         doc["pareto"] = [trial_document(t) for t in pareto_trials(spec, trials)]
     return doc
+
+
+def _driver(store: Store, name: str) -> dict[str, Any] | None:
+    """Who drives the campaign (`loop run`/`resume`) and until when, if anyone."""
+    held = holder(store, name)
+    if held is None:
+        return None
+    return {
+        "owner": held.owner,
+        "since": held.since.isoformat() if held.since else None,
+        "lease_expires_at": held.expires_at.isoformat() if held.expires_at else None,
+    }
 
 
 def trial_document(t: Trial) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from loop.records import Proposal, Trial, TrialStatus
 from loop.service.campaigns import best_trial, budget_used, load_spec
 from loop.spec import CampaignSpec
 from loop.storage import Store
+from loop.storage.driver import Lease, driving
 from loop.storage.lab import reap_expired
 
 #: Tries per trial for failures an adapter marks retryable.
@@ -76,14 +77,30 @@ def run_campaign(
     pool = adapter.pool() if hasattr(adapter, "pool") else None
     engine = CampaignEngine(spec, pool)
     report = on_progress or (lambda _p: None)
-    _recover(store, name, adapter)
-    trials = store.trials(name)
-    if record.status == "needs_review":
-        store.update_campaign(name, status="active")
-    report(_progress(spec, trials, "resuming" if trials else "starting"))
-    if getattr(adapter, "pull", False):
-        return _run_pull(store, spec, engine, adapter, report, poll_seconds)
+    with driving(store, name) as lease:
+        # only the lease holder may re-offer what a previous driver left running
+        _recover(store, name, adapter)
+        trials = store.trials(name)
+        if record.status == "needs_review":
+            store.update_campaign(name, status="active")
+        report(_progress(spec, trials, "resuming" if trials else "starting"))
+        if getattr(adapter, "pull", False):
+            return _run_pull(store, spec, engine, adapter, report, poll_seconds, lease)
+        return _run_push(store, spec, engine, adapter, report, lease)
+
+
+def _run_push(
+    store: Store,
+    spec: CampaignSpec,
+    engine: CampaignEngine,
+    adapter: Any,
+    report: ProgressCallback,
+    lease: Lease,
+) -> RunSummary:
+    """Propose, evaluate each trial with the adapter, repeat."""
+    name = spec.name
     while True:
+        lease.check()
         trials = store.trials(name)
         used = budget_used(trials)
         if used >= spec.budget.experiments:
@@ -109,6 +126,7 @@ def run_campaign(
             store.add_trials(name, iteration, proposals, spec.budget.experiments)
             continue
         for trial in pending:
+            lease.check()
             _dispatch(store, spec, adapter, trial)
             report(_progress(spec, store.trials(name), f"measured trial {trial.id}"))
 
@@ -120,6 +138,7 @@ def _run_pull(
     adapter: Any,
     report: ProgressCallback,
     poll_seconds: float,
+    lease: Lease,
 ) -> RunSummary:
     """Keep `batch_size` trials in flight for robots until the budget is spent.
 
@@ -129,6 +148,7 @@ def _run_pull(
     name, budget = spec.name, spec.budget.experiments
     last = ""
     while True:
+        lease.check()
         reap_expired(store, name, adapter.config.max_attempts)
         trials = store.trials(name)
         if budget_used(trials) >= budget:

@@ -27,6 +27,12 @@ class CampaignRow(SQLModel, table=True):
     name: str = Field(index=True, unique=True, max_length=64)
     status: str = Field(default="active", max_length=16)
     spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: The one driver (`loop run`/`resume`) allowed to write: "host:pid", its
+    #: lease on the database clock, and an epoch bumped at every takeover.
+    driver_owner: str | None = Field(default=None, max_length=128)
+    driver_since: datetime | None = None
+    driver_expires_at: datetime | None = None
+    driver_epoch: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
