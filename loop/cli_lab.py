@@ -44,8 +44,10 @@ def serve(
     import uvicorn
 
     from loop.api import create_app
+    from loop.faults import check_env
     from loop.storage import Store
 
+    check_env()
     if not _loopback(host) and ssl_certfile is None and not insecure:
         raise BadInputError(
             f"refusing plain HTTP on {host}: robot tokens would cross the network "

@@ -18,6 +18,7 @@ from typing import Any
 
 from loop.engine import CampaignEngine
 from loop.errors import LoopError
+from loop.faults import fault
 from loop.plugins import adapter_class
 from loop.ports import EvaluationRequest
 from loop.records import Proposal, Trial, TrialStatus
@@ -78,6 +79,7 @@ def run_campaign(
     engine = CampaignEngine(spec, pool)
     report = on_progress or (lambda _p: None)
     with driving(store, name) as lease:
+        fault("after_driver_lease")
         # only the lease holder may re-offer what a previous driver left running
         _recover(store, name, adapter)
         trials = store.trials(name)
@@ -119,11 +121,13 @@ def _run_push(
             report(_progress(spec, trials, f"proposing {n} (iteration {iteration})"))
             started = time.perf_counter()
             proposals = _timed(engine.ask(n, iteration), time.perf_counter() - started)
+            fault("after_fit")
             if not proposals:
                 # every feasible configuration has been tried (a tiny or gridded space)
                 store.update_campaign(name, status="exhausted")
                 return _summary(spec, trials, finished=False, exhausted=True)
             store.add_trials(name, iteration, proposals, spec.budget.experiments)
+            fault("after_commit_proposals")
             continue
         for trial in pending:
             lease.check()
@@ -150,6 +154,7 @@ def _run_pull(
     while True:
         lease.check()
         reap_expired(store, name, adapter.config.max_attempts)
+        fault("after_reap")
         trials = store.trials(name)
         if budget_used(trials) >= budget:
             store.update_campaign(name, status="completed")
@@ -167,8 +172,10 @@ def _run_pull(
             proposals = _timed(
                 engine.ask(slots, iteration), time.perf_counter() - started
             )
+            fault("after_fit")
             if proposals:
                 store.add_trials(name, iteration, proposals, budget)
+                fault("after_commit_proposals")
                 continue
             if not in_flight:
                 store.update_campaign(name, status="exhausted")
@@ -201,6 +208,7 @@ def _dispatch(store: Store, spec: CampaignSpec, adapter: Any, trial: Trial) -> N
     store.transition(
         trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt
     )
+    fault("after_claim")
     result = adapter.evaluate(
         EvaluationRequest(
             campaign=spec.name,
@@ -212,6 +220,7 @@ def _dispatch(store: Store, spec: CampaignSpec, adapter: Any, trial: Trial) -> N
             seed=spec.seed,
         )
     )
+    fault("after_evaluate")
     if result.failure is None:
         store.complete(
             trial.id,
@@ -221,6 +230,7 @@ def _dispatch(store: Store, spec: CampaignSpec, adapter: Any, trial: Trial) -> N
             metadata=result.metadata,
             source=f"adapter:{spec.adapter['type']}",
         )
+        fault("after_complete")
     elif result.retryable and trial.attempt < MAX_ATTEMPTS:
         store.transition(
             trial.id,

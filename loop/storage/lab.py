@@ -25,6 +25,7 @@ from loop.errors import (
     NotFoundError,
     TrialStateError,
 )
+from loop.faults import fault
 from loop.records import Trial, TrialStatus
 from loop.storage.store import Store, _trial
 from loop.storage.tables import (
@@ -300,6 +301,7 @@ def accept_measurement(
         )
         s.add(measurement)
         s.flush()
+        fault("ingest_mid_txn")
         s.refresh(row)
         response = respond(
             _trial(row, _campaign_name(s, cid), measurement), measurement
