@@ -1,13 +1,17 @@
 """The `loop` command line: thin commands over `loop.service`.
 
-Exit codes: 0 ok, 1 runtime failure, 2 bad input, 130 interrupted (resume
-continues). Errors print their message and hint, never a traceback.
+Exit codes: 0 ok, 1 runtime failure, 2 bad input, 130 interrupted by Ctrl-C or
+SIGTERM (resume continues). Errors print their message and hint, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -90,10 +94,12 @@ def run(
     data_root: DataRootOption = None,
 ) -> None:
     """Create (or continue) the campaign of FILE and drive it to its budget."""
+    from loop.faults import check_env
     from loop.service.campaigns import ensure_campaign
     from loop.spec import load_path, validate
     from loop.storage import Store
 
+    check_env()
     spec = load_path(file)
     if seed is not None:
         spec = validate({**spec.model_dump(mode="json"), "seed": seed}, str(file))
@@ -111,11 +117,41 @@ def resume(
     data_root: DataRootOption = None,
 ) -> None:
     """Continue a campaign after a stop or crash; nothing is lost or repeated."""
+    from loop.faults import check_env
     from loop.storage import Store
 
+    check_env()
     store = Store(db, create=False)
     store.get_campaign(name)
     _drive(store, name, db)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered to the driver the way Ctrl-C is."""
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While driving, SIGTERM stops the driver like Ctrl-C (KeyboardInterrupt).
+
+    The exception unwinds through the store's transaction (committed or rolled
+    back whole, never half-written) and the driver lease's `finally` (released),
+    so `loop resume` can start at once. Only the first SIGTERM interrupts; later
+    ones are ignored so they cannot cut the lease release short.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def stop(_signum: int, _frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _drive(store: Any, name: str, db: str) -> None:
@@ -131,7 +167,10 @@ def _drive(store: Any, name: str, db: str) -> None:
         TextColumn("best {task.fields[best]}  {task.fields[message]}"),
     )
     try:
-        with Progress(*columns, console=out, transient=False) as bar:
+        with (
+            _sigterm_interrupts(),
+            Progress(*columns, console=out, transient=False) as bar,
+        ):
             task = bar.add_task(
                 "run", total=None, name=name, best="-", message="starting"
             )
@@ -147,9 +186,10 @@ def _drive(store: Any, name: str, db: str) -> None:
                 )
 
             summary = run_campaign(store, name, show)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        what = "stopped (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
         err.print(
-            f"\ninterrupted: every finished step is stored. Continue with:\n"
+            f"\n{what}: every finished step is stored. Continue with:\n"
             f"  {_self_command()} resume {name} --db {db}"
         )
         raise typer.Exit(130) from None
