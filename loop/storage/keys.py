@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from loop.errors import BadInputError, NotFoundError
-from loop.storage.store import Store
+from loop.storage.store import Store, retried
 from loop.storage.tables import CampaignRow, RobotKeyRow, utcnow
 
 
@@ -28,6 +28,7 @@ class RobotKey:
     last_used_at: datetime | None
 
 
+@retried
 def add_key(
     store: Store, campaign: str, name: str, prefix: str, digest: str, scopes: list[str]
 ) -> RobotKey:
@@ -51,6 +52,7 @@ def add_key(
         return _key(row, campaign)
 
 
+@retried
 def keys(store: Store, campaign: str | None = None) -> list[RobotKey]:
     with store.transaction(write=False) as s:
         query = select(RobotKeyRow, CampaignRow.name).join(CampaignRow)
@@ -60,6 +62,7 @@ def keys(store: Store, campaign: str | None = None) -> list[RobotKey]:
         return [_key(row, name) for row, name in rows]
 
 
+@retried
 def key_by_prefix(store: Store, prefix: str) -> RobotKey | None:
     with store.transaction(write=False) as s:
         found = s.exec(
@@ -70,6 +73,7 @@ def key_by_prefix(store: Store, prefix: str) -> RobotKey | None:
         return _key(*found) if found else None
 
 
+@retried
 def touch_key(store: Store, key_id: int) -> None:
     """Record that a key was used (for `loop robots list`)."""
     with store.transaction() as s:
@@ -80,6 +84,7 @@ def touch_key(store: Store, key_id: int) -> None:
         )
 
 
+@retried
 def revoke_key(store: Store, campaign: str, name: str) -> RobotKey:
     with store.transaction() as s:
         cid = store._campaign_id(s, campaign)

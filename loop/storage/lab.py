@@ -1,10 +1,17 @@
 """Storage for pull-mode (robot) work: leases, the submission inbox, robot keys.
 
-Each function is one transaction on a `Store`. Leases are timed by the
-database clock (`Store.now`). A claim picks the oldest PENDING trial and moves
-it with a conditional UPDATE; on PostgreSQL the candidate row is locked with
-`FOR UPDATE SKIP LOCKED`, on SQLite `BEGIN IMMEDIATE` already serialises
+Each function is one transaction on a `Store`, run again by `retried` after a
+serialization failure or deadlock. Leases are timed by the database clock
+(`Store.now`). A claim picks the oldest PENDING trial and moves it with a
+conditional UPDATE; on PostgreSQL the candidate row is locked with
+`FOR NO KEY UPDATE SKIP LOCKED`, on SQLite `BEGIN IMMEDIATE` already serialises
 writers, so two robots can never be handed the same trial.
+
+On PostgreSQL every function that decides from a trial's state locks the trial
+row before reading it (`_locked`), so concurrent requests queue on the row as
+they queue on SQLite's write lock. Rows are locked in one order: campaign, then
+trials by id, then the rows that hang off them (measurement, idempotency key,
+submission).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from loop.errors import (
 )
 from loop.faults import fault
 from loop.records import Trial, TrialStatus
-from loop.storage.store import Store, _trial
+from loop.storage.store import ConflictRetryError, Store, _trial, retried
 from loop.storage.tables import (
     CampaignRow,
     IdempotencyRow,
@@ -50,6 +57,7 @@ class Reaped:
 
 
 # ------------------------------------------------------------------ leases
+@retried
 def claim_next(
     store: Store,
     campaign: str,
@@ -93,7 +101,7 @@ def claim_next(
             .where(TrialRow.status == TrialStatus.PENDING.value)
             .order_by(TrialRow.id)  # type: ignore[arg-type]
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         ).first()
         if row is None:
             return None
@@ -122,9 +130,20 @@ def claim_next(
                     response=response,
                 )
             )
+            try:
+                s.flush()
+            except IntegrityError:
+                # PostgreSQL: a twin claim with this key committed first; run
+                # again, which replays its answer (as SQLite's serialised writers do)
+                raise ConflictRetryError(
+                    f"a claim with Idempotency-Key '{idempotency_key}' was granted "
+                    "at the same moment",
+                    "retry with the same key to get the trial it was granted",
+                ) from None
         return response
 
 
+@retried
 def renew_lease(
     store: Store, trial_id: int, attempt: int, key_id: int | None, ttl: float
 ) -> Trial:
@@ -138,6 +157,7 @@ def renew_lease(
         return _trial(row, _campaign_name(s, row.campaign_id), None)
 
 
+@retried
 def mark_started(
     store: Store, trial_id: int, attempt: int, key_id: int | None, ttl: float
 ) -> Trial:
@@ -159,6 +179,7 @@ def mark_started(
         return _trial(row, _campaign_name(s, row.campaign_id), None)
 
 
+@retried
 def reap_expired(store: Store, campaign: str, max_attempts: int) -> list[Reaped]:
     """Settle every lease of *campaign* that has run out (see `_reap`)."""
     with store.transaction() as s:
@@ -174,6 +195,7 @@ def _reap(s: Session, cid: int, now: datetime, max_attempts: int) -> list[Reaped
         .where(TrialRow.status.in_([t.value for t in LEASED]))  # type: ignore[attr-defined]
         .where(TrialRow.lease_expires_at < now)  # type: ignore[operator]
         .order_by(TrialRow.id)  # type: ignore[arg-type]
+        .with_for_update(skip_locked=True, key_share=True)
     ).all()
     reaped = []
     for row in rows:
@@ -193,6 +215,7 @@ def _reap(s: Session, cid: int, now: datetime, max_attempts: int) -> list[Reaped
     return reaped
 
 
+@retried
 def fail_attempt(
     store: Store,
     trial_id: int,
@@ -229,6 +252,7 @@ class Accepted:
     replayed: bool = False
 
 
+@retried
 def accept_measurement(
     store: Store,
     *,
@@ -252,11 +276,12 @@ def accept_measurement(
     """
     with store.transaction() as s:
         cid = _trial_campaign(s, trial_id)
+        # the trial row first: concurrent posts for it wait here, then see the
+        # key the first one stored and replay it
+        row = _locked(s, trial_id)
         known = _idempotent(s, cid, idempotency_key)
         if known is not None:
             return _replay(s, known, trial_id, body_sha256, submission_id)
-        row = s.get(TrialRow, trial_id)
-        assert row is not None
         status = TrialStatus(row.status)
         now = store.now(s)
         current = status in (*LEASED, TrialStatus.NEEDS_REVIEW)
@@ -329,6 +354,7 @@ def accept_measurement(
         return Accepted(200, response)
 
 
+@retried
 def find_idempotent(
     store: Store, trial_id: int, key: str, body_sha256: str, submission_id: int
 ) -> Accepted | None:
@@ -371,6 +397,7 @@ def _replay(
 
 
 # -------------------------------------------------------------- submissions
+@retried
 def save_submission(
     store: Store,
     *,
@@ -401,6 +428,7 @@ def save_submission(
         return row.id
 
 
+@retried
 def finish_submission(
     store: Store, submission_id: int, outcome: str, code: int
 ) -> None:
@@ -408,6 +436,7 @@ def finish_submission(
         _finish(s, submission_id, outcome, code)
 
 
+@retried
 def submissions(store: Store, campaign: str) -> list[dict[str, Any]]:
     """Every body received for *campaign*, oldest first (for audits and tests)."""
     with store.transaction(write=False) as s:
@@ -429,6 +458,7 @@ def _finish(s: Session, submission_id: int, outcome: str, code: int) -> None:
 
 
 # ----------------------------------------------------------------- helpers
+@retried
 def trial_campaign_id(store: Store, trial_id: int) -> int:
     """The campaign a trial belongs to (404 when there is no such trial)."""
     with store.transaction(write=False) as s:
@@ -455,8 +485,7 @@ def _held(
 ) -> TrialRow:
     """The trial row, when *attempt* is current, in *expected*, and held by *key_id*."""
     _trial_campaign(s, trial_id)
-    row = s.get(TrialRow, trial_id)
-    assert row is not None
+    row = _locked(s, trial_id)
     if TrialStatus(row.status) not in expected or row.attempt != attempt:
         raise TrialStateError(
             f"attempt {attempt} of trial {trial_id} is not leased: the trial is "
@@ -465,6 +494,20 @@ def _held(
             code="lease_superseded",
         )
     _check_holder(row, key_id)
+    return row
+
+
+def _locked(s: Session, trial_id: int) -> TrialRow:
+    """The trial row, locked until the transaction ends (PostgreSQL; SQLite's
+    write transactions hold the whole database already)."""
+    row = s.exec(
+        select(TrialRow)
+        .where(TrialRow.id == trial_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no trial {trial_id}", "use the trial_id a claim returned")
     return row
 
 

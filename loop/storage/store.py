@@ -7,26 +7,41 @@ failing half-way; connections run in WAL mode with foreign keys on and
 status changes are conditional UPDATEs (`... WHERE status IN (expected)`): if
 someone else moved the trial first, the caller gets `TrialStateError`.
 
+On PostgreSQL (`postgresql+psycopg://`) transactions run at READ COMMITTED;
+rows that a decision is based on are locked (`FOR NO KEY UPDATE`, claims with
+`SKIP LOCKED`) in one fixed order: campaign, then trials by id, then the rows
+that hang off a trial. A transaction that fails with a serialization failure or
+a deadlock (SQLSTATE 40001/40P01) rolls back whole and raises
+`ConflictRetryError`; the functions that are one transaction each are wrapped
+in `retried`, which runs them again up to `RETRIES` times after a short
+backoff.
+
 Methods return frozen records (`loop.records`), never ORM rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+import functools
+import random
+import re
+import time
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import unquote
 
-from sqlalchemy import event, func, inspect, update
+from sqlalchemy import event, func, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlmodel import Session, create_engine, select
 
 from loop.errors import (
     BadInputError,
     CampaignNotFoundError,
+    LoopError,
     StorageError,
     TrialStateError,
 )
@@ -39,16 +54,70 @@ from loop.records import (
     TrialStatus,
 )
 from loop.storage.tables import (
-    SCHEMA_VERSION,
     CampaignRow,
     MeasurementRow,
-    MetaRow,
     TrialEventRow,
     TrialRow,
     utcnow,
 )
 
 DEFAULT_URL = "sqlite:///loop.db"
+#: The database URLs loop accepts, for error messages and `--help`.
+SUPPORTED_URLS = (
+    "sqlite:///PATH/TO/FILE.db or postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE"
+)
+#: SQLSTATEs after which a transaction can simply be run again:
+#: serialization_failure and deadlock_detected.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+#: How many times `retried` runs a transaction again after a retryable failure.
+RETRIES = 3
+#: First backoff before a retry, in seconds; doubled (with jitter) each time.
+BACKOFF = 0.05
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ConflictRetryError(StorageError):
+    """A serialization failure or deadlock: the transaction was rolled back and
+    can be run again as it is."""
+
+
+def retried(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run *fn* (one whole transaction) again after a serialization failure or
+    deadlock, up to `RETRIES` times with a short randomised backoff.
+
+    A `with store.transaction()` block cannot re-run itself, so the retry sits
+    around the function that holds the block. When the retries run out the
+    error becomes a plain `StorageError` (HTTP 503), so that an outer `retried`
+    does not multiply the attempts.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(RETRIES + 1):
+            try:
+                return fn(*args, **kwargs)
+            except ConflictRetryError as exc:
+                if attempt == RETRIES:
+                    raise StorageError(
+                        f"{exc.message} (gave up after {RETRIES} retries)", exc.hint
+                    ) from exc
+                time.sleep(BACKOFF * 2**attempt * (1 + random.random()))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return run
+
+
+def redact_url(url: str) -> str:
+    """*url* with its password (in the authority or the query) replaced by ***."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return re.sub(r"(?<=:)[^:@/]*(?=@)", "***", url)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return unquote(parsed.render_as_string(hide_password=True))
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -64,6 +133,8 @@ class Store:
 
     def __init__(self, url: str = DEFAULT_URL, *, create: bool = True) -> None:
         self.url = url
+        #: The URL with its password hidden: the only form put in messages.
+        self.display_url = redact_url(url)
         #: Added to the database clock; tests shift it to expire leases without sleeping.
         self.clock_skew = timedelta(0)
         path = sqlite_path(url)
@@ -75,7 +146,18 @@ class Store:
         if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = _make_engine(url)
-        self._prepare(create)
+        try:
+            self._prepare(create)
+        except OperationalError as exc:  # schema checks outside transaction()
+            raise StorageError(
+                f"cannot open the database {self.display_url}: {exc.orig}",
+                "check that the server is up and the URL, role and password are right",
+            ) from exc
+        except LoopError as exc:  # messages name the URL: never with its password
+            if self.display_url != url:
+                exc.message = exc.message.replace(url, self.display_url)
+                exc.args = (exc.message,)
+            raise
 
     # ------------------------------------------------------------ transactions
     @contextmanager
@@ -83,42 +165,49 @@ class Store:
         """One unit of work: committed on success, rolled back on any error.
 
         Write transactions take SQLite's write lock at BEGIN; read transactions
-        (`write=False`) never block the writer in WAL mode.
+        (`write=False`) never block the writer in WAL mode. A serialization
+        failure or deadlock (PostgreSQL) raises `ConflictRetryError`, which
+        `retried` turns into another attempt; other refusals of the database
+        (SQLite's "database is locked", a lost connection) raise `StorageError`,
+        which the API answers with 503.
         """
         bind = self.engine if write else self.engine.execution_options(loop_read=True)
         session = Session(bind, expire_on_commit=False)
         try:
             with session.begin():
                 yield session
-        except OperationalError as exc:
-            raise StorageError(
-                f"the database refused the operation: {exc.orig}",
-                "another process may hold a long write lock; retry, or check the disk",
-            ) from exc
+        except DBAPIError as exc:
+            failure = _storage_failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
         finally:
             session.close()
 
     def _prepare(self, create: bool) -> None:
-        if create:
-            SQLModel.metadata.create_all(self.engine)
-        elif not inspect(self.engine).has_table(MetaRow.__tablename__):
-            raise BadInputError(
-                f"{self.url} is not a loop database", "check --db / LOOP_DB"
-            )
-        with self.transaction(write=create) as s:
-            row = s.get(MetaRow, "schema_version")
-            if row is None and create:
-                s.add(MetaRow(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif row is None:
-                raise BadInputError(
-                    f"{self.url} is not a loop database", "check --db / LOOP_DB"
-                )
-            elif int(row.value) > SCHEMA_VERSION:
-                raise StorageError(
-                    f"the database uses schema version {row.value}, newer than this "
-                    f"loop ({SCHEMA_VERSION})",
-                    "upgrade loop to open it; never let an older loop write to it",
-                )
+        """Check the schema; only a new database (with *create*) is written to.
+
+        A new database gets its tables by running every migration
+        (`loop.storage.migrations`), exactly as an upgraded one has them. Any
+        other database must be at this loop's schema: an older one is refused
+        with the way to upgrade it (`loop db upgrade`), a newer one because this
+        loop cannot know what it holds.
+        """
+        from loop.storage import migrations
+
+        with self.engine.execution_options(loop_read=True).connect() as conn:
+            state = migrations.read_state(conn)
+        if state.fresh and create:
+            try:
+                with self.engine.begin() as conn:
+                    # SQLite's write lock orders concurrent creators: look again
+                    if migrations.read_state(conn).fresh:
+                        migrations.create(conn)
+            except IntegrityError:
+                pass  # PostgreSQL: a concurrent creator won; check what it made
+            with self.engine.execution_options(loop_read=True).connect() as conn:
+                state = migrations.read_state(conn)
+        migrations.check(state, self.url)
 
     def now(self, s: Session) -> datetime:
         """The database server's clock (UTC) plus `clock_skew`.
@@ -138,6 +227,7 @@ class Store:
         return now.astimezone(UTC) + self.clock_skew
 
     # --------------------------------------------------------------- campaigns
+    @retried
     def create_campaign(self, name: str, spec: dict[str, Any]) -> CampaignRecord:
         with self.transaction() as s:
             row = CampaignRow(name=name, spec=spec)
@@ -151,6 +241,7 @@ class Store:
                 ) from None
             return _campaign(row)
 
+    @retried
     def find_campaign(self, name: str) -> CampaignRecord | None:
         with self.transaction(write=False) as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
@@ -161,18 +252,20 @@ class Store:
         if found is None:
             names = [c.name for c in self.list_campaigns()]
             raise CampaignNotFoundError(
-                f"no campaign named '{name}' in {self.url}",
+                f"no campaign named '{name}' in {self.display_url}",
                 f"campaigns here: {', '.join(names)}"
                 if names
                 else "this database is empty",
             )
         return found
 
+    @retried
     def list_campaigns(self) -> list[CampaignRecord]:
         with self.transaction(write=False) as s:
             rows = s.exec(select(CampaignRow).order_by(CampaignRow.id)).all()
             return [_campaign(r) for r in rows]
 
+    @retried
     def update_campaign(
         self,
         name: str,
@@ -190,12 +283,15 @@ class Store:
             s.add(row)
 
     # ------------------------------------------------------------------ trials
+    @retried
     def add_trials(
         self, campaign: str, iteration: int, proposals: list[Proposal], budget: int
     ) -> list[Trial]:
         """Store a batch as PENDING trials in one transaction, never beyond *budget*."""
         with self.transaction() as s:
-            cid = self._campaign_id(s, campaign)
+            # the campaign row is locked so that two batches cannot both pass the
+            # budget check on PostgreSQL (SQLite's BEGIN IMMEDIATE serialises them)
+            cid = self._campaign_id(s, campaign, lock=True)
             committed = s.exec(
                 select(func.count())
                 .select_from(TrialRow)
@@ -231,6 +327,7 @@ class Store:
                 s.add(TrialEventRow(trial_id=row.id, to_status="pending", attempt=1))
             return [_trial(r, campaign, None) for r in rows]
 
+    @retried
     def trials(self, campaign: str) -> list[Trial]:
         """Every trial of *campaign*, oldest first, with its measurement."""
         with self.transaction(write=False) as s:
@@ -250,6 +347,7 @@ class Store:
             }
             return [_trial(r, campaign, measured.get(r.id)) for r in rows]
 
+    @retried
     def transition(
         self,
         trial_id: int,
@@ -264,6 +362,7 @@ class Store:
         with self.transaction() as s:
             self._transition(s, trial_id, expected, new, attempt, reason, next_attempt)
 
+    @retried
     def complete(
         self,
         trial_id: int,
@@ -298,6 +397,7 @@ class Store:
                     "a trial is measured once; corrections go through an operator amend",
                 ) from None
 
+    @retried
     def events(self, trial_id: int) -> list[dict[str, Any]]:
         with self.transaction(write=False) as s:
             rows = s.exec(
@@ -309,8 +409,13 @@ class Store:
 
     # ----------------------------------------------------------------- helpers
     @staticmethod
-    def _campaign_id(s: Session, name: str) -> int:
-        cid = s.exec(select(CampaignRow.id).where(CampaignRow.name == name)).first()
+    def _campaign_id(s: Session, name: str, *, lock: bool = False) -> int:
+        """The id of campaign *name*; with *lock*, its row stays locked (FOR NO
+        KEY UPDATE on PostgreSQL) until the transaction ends."""
+        query = select(CampaignRow.id).where(CampaignRow.name == name)
+        if lock:
+            query = query.with_for_update(key_share=True)
+        cid = s.exec(query).first()
         if cid is None:
             raise CampaignNotFoundError(f"no campaign named '{name}'", "check the name")
         return int(cid)
@@ -331,7 +436,13 @@ class Store:
                 raise ValueError(
                     f"illegal transition {old} -> {new}"
                 )  # a bug, not input
-        before = s.exec(select(TrialRow.status).where(TrialRow.id == trial_id)).first()
+        # lock the row first (PostgreSQL) so that the audited from-status is the
+        # one the conditional UPDATE below acts on
+        before = s.exec(
+            select(TrialRow.status)
+            .where(TrialRow.id == trial_id)
+            .with_for_update(key_share=True)
+        ).first()
         values: dict[str, Any] = {
             "status": new.value,
             "updated_at": utcnow(),
@@ -375,16 +486,69 @@ class Store:
         )
 
 
+def _storage_failure(exc: DBAPIError) -> StorageError | None:
+    """The StorageError for a database failure that is not a bug of ours, or
+    None (integrity and data errors stay as they are for the caller)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        kind = "deadlock" if sqlstate == "40P01" else "serialization failure"
+        return ConflictRetryError(
+            f"the database rolled the transaction back ({kind}, SQLSTATE {sqlstate})",
+            "a concurrent transaction touched the same rows; retry",
+        )
+    if "database is locked" in str(exc.orig):
+        return StorageError(
+            "the database is busy: another process held its write lock longer "
+            "than the busy timeout",
+            "retry shortly; if it persists, look for a stuck `loop` process or an "
+            "open sqlite3 shell on the file",
+        )
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return StorageError(
+            f"the database refused the operation: {exc.orig}",
+            "retry; check that the database server is up and the disk is not full",
+        )
+    return None
+
+
 def _make_engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        try:
-            return create_engine(url, pool_pre_ping=True)
-        except (ImportError, ArgumentError) as exc:
-            raise BadInputError(
-                f"cannot use the database URL {url.split('@')[-1]!r}: {exc}",
-                "loop stores campaigns in SQLite (sqlite:///FILE); PostgreSQL support "
-                "is not available yet",
-            ) from None
+    """An engine for a supported URL; `BadInputError` for anything else."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInputError(
+            f"cannot read the database URL {redact_url(url)!r}",
+            f"write it as {SUPPORTED_URLS}",
+        ) from None
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        return _sqlite_engine(url)
+    if parsed.drivername == "postgresql+psycopg":
+        return _postgresql_engine(parsed)
+    hint = f"loop stores campaigns in {SUPPORTED_URLS}"
+    if parsed.get_backend_name() in ("postgresql", "postgres"):
+        hint = (
+            "loop talks to PostgreSQL through psycopg 3: start the URL with "
+            "postgresql+psycopg:// (" + SUPPORTED_URLS + ")"
+        )
+    raise BadInputError(f"unsupported database URL {redact_url(url)!r}", hint)
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = 10
+    if "application_name" not in url.query:
+        connect_args["application_name"] = "loop"
+    try:
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except ImportError:
+        raise BadInputError(
+            "PostgreSQL needs the psycopg package, which is not installed",
+            "pip install 'psycopg[binary]' (it is a dependency of loop)",
+        ) from None
+
+
+def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url, connect_args={"timeout": 30, "check_same_thread": False}
     )
