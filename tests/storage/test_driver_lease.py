@@ -1,4 +1,5 @@
-"""One driver per campaign: the lease row on the campaign, on the database clock."""
+"""One driver per campaign: the lease row on the campaign, on the database clock
+(both backends)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ from loop.storage.tables import CampaignRow
 
 
 @pytest.fixture
-def store(db_url: str) -> Store:
-    store = Store(db_url)
+def store(any_db_url: str) -> Store:
+    store = Store(any_db_url)
     store.create_campaign("c", {"name": "c"})
     return store
 

@@ -1,4 +1,5 @@
-"""The Store on a real SQLite file: transactions, transitions, budget, pragmas."""
+"""The Store on both backends (`any_db_url`: a SQLite file and a PostgreSQL
+database): transactions, transitions, budget; SQLite pragmas and files."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import sqlite3
 import threading
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from loop.errors import (
     BadInputError,
@@ -15,7 +18,7 @@ from loop.errors import (
 )
 from loop.records import Proposal, TrialStatus
 from loop.spec import validate
-from loop.storage import Store, sqlite_path
+from loop.storage import Store
 from loop.storage.tables import SCHEMA_VERSION
 
 
@@ -31,13 +34,14 @@ def _proposal(a: float) -> Proposal:
 
 
 @pytest.fixture
-def store(db_url: str, campaign_data: dict) -> Store:
-    s = Store(db_url)
+def store(any_db_url: str, campaign_data: dict) -> Store:
+    s = Store(any_db_url)
     s.create_campaign("c1", validate(campaign_data).model_dump(mode="json"))
     return s
 
 
-def test_sqlite_connections_use_wal_foreign_keys_and_full_sync(store: Store) -> None:
+def test_sqlite_connections_use_wal_foreign_keys_and_full_sync(db_url: str) -> None:
+    store = Store(db_url)
     with store.engine.connect() as conn:
         pragmas = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
@@ -85,14 +89,14 @@ def test_a_trial_is_never_measured_twice(store: Store) -> None:
     with pytest.raises(TrialStateError):
         store.complete(t.id, 1, {"y": 0.99})
     # and the database itself refuses a second measurement row for the trial
-    with (
-        sqlite3.connect(sqlite_path(store.url)) as conn,
-        pytest.raises(sqlite3.IntegrityError),
-    ):
+    with store.engine.begin() as conn, pytest.raises(IntegrityError):
         conn.execute(
-            'insert into measurement (trial_id, attempt, "values", units, metadata, source,'
-            " late, received_at) values (?, 1, '{}', '{}', '{}', '', 0, '2026-01-01')",
-            (t.id,),
+            text(
+                'insert into measurement (trial_id, attempt, "values", units, metadata,'
+                " source, late, received_at) values (:trial, 1, '{}', '{}', '{}', '',"
+                " false, '2026-01-01 00:00:00')"
+            ),
+            {"trial": t.id},
         )
     assert store.trials("c1")[0].values == {"y": 0.25}
 
@@ -101,8 +105,8 @@ def test_failed_complete_rolls_back_the_measurement(store: Store) -> None:
     (t,) = store.add_trials("c1", 0, [_proposal(10.0)], budget=5)
     with pytest.raises(TrialStateError, match="expected claimed/started"):
         store.complete(t.id, 1, {"y": 0.25})  # still PENDING: refused
-    with sqlite3.connect(sqlite_path(store.url)) as conn:
-        assert conn.execute("select count(*) from measurement").fetchone()[0] == 0
+    with store.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from measurement")).scalar() == 0
 
 
 def test_transition_is_conditional_on_state_and_attempt(store: Store) -> None:
@@ -182,10 +186,10 @@ def test_opening_a_missing_file_for_reading_does_not_create_it(tmp_path) -> None
 
 
 def test_a_database_from_a_newer_loop_is_refused(store: Store) -> None:
-    with sqlite3.connect(sqlite_path(store.url)) as conn:
+    with store.engine.begin() as conn:
         conn.execute(
-            "update loop_meta set value = ? where key = 'schema_version'",
-            (str(SCHEMA_VERSION + 1),),
+            text("update loop_meta set value = :v where key = 'schema_version'"),
+            {"v": str(SCHEMA_VERSION + 1)},
         )
     with pytest.raises(StorageError, match="newer than this loop"):
         Store(store.url)
