@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-#: Bumped by every schema change; a database with a larger number is refused.
-SCHEMA_VERSION = 1
+#: Bumped by every schema change, with a new revision in loop/storage/migrations;
+#: a database with a larger number is refused, one with a smaller is upgraded by
+#: `loop db upgrade`.
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> datetime:
