@@ -1,7 +1,8 @@
 """Claims and leases over real HTTP: races, vanished robots, started trials, heartbeats.
 
-The API runs under uvicorn on loopback (tests/lab.py) over a real SQLite file;
-leases run out by shifting the store's clock, never by sleeping.
+The API runs under uvicorn on loopback (tests/lab.py) over a real SQLite file
+and a real PostgreSQL database (`any_db_url`, RELIABILITY.md §3 cases 15 and
+26); leases run out by shifting the store's clock, never by sleeping.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from tests.lab import RobotCampaign, live_server, robot_campaign
 
 
 @pytest.fixture
-def lab(db_url: str) -> Iterator[tuple[RobotCampaign, str]]:
-    rc = robot_campaign(db_url)
+def lab(any_db_url: str) -> Iterator[tuple[RobotCampaign, str]]:
+    rc = robot_campaign(any_db_url)
     with live_server(rc.store) as url:
         yield rc, url
 
@@ -58,9 +59,9 @@ def shift(rc: RobotCampaign, seconds: float) -> None:
 
 @pytest.mark.timeout(120)
 def test_twenty_robots_racing_for_five_trials_get_each_trial_exactly_once(
-    db_url: str,
+    any_db_url: str,
 ) -> None:
-    rc = robot_campaign(db_url)
+    rc = robot_campaign(any_db_url)
     ready = {t.id for t in rc.propose(5)}
     tokens = [add_robot(rc.store, rc.name, f"racer-{i}").token for i in range(20)]
     key_ids = {k.name: k.id for k in keys(rc.store, rc.name)}

@@ -37,6 +37,15 @@ def lab(db_url: str) -> Iterator[tuple[RobotCampaign, str]]:
         yield rc, url
 
 
+@pytest.fixture
+def any_lab(any_db_url: str) -> Iterator[tuple[RobotCampaign, str]]:
+    """`lab` on SQLite and on PostgreSQL (leases and idempotency: RELIABILITY.md
+    §3 cases 9 and 26)."""
+    rc = robot_campaign(any_db_url)
+    with live_server(rc.store) as url:
+        yield rc, url
+
+
 def robot(url: str, token: str) -> httpx.Client:
     return httpx.Client(
         base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
@@ -102,9 +111,9 @@ def assert_error(r: httpx.Response, status: int, code: str | None = None) -> dic
 
 # ------------------------------------------------------------------ leases
 def test_a_measurement_posted_after_the_lease_ran_out_is_accepted_and_flagged_late(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
-    rc, url = lab
+    rc, url = any_lab
     with robot(url, rc.token) as client:
         work = claimed(rc, client)
         shift(rc, ttl(rc) + 60)
@@ -118,9 +127,9 @@ def test_a_measurement_posted_after_the_lease_ran_out_is_accepted_and_flagged_la
 
 
 def test_a_late_measurement_for_a_trial_offered_again_but_not_reclaimed_is_accepted(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
-    rc, url = lab
+    rc, url = any_lab
     with robot(url, rc.token) as client:
         work = claimed(rc, client)
         shift(rc, ttl(rc) + 1)
@@ -142,9 +151,9 @@ def test_a_late_measurement_for_a_trial_offered_again_but_not_reclaimed_is_accep
 
 
 def test_a_measurement_for_a_superseded_attempt_is_refused_and_kept_for_an_operator(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
-    rc, url = lab
+    rc, url = any_lab
     second = add_robot(rc.store, rc.name, "robot-2").token
     with robot(url, rc.token) as slow, robot(url, second) as fast:
         work = claimed(rc, slow)
@@ -171,9 +180,9 @@ def test_a_measurement_for_a_superseded_attempt_is_refused_and_kept_for_an_opera
 
 # ------------------------------------------------------------- idempotency
 def test_a_retried_post_is_stored_once_and_answered_byte_for_byte_the_same(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
-    rc, url = lab
+    rc, url = any_lab
     key = str(uuid.uuid4())
     with robot(url, rc.token) as client:
         work = claimed(rc, client)
@@ -194,9 +203,9 @@ def test_a_retried_post_is_stored_once_and_answered_byte_for_byte_the_same(
 
 
 def test_the_same_key_with_another_body_is_refused_and_changes_nothing(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
-    rc, url = lab
+    rc, url = any_lab
     key = str(uuid.uuid4())
     with robot(url, rc.token) as client:
         work = claimed(rc, client)
@@ -210,11 +219,11 @@ def test_the_same_key_with_another_body_is_refused_and_changes_nothing(
 
 
 def test_a_key_reused_for_another_trial_is_refused_not_replayed(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
     """Replaying the first trial's answer would tell the robot that the second
     trial was measured when nothing was stored for it."""
-    rc, url = lab
+    rc, url = any_lab
     key = str(uuid.uuid4())
     with robot(url, rc.token) as client:
         first = claimed(rc, client)
@@ -228,9 +237,9 @@ def test_a_key_reused_for_another_trial_is_refused_not_replayed(
 
 
 def test_a_measurement_without_an_idempotency_key_is_refused(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
-    rc, url = lab
+    rc, url = any_lab
     with robot(url, rc.token) as client:
         work = claimed(rc, client)
         before = stored(rc, work["trial_id"])
@@ -242,9 +251,9 @@ def test_a_measurement_without_an_idempotency_key_is_refused(
 
 
 def test_a_second_measurement_with_a_new_key_is_refused_as_already_measured(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
-    rc, url = lab
+    rc, url = any_lab
     with robot(url, rc.token) as client:
         work = claimed(rc, client)
         assert post(client, work["trial_id"], GOOD).status_code == 200
@@ -256,10 +265,10 @@ def test_a_second_measurement_with_a_new_key_is_refused_as_already_measured(
 
 
 def test_a_measurement_for_an_unknown_trial_is_404_and_still_kept(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
     """RELIABILITY.md §3 case 11: 404 after auth, the raw body archived."""
-    rc, url = lab
+    rc, url = any_lab
     text = json.dumps(GOOD)
     with robot(url, rc.token) as client:
         claimed(rc, client)
@@ -269,9 +278,9 @@ def test_a_measurement_for_an_unknown_trial_is_404_and_still_kept(
 
 @pytest.mark.timeout(120)
 def test_twenty_concurrent_retries_of_one_post_store_one_measurement(
-    lab: tuple[RobotCampaign, str],
+    any_lab: tuple[RobotCampaign, str],
 ) -> None:
-    rc, url = lab
+    rc, url = any_lab
     key = str(uuid.uuid4())
     with robot(url, rc.token) as client:
         work = claimed(rc, client)
