@@ -43,8 +43,8 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=200,
-        description="a fresh UUID per measurement, reused for every retry of it",
+        description="required: a fresh UUID per measurement (8-200 characters), "
+        "reused for every retry of it",
     ),
 ]
 
@@ -52,8 +52,8 @@ ClaimKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=200,
-        description="optional: a retried claim with the same key gets the same trial",
+        description="optional (8-200 characters): a retried claim with the same key "
+        "gets the same trial",
     ),
 ]
 
@@ -84,7 +84,7 @@ _ERROR = {
     },
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: _ERROR for code in (400, 401, 403, 404, 409, 413, 422)
+    code: _ERROR for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)
 }
 
 
@@ -137,7 +137,7 @@ def create_app(store: Store) -> FastAPI:
             InvalidBodyError(
                 [
                     FieldProblem(
-                        "/" + "/".join(str(p) for p in e["loc"][1:]),
+                        "".join(f"/{p}" for p in e["loc"][1:]),
                         f"{e['loc'][0]}: {e['msg']}",
                     )
                     for e in exc.errors()
@@ -239,6 +239,12 @@ async def _received(request: Request, idempotency_key: str | None) -> lab.Receiv
     if content_type and "json" not in content_type:
         raise UnsupportedMediaError(
             f"unsupported Content-Type {content_type!r}", "send application/json"
+        )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise BodyTooLargeError(
+            f"the body has {declared} bytes, more than {MAX_BODY}",
+            "send only the values, units and a little metadata",
         )
     body = await request.body()
     if len(body) > MAX_BODY:

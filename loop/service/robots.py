@@ -44,7 +44,14 @@ def add_robot(store: Store, campaign: str, name: str, role: str = "robot") -> Ne
             f"robot name '{name}' is not allowed",
             "use 1-64 letters, digits, '-' or '_'",
         )
-    store.get_campaign(campaign)
+    record = store.get_campaign(campaign)
+    adapter = record.spec.get("adapter", {}).get("type")
+    if role == "robot" and adapter != "robot":
+        raise BadInputError(
+            f"campaign '{campaign}' is not run by robots (adapter: {adapter})",
+            "robot tokens serve `adapter: {type: robot}` campaigns; for a read-only "
+            "token (status and dashboard) add --read-only",
+        )
     prefix = secrets.token_hex(4)
     token = f"loop_{prefix}_{secrets.token_urlsafe(32)}"
     key = db.add_key(store, campaign, name, prefix, _digest(token), list(ROLES[role]))

@@ -53,6 +53,25 @@ def test_adding_the_same_robot_twice_exits_2_with_a_hint(db_url: str) -> None:
     assert "hint:" in again.stderr and "loop robots revoke" in again.stderr
 
 
+def test_robot_tokens_are_only_for_robot_campaigns_but_read_tokens_for_any(
+    db_url: str,
+) -> None:
+    from loop.service.campaigns import ensure_campaign
+    from loop.spec import load_path
+    from loop.storage import Store
+
+    campaigns = Path(__file__).resolve().parents[2] / "campaigns"
+    ensure_campaign(Store(db_url), load_path(campaigns / "electrolyte.yaml"))
+    args = ("robots", "add", "arm-7", "--campaign", "carbonate-electrolyte")
+    refused = loop(*args, "--db", db_url)
+    assert refused.exit_code == 2, refused.output
+    assert refused.stdout == ""
+    assert "not run by robots" in refused.stderr and "--read-only" in refused.stderr
+    reader = loop(*args, "--read-only", "--db", db_url)
+    assert reader.exit_code == 0, reader.output
+    assert TOKEN.fullmatch(reader.stdout.strip())
+
+
 def test_robots_add_refuses_an_unknown_campaign(db_url: str) -> None:
     robot_campaign(db_url)
     r = loop("robots", "add", "arm-7", "--campaign", "no-such", "--db", db_url)
