@@ -80,24 +80,28 @@ class DbState:
 def read_state(conn: Connection) -> DbState:
     inspector = sa.inspect(conn)
     tables = frozenset(inspector.get_table_names())
-    columns = (
-        frozenset(c["name"] for c in inspector.get_columns("campaign"))
-        if "campaign" in tables
-        else frozenset()
-    )
+    columns = _columns(inspector, "campaign") if "campaign" in tables else frozenset()
     version = revision = None
-    if "loop_meta" in tables:
-        meta = sa.table("loop_meta", sa.column("key"), sa.column("value"))
+    if "loop_meta" in tables and {"key", "value"} <= _columns(inspector, "loop_meta"):
+        meta = sa.table(
+            "loop_meta", sa.column("key", sa.String()), sa.column("value", sa.String())
+        )
         value = conn.execute(
             sa.select(meta.c.value).where(meta.c.key == "schema_version")
         ).scalar()
         version = int(value) if value is not None and str(value).isdigit() else None
-    if "alembic_version" in tables:
+    if "alembic_version" in tables and "version_num" in _columns(
+        inspector, "alembic_version"
+    ):
         rows = conn.execute(
             sa.select(sa.column("version_num")).select_from(sa.table("alembic_version"))
         ).scalars()
         revision = max(rows, default=None)
     return DbState(tables, version, revision, columns)
+
+
+def _columns(inspector: sa.Inspector, table: str) -> frozenset[str]:
+    return frozenset(c["name"] for c in inspector.get_columns(table))
 
 
 def check(state: DbState, url: str) -> None:
@@ -219,7 +223,9 @@ def _adopt(state: DbState, url: str) -> str:
 
 
 def _set_schema(conn: Connection, version: int) -> None:
-    meta = sa.table("loop_meta", sa.column("key"), sa.column("value"))
+    meta = sa.table(
+        "loop_meta", sa.column("key", sa.String()), sa.column("value", sa.String())
+    )
     conn.execute(
         meta.update().where(meta.c.key == "schema_version").values(value=str(version))
     )

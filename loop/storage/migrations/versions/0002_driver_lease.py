@@ -53,7 +53,9 @@ def downgrade() -> None:
 
 
 def _set_schema(version: int) -> None:
-    meta = sa.table("loop_meta", sa.column("key"), sa.column("value"))
+    meta = sa.table(
+        "loop_meta", sa.column("key", sa.String()), sa.column("value", sa.String())
+    )
     op.execute(
         meta.update().where(meta.c.key == "schema_version").values(value=str(version))
     )
