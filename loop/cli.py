@@ -22,6 +22,7 @@ from rich.table import Table
 
 from loop import __version__
 from loop.cli_common import DataRootOption, DbOption, err, friendly, out
+from loop.cli_db import db_app, export
 from loop.cli_lab import robot_app, robots_app, serve
 
 app = typer.Typer(
@@ -420,6 +421,8 @@ def _print_bench(result: dict[str, Any]) -> None:
 app.command()(serve)
 app.add_typer(robots_app, name="robots")
 app.add_typer(robot_app, name="robot")
+app.command()(export)
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:
