@@ -24,6 +24,7 @@ from loop import __version__
 from loop.cli_common import DataRootOption, DbOption, err, friendly, out
 from loop.cli_db import db_app, export
 from loop.cli_lab import robot_app, robots_app, serve
+from loop.cli_report import report
 
 app = typer.Typer(
     name="loop",
@@ -419,6 +420,7 @@ def _print_bench(result: dict[str, Any]) -> None:
 
 
 app.command()(serve)
+app.command()(report)
 app.add_typer(robots_app, name="robots")
 app.add_typer(robot_app, name="robot")
 app.command()(export)

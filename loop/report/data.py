@@ -1,0 +1,271 @@
+"""Everything the HTML report shows, computed as plain data (lists, dicts, floats).
+
+`build_report` reads one campaign from the store and returns a `ReportData`;
+`loop.report.html.render_html` only draws it. Keeping the numbers here, apart
+from the drawing, lets tests check what a plot shows without reading a picture,
+and lets the page carry its data as JSON for anyone who wants the numbers.
+
+Measurements are counted in the order they arrived (`received_at`, then trial
+id). "Best so far" and the Pareto front consider only acceptable trials
+(measured, with every outcome constraint met), as `loop inspect` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from loop.records import Trial, TrialStatus
+from loop.report.quality import model_quality
+from loop.service.campaigns import (
+    acceptable,
+    budget_used,
+    load_spec,
+    pareto_trials,
+)
+from loop.spec import CampaignSpec
+from loop.storage import Store
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportData:
+    """The numbers behind every figure and table of the report.
+
+    Any section is None when the campaign does not have what it needs (no
+    measurement yet, a single objective for `pareto`); `notes` says why.
+    """
+
+    campaign: dict[str, Any]
+    progress: dict[str, Any] | None
+    space: dict[str, Any] | None
+    cv: dict[str, Any] | None
+    relevance: dict[str, Any] | None
+    pareto: dict[str, Any] | None
+    trials: list[dict[str, Any]]
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def build_report(
+    store: Store, name: str, on_step: Callable[[str], None] = lambda _m: None
+) -> ReportData:
+    """Read campaign *name* and compute every figure's data (fits small GPs)."""
+    on_step("reading trials")
+    record = store.get_campaign(name)
+    spec = load_spec(record)
+    trials = store.trials(name)
+    measured = measured_in_order(trials)
+    notes: list[str] = []
+    if not measured:
+        notes.append(
+            "no measurements yet: only the trial table is shown; run the campaign "
+            f"(`loop run` / `loop resume {name}`) and make the report again"
+        )
+    quality = model_quality(spec, trials, on_step) if measured else None
+    if quality is not None:
+        notes += quality.notes
+    campaign = {
+        "name": record.name,
+        "status": record.status,
+        "description": spec.description,
+        "objectives": [o.model_dump(mode="json") for o in spec.objectives],
+        "components": list(spec.space.components),
+        "parameters": [p.model_dump(mode="json") for p in spec.space.parameters],
+        "budget": {"experiments": spec.budget.experiments, "used": budget_used(trials)},
+        "n_trials": len(trials),
+        "n_measured": len(measured),
+        "acquisition": spec.acquisition,
+        "engine": spec.strategy.engine,
+    }
+    return ReportData(
+        campaign=campaign,
+        progress=progress(spec, measured) if measured else None,
+        space=space(spec, trials) if measured else None,
+        cv=quality.cv if quality else None,
+        relevance=quality.relevance if quality else None,
+        pareto=pareto(spec, trials) if measured and len(spec.goals) > 1 else None,
+        trials=[trial_row(spec, t) for t in trials],
+        notes=notes,
+    )
+
+
+def measured_in_order(trials: list[Trial]) -> list[Trial]:
+    """COMPLETED trials with a measurement, in the order the measurements arrived."""
+    done = [
+        t
+        for t in trials
+        if t.status == TrialStatus.COMPLETED and t.measurement is not None
+    ]
+    return sorted(done, key=lambda t: (_arrival(t), t.id))
+
+
+def _arrival(t: Trial) -> datetime:
+    assert t.measurement is not None
+    return t.measurement.received_at or datetime.max
+
+
+def running_best(spec: CampaignSpec, measured: list[Trial]) -> dict[str, list[Any]]:
+    """Best acceptable value of each goal after each measurement (None before one)."""
+    out: dict[str, list[Any]] = {}
+    for goal in spec.goals:
+        best: float | None = None
+        trace: list[Any] = []
+        for t in measured:
+            if acceptable(spec, t):
+                v = t.values[goal.name]
+                best = v if best is None or goal.better(v, best) else best
+            trace.append(best)
+        out[goal.name] = trace
+    return out
+
+
+def progress(spec: CampaignSpec, measured: list[Trial]) -> dict[str, Any]:
+    """Measured values, best so far and (several goals) hypervolume, per measurement."""
+    data: dict[str, Any] = {
+        "measurement": list(range(1, len(measured) + 1)),
+        "trial_ids": [t.id for t in measured],
+        "acceptable": [acceptable(spec, t) for t in measured],
+        "values": {
+            o.name: [t.values.get(o.name) for t in measured] for o in spec.objectives
+        },
+        "best": running_best(spec, measured),
+        "hypervolume": None,
+        "reference_point": None,
+    }
+    if len(spec.goals) > 1:
+        data.update(hypervolume_trace(spec, measured))
+    return data
+
+
+def hypervolume_trace(spec: CampaignSpec, measured: list[Trial]) -> dict[str, Any]:
+    """Hypervolume of the acceptable points after each measurement.
+
+    Computed where the engine's qLogNEHVI works: signed values (larger is better),
+    logarithms under `transform: log`. The reference point follows the engine's
+    rule over every acceptable measurement: each goal's threshold where given,
+    else 10 % of the observed range below the worst value.
+    """
+    import torch
+    from botorch.utils.multi_objective.hypervolume import Hypervolume
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    from loop.strategies.botorch import _reference_point
+
+    goals = spec.goals
+    ok = [t for t in measured if acceptable(spec, t)]
+    if not ok:
+        return {"hypervolume": [0.0] * len(measured), "reference_point": None}
+    signed = np.column_stack(
+        [o.to_model([t.values[o.name] for t in ok]) for o in goals]
+    )
+    ref = _reference_point(goals, signed)
+    hv = Hypervolume(torch.as_tensor(ref, dtype=torch.double))
+    points: list[np.ndarray] = []
+    trace: list[float] = []
+    for t in measured:
+        if acceptable(spec, t):
+            points.append(
+                np.array([float(o.to_model(t.values[o.name])) for o in goals])
+            )
+        useful = [p for p in points if np.all(p > ref)]
+        if not useful:
+            trace.append(0.0)
+            continue
+        y = torch.as_tensor(np.array(useful), dtype=torch.double)
+        trace.append(float(hv.compute(y[is_non_dominated(y)])))
+    return {
+        "hypervolume": trace,
+        "reference_point": {
+            o.name: o.from_model(float(r), 0.0)[0]
+            for o, r in zip(goals, ref, strict=True)
+        },
+    }
+
+
+def space(spec: CampaignSpec, trials: list[Trial]) -> dict[str, Any]:
+    """Where the trials are: a ternary for three components, else parallel axes.
+
+    Values are shown as stored (the composition in the units of its `total`,
+    parameters in their units); categorical values become axis codes.
+    """
+    components = list(spec.space.components)
+    kind = "ternary" if len(components) == 3 else "parallel"
+    colour = spec.goals[0]
+    rows = [t for t in trials if t.status != TrialStatus.STALE]
+    axes: list[dict[str, Any]] = [
+        {"name": c, "kind": "component", "values": [t.composition.get(c) for t in rows]}
+        for c in components
+    ]
+    for p in spec.space.parameters:
+        values = [t.parameters.get(p.name) for t in rows]
+        if p.type == "categorical":
+            labels = [str(v) for v in p.values]
+            axes.append(
+                {
+                    "name": p.name,
+                    "kind": "categorical",
+                    "labels": labels,
+                    "values": [labels.index(str(v)) for v in values],
+                }
+            )
+        else:
+            axes.append(
+                {"name": p.name, "kind": p.type, "unit": p.unit, "values": values}
+            )
+    return {
+        "kind": kind,
+        "trial_ids": [t.id for t in rows],
+        "status": [t.status.value for t in rows],
+        "colour": {
+            "name": colour.name,
+            "unit": colour.unit,
+            "values": [t.values.get(colour.name) for t in rows],
+        },
+        "axes": axes,
+    }
+
+
+def pareto(spec: CampaignSpec, trials: list[Trial]) -> dict[str, Any]:
+    """Acceptable measured points of every goal and which of them are on the front."""
+    goals = spec.goals
+    ok = [t for t in trials if acceptable(spec, t)]
+    front = {t.id for t in pareto_trials(spec, trials)}
+    return {
+        "goals": [
+            {"name": o.name, "direction": o.direction, "unit": o.unit} for o in goals
+        ],
+        "trial_ids": [t.id for t in ok],
+        "values": {o.name: [t.values[o.name] for t in ok] for o in goals},
+        "front": [t.id in front for t in ok],
+    }
+
+
+def trial_row(spec: CampaignSpec, t: Trial) -> dict[str, Any]:
+    """One row of the trial table: configuration, provenance and result."""
+    names = [o.name for o in spec.objectives]
+    return {
+        "id": t.id,
+        "iteration": t.iteration,
+        "phase": t.phase,
+        "strategy": t.strategy,
+        "status": t.status.value,
+        "attempt": t.attempt,
+        "composition": dict(t.composition),
+        "parameters": dict(t.parameters),
+        "acquisition_value": t.acquisition_value,
+        "predicted": {
+            n: [t.predicted_mean[n], t.predicted_sd.get(n)]
+            for n in names
+            if n in t.predicted_mean
+        },
+        "measured": {n: t.values[n] for n in names if n in t.values},
+        "p_success": t.provenance.get("p_success"),
+        "n_train": t.provenance.get("n_train"),
+        "failure_reason": t.failure_reason,
+    }

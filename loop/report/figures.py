@@ -1,0 +1,223 @@
+"""Plotly figures drawn from `ReportData` sections; no numbers are computed here.
+
+Each function takes one section of the report's data and returns a figure
+whose traces carry exactly that section's lists, so what a plot shows can be
+checked against the data (tests/report).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+TEMPLATE = "plotly_white"
+GREY = "#9a9a9a"
+
+
+def label(name: str, unit: str | None) -> str:
+    return f"{name} [{unit}]" if unit else name
+
+
+def hover_ids(ids: list[int]) -> list[str]:
+    return [f"trial {i}" for i in ids]
+
+
+def progress_figure(campaign: dict[str, Any], progress: dict[str, Any]) -> Any:
+    """Best so far (one goal) or hypervolume (several) against measurements."""
+    import plotly.graph_objects as go
+
+    goals = [o for o in campaign["objectives"] if o["role"] == "objective"]
+    x = progress["measurement"]
+    fig = go.Figure()
+    if len(goals) == 1:
+        goal = goals[0]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=progress["values"][goal["name"]],
+                mode="markers",
+                name="measured",
+                text=hover_ids(progress["trial_ids"]),
+                marker={
+                    "color": [
+                        "#1f77b4" if ok else GREY for ok in progress["acceptable"]
+                    ]
+                },
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=progress["best"][goal["name"]],
+                mode="lines",
+                name="best so far",
+                line={"shape": "hv", "color": "#d62728"},
+            )
+        )
+        title = f"best {goal['name']} so far ({goal['direction']})"
+        y_title = label(goal["name"], goal.get("unit"))
+    else:
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=progress["hypervolume"],
+                mode="lines+markers",
+                name="hypervolume",
+                line={"shape": "hv"},
+                text=hover_ids(progress["trial_ids"]),
+            )
+        )
+        ref = progress["reference_point"] or {}
+        where = ", ".join(f"{k} {v:.4g}" for k, v in ref.items())
+        title = f"hypervolume of the acceptable points (reference point: {where})"
+        y_title = "hypervolume (signed model scale)"
+    fig.update_layout(
+        title=title,
+        xaxis_title="measurements",
+        yaxis_title=y_title,
+        template=TEMPLATE,
+    )
+    return fig
+
+
+def space_figure(space: dict[str, Any]) -> Any:
+    """Trials in composition space: ternary for three components, else parallel axes."""
+    import plotly.graph_objects as go
+
+    colour = space["colour"]
+    measured = [i for i, v in enumerate(colour["values"]) if v is not None]
+    others = [i for i, v in enumerate(colour["values"]) if v is None]
+    ids = space["trial_ids"]
+    colour_label = label(colour["name"], colour.get("unit"))
+    if space["kind"] == "ternary":
+        a, b, c = (axis for axis in space["axes"][:3])
+        hover = [
+            " ".join(
+                [f"trial {ids[i]} ({space['status'][i]})"]
+                + [_axis_text(axis, i) for axis in space["axes"][3:]]
+            )
+            for i in range(len(ids))
+        ]
+        fig = go.Figure()
+        for rows, name, marker in (
+            (
+                measured,
+                "measured",
+                {
+                    "color": [colour["values"][i] for i in measured],
+                    "colorscale": "Viridis",
+                    "showscale": True,
+                    "colorbar": {"title": colour_label},
+                    "size": 10,
+                },
+            ),
+            (others, "not measured", {"color": GREY, "symbol": "x", "size": 9}),
+        ):
+            fig.add_trace(
+                go.Scatterternary(
+                    a=[a["values"][i] for i in rows],
+                    b=[b["values"][i] for i in rows],
+                    c=[c["values"][i] for i in rows],
+                    mode="markers",
+                    name=name,
+                    text=[hover[i] for i in rows],
+                    marker=marker,
+                )
+            )
+        fig.update_layout(
+            ternary={
+                "aaxis": {"title": a["name"]},
+                "baxis": {"title": b["name"]},
+                "caxis": {"title": c["name"]},
+            },
+            title=f"measured trials coloured by {colour_label} (failed or in flight: x)",
+            template=TEMPLATE,
+            legend={"x": 0.0, "y": 1.0},
+        )
+        return fig
+    dimensions = []
+    for axis in space["axes"]:
+        dim: dict[str, Any] = {
+            "label": label(axis["name"], axis.get("unit")),
+            "values": [axis["values"][i] for i in measured],
+        }
+        if axis["kind"] == "categorical":
+            dim["tickvals"] = list(range(len(axis["labels"])))
+            dim["ticktext"] = axis["labels"]
+        dimensions.append(dim)
+    values = [colour["values"][i] for i in measured]
+    dimensions.append({"label": colour_label, "values": values})
+    fig = go.Figure(
+        go.Parcoords(
+            line={
+                "color": values,
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": colour_label},
+            },
+            dimensions=dimensions,
+        )
+    )
+    fig.update_layout(
+        title=f"measured trials, one line each, coloured by {colour_label}",
+        template=TEMPLATE,
+    )
+    return fig
+
+
+def _axis_text(axis: dict[str, Any], i: int) -> str:
+    """A parameter's value at row *i*, for hover text."""
+    value = axis["values"][i]
+    if axis["kind"] == "categorical":
+        return f"{axis['name']}={axis['labels'][value]}"
+    return f"{axis['name']}={value:.4g}" if value is not None else ""
+
+
+def pareto_figure(pareto: dict[str, Any]) -> Any:
+    """Acceptable measured points with the Pareto front (pairs of goals if more)."""
+    import plotly.graph_objects as go
+
+    goals = pareto["goals"]
+    ids, front = pareto["trial_ids"], pareto["front"]
+    labels = [label(g["name"], g.get("unit")) for g in goals]
+    if len(goals) == 2:
+        gx, gy = (g["name"] for g in goals)
+        on = sorted(
+            (i for i, f in enumerate(front) if f), key=lambda i: pareto["values"][gx][i]
+        )
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(
+                x=pareto["values"][gx],
+                y=pareto["values"][gy],
+                mode="markers",
+                name="measured",
+                text=hover_ids(ids),
+                marker={"color": GREY},
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[pareto["values"][gx][i] for i in on],
+                y=[pareto["values"][gy][i] for i in on],
+                mode="lines+markers",
+                name="Pareto front",
+                text=hover_ids([ids[i] for i in on]),
+                line={"shape": "hv", "color": "#d62728"},
+            )
+        )
+        fig.update_layout(xaxis_title=labels[0], yaxis_title=labels[1])
+    else:
+        fig = go.Figure(
+            go.Splom(
+                dimensions=[
+                    {"label": lab, "values": pareto["values"][g["name"]]}
+                    for g, lab in zip(goals, labels, strict=True)
+                ],
+                text=hover_ids(ids),
+                marker={"color": ["#d62728" if f else GREY for f in front]},
+                name="measured (Pareto front in red)",
+            )
+        )
+    directions = ", ".join(f"{g['name']} {g['direction']}" for g in goals)
+    fig.update_layout(title=f"Pareto front ({directions})", template=TEMPLATE)
+    return fig

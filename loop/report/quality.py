@@ -1,0 +1,226 @@
+"""How good the campaign's model is, and which inputs it leans on.
+
+The model is the engine's own outcome model (`loop.model.outcomes.fit_joint`:
+one GP over the goals and the outcome constraints, on the engine's comp-rep
+rows and signed, transformed values), fitted here with the campaign seed:
+
+* **k-fold cross-validation** (k = min(5, n)): each fold's GP is fitted on the
+  other folds and predicts the held-out rows; predictions are turned back into
+  the objective's units with `Objective.from_model` exactly as proposals are
+  (under `transform: log` the median exp(mu) and the spread exp(mu) * sigma),
+  and R2 and RMSE are computed in those units.
+* **lengthscales** of a GP fitted to every measurement, one per GP input
+  (1 / lengthscale as relevance: a short lengthscale means the output changes
+  quickly along that input).
+* **permutation importance** on the cross-validation predictions: one input
+  (a component, a parameter; a categorical's one-hot columns together) is
+  shuffled across all measured rows, every row is predicted again by the GP
+  that did not see it, and the rise in RMSE is the input's importance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from loop.engine import CampaignEngine
+from loop.model.outcomes import JointModel, fit_joint
+from loop.model.quiet import quiet_numerics
+from loop.records import Trial, TrialStatus
+from loop.spec import CampaignSpec
+from loop.strategies.botorch import gp_settings
+
+#: Folds of the cross-validation (fewer when there are fewer measurements).
+MAX_FOLDS = 5
+#: Shuffles per input for the permutation importance.
+PERMUTATIONS = 5
+#: Measurements needed before a model can be cross-validated (2 to fit, 1 to test).
+MIN_FOR_CV = 3
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Cross-validation, relevance and importance (None when not computable)."""
+
+    cv: dict[str, Any] | None
+    relevance: dict[str, Any] | None
+    notes: list[str]
+
+
+def r2_score(measured: ArrayLike, predicted: ArrayLike) -> float | None:
+    """Coefficient of determination (None when the measurements do not vary)."""
+    y, p = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+    total = float(((y - y.mean()) ** 2).sum())
+    if total == 0.0:
+        return None
+    return 1.0 - float(((y - p) ** 2).sum()) / total
+
+
+def rmse(measured: ArrayLike, predicted: ArrayLike) -> float:
+    y, p = np.asarray(measured, dtype=float), np.asarray(predicted, dtype=float)
+    return float(np.sqrt(((y - p) ** 2).mean()))
+
+
+def model_quality(
+    spec: CampaignSpec,
+    trials: list[Trial],
+    on_step: Callable[[str], None] = lambda _m: None,
+) -> Quality:
+    """Cross-validate the campaign's GP and measure what its predictions rely on."""
+    engine = CampaignEngine(spec)
+    engine.tell(trials)
+    history = engine.history()
+    names = [o.name for o in spec.objectives]
+    ids = [
+        t.id
+        for t in trials
+        if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)
+    ]
+    x, y = history.x_done, history.y_done
+    assert len(ids) == len(x)  # the engine's own choice of rows, in trial order
+    if len(x) < MIN_FOR_CV:
+        return Quality(
+            None,
+            None,
+            [
+                f"model quality needs at least {MIN_FOR_CV} measured trials "
+                f"(with every objective); this campaign has {len(x)}"
+            ],
+        )
+    outputs = [*spec.goals, *spec.outcome_constraints]
+    with quiet_numerics():
+        fit = _Fitter(spec, engine, x, y, names)
+        on_step(f"cross-validating the GP ({fit.k} folds, {len(x)} measurements)")
+        folds = fit.folds()
+        mean, sd = fit.predict(folds, x)
+        on_step("fitting the GP to every measurement")
+        full = fit.fit(np.arange(len(x)))
+        on_step("permutation importance")
+        importance = _permutation(fit, folds, x, mean)
+    measured = {o.name: [float(v) for v in y[:, names.index(o.name)]] for o in outputs}
+    cv: dict[str, Any] = {"k": fit.k, "trial_ids": ids, "outputs": []}
+    for j, o in enumerate(outputs):
+        m, p = measured[o.name], [float(v) for v in mean[:, j]]
+        cv["outputs"].append(
+            {
+                "name": o.name,
+                "unit": o.unit,
+                "role": o.role,
+                "transform": o.transform,
+                "measured": m,
+                "mean": p,
+                "sd": [float(v) for v in sd[:, j]],
+                "fold": [int(f) for f in fit.fold_of],
+                "r2": r2_score(m, p),
+                "rmse": rmse(m, p),
+            }
+        )
+    info = full.info
+    lengthscales = [[float(v) for v in row] for row in info["lengthscales"]]
+    relevance = {
+        "outputs": [o.name for o in outputs],
+        "inputs": list(info.get("inputs", [])),
+        "lengthscales": lengthscales,
+        "relevance": [[1.0 / v for v in row] for row in lengthscales],
+        "permutation": importance,
+        "n_train": int(info["n_train"]),
+    }
+    return Quality(cv, relevance, [])
+
+
+class _Fitter:
+    """Fits the engine's outcome model on subsets of the measured rows."""
+
+    def __init__(
+        self,
+        spec: CampaignSpec,
+        engine: CampaignEngine,
+        x: np.ndarray,
+        y: np.ndarray,
+        names: list[str],
+    ) -> None:
+        self.spec, self.x, self.encoder = spec, x, engine.encoder
+        self.goals, self.cons = spec.goals, spec.outcome_constraints
+        self.outputs = [*self.goals, *self.cons]
+        self.settings = gp_settings(engine.context)
+        column = {o.name: y[:, names.index(o.name)] for o in self.outputs}
+        #: Measured values of the outputs in their units (columns in output order).
+        self.measured = np.column_stack([column[o.name] for o in self.outputs])
+        self.y_goals = _columns([o.to_model(column[o.name]) for o in self.goals], x)
+        self.y_cons = _columns([o.to_model(column[o.name]) for o in self.cons], x)
+        self.thresholds = [float(o.to_model(o.threshold)) for o in self.cons]
+        self.k = min(MAX_FOLDS, len(x))
+        order = np.random.default_rng(spec.seed).permutation(len(x))
+        self.fold_of = np.zeros(len(x), dtype=int)
+        for f, rows in enumerate(np.array_split(order, self.k)):
+            self.fold_of[rows] = f
+
+    def fit(self, rows: np.ndarray) -> JointModel:
+        none = np.zeros((0, self.x.shape[1]))
+        return fit_joint(
+            self.x[rows],
+            self.y_goals[rows],
+            self.y_cons[rows],
+            self.thresholds,
+            none,
+            self.settings,
+            self.spec.seed,
+        )
+
+    def folds(self) -> list[JointModel]:
+        """One model per fold, fitted without that fold's rows."""
+        return [self.fit(np.flatnonzero(self.fold_of != f)) for f in range(self.k)]
+
+    def predict(
+        self, folds: list[JointModel], x: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row of *x* predicted by the model that did not see it, in units."""
+        mean = np.zeros((len(x), len(self.outputs)))
+        sd = np.zeros_like(mean)
+        for f, model in enumerate(folds):
+            rows = np.flatnonzero(self.fold_of == f)
+            mu, sigma = model.predict(x[rows])
+            for j, o in enumerate(self.outputs):
+                for r, m_, s_ in zip(rows, mu[:, j], sigma[:, j], strict=True):
+                    mean[r, j], sd[r, j] = o.from_model(float(m_), float(s_))
+        return mean, sd
+
+
+def _columns(columns: list[np.ndarray], x: np.ndarray) -> np.ndarray:
+    """*columns* side by side, (n, 0) when there are none."""
+    if not columns:
+        return np.zeros((len(x), 0))
+    return np.column_stack(columns)
+
+
+def _permutation(
+    fit: _Fitter, folds: list[JointModel], x: np.ndarray, mean: np.ndarray
+) -> dict[str, Any]:
+    """Rise in cross-validated RMSE when one input is shuffled (mean over shuffles)."""
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(fit.encoder.columns):
+        groups.setdefault(c.parameter or c.name, []).append(i)
+    rng = np.random.default_rng(fit.spec.seed + 1)
+    units = fit.measured
+    base = [rmse(units[:, j], mean[:, j]) for j in range(len(fit.outputs))]
+    rise: dict[str, list[float]] = {o.name: [] for o in fit.outputs}
+    for cols in groups.values():
+        scores = np.zeros((PERMUTATIONS, len(fit.outputs)))
+        for r in range(PERMUTATIONS):
+            shuffled = x.copy()
+            shuffled[:, cols] = x[rng.permutation(len(x))][:, cols]
+            p, _ = fit.predict(folds, shuffled)
+            scores[r] = [
+                rmse(units[:, j], p[:, j]) - base[j] for j in range(len(fit.outputs))
+            ]
+        for j, o in enumerate(fit.outputs):
+            rise[o.name].append(float(scores[:, j].mean()))
+    return {
+        "inputs": list(groups),
+        "rmse_rise": rise,
+        "permutations": PERMUTATIONS,
+    }
