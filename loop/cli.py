@@ -252,6 +252,15 @@ def inspect(
     output_format: Annotated[
         str, typer.Option("--format", help="table, json or yaml.")
     ] = "table",
+    explain: Annotated[
+        int | None,
+        typer.Option(
+            "--explain",
+            metavar="TRIAL",
+            help="Explain why trial TRIAL was proposed.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Show where a campaign stands: budget, trials, best so far."""
     from loop.errors import BadInputError
@@ -262,7 +271,16 @@ def inspect(
         raise BadInputError(
             f"unknown format '{output_format}'", "use table, json or yaml"
         )
-    doc = status_document(Store(db, create=False), name)
+    if explain is not None:
+        from loop.report.terminal import explanation_panel
+        from loop.service.explain import explain_trial
+
+        doc = explain_trial(Store(db, create=False), name, explain)
+        if output_format == "table":
+            out.print(explanation_panel(doc), soft_wrap=False)
+            return
+    else:
+        doc = status_document(Store(db, create=False), name)
     if output_format == "json":
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     elif output_format == "yaml":

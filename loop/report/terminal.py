@@ -1,4 +1,8 @@
-"""Small text views for the terminal: best-so-far traces and sparklines."""
+"""Small text views for the terminal: best-so-far sparklines and trial explanations.
+
+They read the status document (`loop.service.campaigns.status_document`) and
+the explanation (`loop.service.explain.explain_trial`), never the store.
+"""
 
 from __future__ import annotations
 
@@ -35,4 +39,115 @@ def sparkline(values: list[float], width: int = 40) -> str:
     return "".join(
         BARS[min(len(BARS) - 1, int((v - lo) / span * (len(BARS) - 1) + 0.5))]
         for v in values
+    )
+
+
+def _fmt(value: Any) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _value(value: Any) -> str:
+    """A provenance value, floats to 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} {_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _config(composition: dict[str, float], parameters: dict[str, Any]) -> str:
+    comp = ", ".join(f"{k} {v:.4g}" for k, v in composition.items() if v)
+    params = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in parameters.items()
+    )
+    return "; ".join(x for x in (comp, params) if x)
+
+
+def _compact(composition: dict[str, float], parameters: dict[str, Any]) -> str:
+    """As in the `inspect` table: `Cu0.49 Ni0.39 T=1.2e+03`."""
+    parts = [f"{k}{v:.3g}" for k, v in composition.items() if v]
+    parts += [
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in parameters.items()
+    ]
+    return " ".join(parts)
+
+
+def explanation_panel(doc: dict[str, Any]) -> Any:
+    """A rich panel of `explain_trial`'s answer."""
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    t = doc["trial"]
+    head = Table.grid(padding=(0, 1))
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column()
+    head.add_row("configuration", escape(_config(t["composition"], t["parameters"])))
+    head.add_row(
+        "status",
+        f"{t['status']} (attempt {t['attempt']}), iteration {t['iteration']}, "
+        f"strategy {escape(t['strategy'])}",
+    )
+    head.add_row("phase", escape(doc["reason"]))
+    acq = doc["acquisition"]
+    if acq["value"] is not None:
+        fn = f" ({acq['function']})" if acq["function"] else ""
+        head.add_row("acquisition", f"{_fmt(acq['value'])}{fn}")
+    if doc["model"]:
+        head.add_row(
+            "provenance",
+            escape(", ".join(f"{k} {_value(v)}" for k, v in doc["model"].items())),
+        )
+    values = Table(box=None, pad_edge=False)
+    for col in ("", "predicted mean", "± sd", "measured", "(measured - mean) / sd"):
+        values.add_column(col, justify="right")
+    measured = doc["measured"] or {}
+    names = list(dict.fromkeys([*doc["predicted"], *measured]))
+    for n in names:
+        p = doc["predicted"].get(n, {})
+        values.add_row(
+            escape(n),
+            _fmt(p.get("mean")),
+            _fmt(p.get("sd")),
+            _fmt(measured.get(n)),
+            _fmt(doc["surprise"].get(n)),
+        )
+    near = Table(box=None, pad_edge=False)
+    near.add_column("neighbour", no_wrap=True)
+    near.add_column("distance", justify="right")
+    near.add_column("configuration", overflow="fold", min_width=20)
+    shown = list(
+        dict.fromkeys(k for nb in doc["neighbours"] for k in nb["measurements"])
+    )
+    for n in shown:
+        near.add_column(escape(n), justify="right")
+    near.add_column("before?", no_wrap=True)
+    for nb in doc["neighbours"]:
+        near.add_row(
+            f"trial {nb['id']}",
+            f"{nb['distance']:.3g}",
+            escape(_compact(nb["composition"], nb["parameters"])),
+            *(_fmt(nb["measurements"].get(n)) for n in shown),
+            {True: "yes", False: "no", None: ""}[nb["measured_before"]],
+        )
+    parts: list[Any] = [head]
+    if names:
+        parts += ["", values]
+    if doc["neighbours"]:
+        parts += [
+            "",
+            "[bold]nearest measured trials[/]",
+            near,
+            f"[dim]distance: {escape(doc['distance'])}; before?: "
+            "measured before this trial was proposed[/]",
+        ]
+    else:
+        parts += ["", "no other measured trial to compare with"]
+    return Panel(
+        Group(*parts),
+        title=f"trial {t['id']} of {escape(doc['campaign'])}",
+        expand=False,
     )
