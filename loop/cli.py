@@ -292,7 +292,7 @@ def inspect(
 
 
 def _print_table(doc: dict[str, Any]) -> None:
-    from loop.report.terminal import best_so_far, sparkline
+    from loop.report.terminal import best_so_far_lines
 
     budget = doc["budget"]
     out.print(
@@ -302,13 +302,6 @@ def _print_table(doc: dict[str, Any]) -> None:
         highlight=False,
     )
     objectives = doc["objectives"]
-    goals = [o for o in objectives if o.get("role") != "constraint"]
-    if len(goals) == 1 and len(objectives) == 1:
-        trace = best_so_far(doc["trials"], goals[0])
-        if trace:
-            out.print(
-                f"best so far {sparkline(trace)} {trace[-1]:.6g}", highlight=False
-            )
     table = Table(show_lines=False)
     for col in ("id", "iter", "status", "phase", "composition", "parameters"):
         table.add_column(col)
@@ -336,6 +329,8 @@ def _print_table(doc: dict[str, Any]) -> None:
             *vals,
         )
     out.print(table)
+    for line in best_so_far_lines(doc):
+        out.print(escape(line), highlight=False)
 
 
 @app.command()

@@ -11,13 +11,36 @@ from typing import Any
 BARS = "▁▂▃▄▅▆▇█"
 
 
-def best_so_far(trials: list[dict[str, Any]], objective: dict[str, Any]) -> list[float]:
-    """Running best of *objective* over measured trials, in trial order."""
+def _meets(value: float | None, constraint: dict[str, Any]) -> bool:
+    if value is None:
+        return False
+    threshold = constraint["threshold"]
+    if constraint["direction"] == "maximize":
+        return bool(value >= threshold)
+    return bool(value <= threshold)
+
+
+def best_so_far(
+    trials: list[dict[str, Any]],
+    objective: dict[str, Any],
+    constraints: list[dict[str, Any]] | None = None,
+) -> list[float]:
+    """Running best of *objective* over measured trials, in trial order.
+
+    A trial that misses one of *constraints* (outcome constraints, as in the
+    status document's objectives) does not count, as for `best`.
+    """
     name, maximize = objective["name"], objective["direction"] == "maximize"
     trace: list[float] = []
     for t in trials:
         value = t["measurements"].get(name)
         if value is None:
+            continue
+        if not all(
+            _meets(t["measurements"].get(c["name"]), c) for c in constraints or []
+        ):
+            if trace:  # a measurement that does not count: the best stays
+                trace.append(trace[-1])
             continue
         if not trace:
             trace.append(value)
@@ -40,6 +63,23 @@ def sparkline(values: list[float], width: int = 40) -> str:
         BARS[min(len(BARS) - 1, int((v - lo) / span * (len(BARS) - 1) + 0.5))]
         for v in values
     )
+
+
+def best_so_far_lines(doc: dict[str, Any]) -> list[str]:
+    """One line per goal: its best-so-far sparkline and current best value."""
+    objectives = doc["objectives"]
+    constraints = [o for o in objectives if o.get("role") == "constraint"]
+    lines = []
+    for goal in (o for o in objectives if o.get("role") != "constraint"):
+        trace = best_so_far(doc["trials"], goal, constraints)
+        if not trace:
+            continue
+        unit = f" {goal['unit']}" if goal.get("unit") else ""
+        lines.append(
+            f"best so far  {goal['name']} ({goal['direction']})  "
+            f"{sparkline(trace)}  {trace[-1]:.6g}{unit}"
+        )
+    return lines
 
 
 def _fmt(value: Any) -> str:
