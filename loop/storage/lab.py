@@ -34,7 +34,13 @@ from loop.errors import (
 )
 from loop.faults import fault
 from loop.records import Trial, TrialStatus
-from loop.storage.store import ConflictRetryError, Store, _trial, retried
+from loop.storage.store import (
+    ConflictRetryError,
+    Store,
+    _trial,
+    retried,
+    storable_text,
+)
 from loop.storage.tables import (
     CampaignRow,
     IdempotencyRow,
@@ -410,7 +416,10 @@ def save_submission(
     body_sha256: str,
     source_ip: str | None,
 ) -> int:
-    """Keep a received body before anything else looks at it; returns its id."""
+    """Keep a received body before anything else looks at it; returns its id.
+
+    NUL characters are kept as U+FFFD (PostgreSQL text cannot hold them); the
+    hash is the caller's, of the body as received."""
     with store.transaction() as s:
         row = SubmissionRow(
             campaign_id=campaign_id,
@@ -418,7 +427,7 @@ def save_submission(
             robot_key_id=key_id,
             route=route,
             idempotency_key=idempotency_key,
-            body=body,
+            body=storable_text(body),
             body_sha256=body_sha256,
             source_ip=source_ip,
         )

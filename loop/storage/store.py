@@ -109,6 +109,12 @@ def retried(fn: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
+def storable_text(value: str) -> str:
+    """*value* as both backends store it: PostgreSQL text cannot hold NUL, so
+    NUL characters become U+FFFD (on SQLite too, so that both keep the same)."""
+    return value.replace("\x00", "\ufffd")
+
+
 def redact_url(url: str) -> str:
     """*url* with its password (in the authority or the query) replaced by ***."""
     try:
@@ -449,6 +455,7 @@ class Store:
             **(columns or {}),
         }
         if reason is not None:
+            reason = storable_text(reason)
             values["failure_reason"] = reason[:1000]
         if next_attempt:
             values["attempt"] = TrialRow.attempt + 1

@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 from loop.errors import BadInputError, StorageError
 from loop.records import Proposal, TrialStatus
 from loop.storage import Store, sqlite_path
-from loop.storage.lab import claim_next, reap_expired
+from loop.storage.lab import claim_next, reap_expired, save_submission, submissions
 from loop.storage.store import RETRIES, ConflictRetryError, retried
 from tests.lab import live_server, robot_campaign
 
@@ -140,6 +140,36 @@ def test_leases_are_aware_utc_on_the_database_clock(any_db_url: str) -> None:
     store.clock_skew = timedelta(seconds=70)
     (reaped,) = reap_expired(store, "c", 3)
     assert (reaped.trial_id, reaped.to) == (work["trial_id"], TrialStatus.PENDING)
+
+
+def test_nul_characters_are_kept_alike_as_replacement_characters(
+    any_db_url: str,
+) -> None:
+    """PostgreSQL text cannot hold NUL: a received body or a failure reason with
+    one is kept (with U+FFFD in its place) on both backends, never a 500."""
+    store = _store(any_db_url, trials=1)
+    (trial,) = store.trials("c")
+    campaign_id = store.get_campaign("c").id
+    save_submission(
+        store,
+        campaign_id=campaign_id,
+        trial_id=trial.id,
+        key_id=None,
+        route="failure",
+        idempotency_key=None,
+        body='{"reason": "cell\x00A3"}',
+        body_sha256="0" * 64,
+        source_ip=None,
+    )
+    store.transition(trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED)
+    store.transition(
+        trial.id, [TrialStatus.CLAIMED], TrialStatus.FAILED, reason="cell\x00A3"
+    )
+    assert [s["body"] for s in submissions(store, "c")] == [
+        '{"reason": "cell\ufffdA3"}'
+    ]
+    assert store.trials("c")[0].failure_reason == "cell\ufffdA3"
+    assert store.events(trial.id)[-1]["reason"] == "cell\ufffdA3"
 
 
 def test_two_campaigns_created_at_once_with_one_name_make_one(any_db_url: str) -> None:
