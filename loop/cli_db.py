@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -115,7 +116,12 @@ def export(
         )
     text = render(Store(db, create=False), name, output_format)
     if output is None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `loop export NAME | head`: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
         return
     output.write_text(text, encoding="utf-8")
     out.print(escape(f"wrote {output}"), highlight=False)
