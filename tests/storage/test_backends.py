@@ -13,12 +13,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
 from loop.errors import BadInputError, StorageError
@@ -342,6 +345,83 @@ def test_pooled_connections_killed_by_the_server_are_replaced(
     killer.dispose()
     assert killed >= 1
     assert [t.status for t in store.trials("c")] == [TrialStatus.PENDING]
+
+
+#: The grants docs/operations.md gives the API's role (no DDL, no DELETE); the
+#: REVOKE is PostgreSQL 15's default, needed on older servers.
+API_GRANTS = """
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT CONNECT ON DATABASE {database} TO {role};
+GRANT USAGE ON SCHEMA public TO {role};
+GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {role};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
+"""
+
+
+@pytest.mark.postgresql
+def test_the_api_works_with_the_documented_least_privilege_role(
+    postgres_url: str,
+) -> None:
+    rc = robot_campaign(postgres_url)  # tables and campaign made by the owner
+    rc.propose(2)
+    role, password = f"loop_api_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    database = make_url(postgres_url).database
+    owner = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        with owner.begin() as conn:
+            conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
+            for grant in API_GRANTS.format(database=database, role=role).split(";"):
+                if grant.strip():
+                    conn.execute(text(grant))
+    except ProgrammingError as exc:
+        owner.dispose()
+        pytest.skip(f"this server's test role cannot create roles: {exc.orig}")
+    api_url = (
+        make_url(postgres_url)
+        .set(username=role, password=password)
+        .render_as_string(hide_password=False)
+    )
+    api = Store(api_url, create=False)
+    try:
+        with (
+            live_server(api) as url,
+            httpx.Client(
+                base_url=url,
+                headers={"Authorization": f"Bearer {rc.token}"},
+                timeout=30,
+            ) as robot,
+        ):
+            claims = f"/api/v1/campaigns/{rc.name}/claims"
+            first, second = robot.post(claims).json(), robot.post(claims).json()
+            trial = f"/api/v1/trials/{first['trial_id']}"
+            for path, body in [("heartbeat", {}), ("start", {})]:
+                r = robot.post(f"{trial}/{path}", json={"attempt": 1, **body})
+                assert r.status_code == 200, r.text
+            measurement = {"attempt": 1, "values": {"conductivity": 9.7}}
+            for _ in range(2):  # stored, then replayed
+                r = robot.post(
+                    f"{trial}/measurements",
+                    json=measurement,
+                    headers={"Idempotency-Key": "least-privilege-1"},
+                )
+                assert r.status_code == 200, r.text
+            r = robot.post(
+                f"/api/v1/trials/{second['trial_id']}/failure",
+                json={"attempt": 1, "reason": "cracked", "retryable": True},
+            )
+            assert r.status_code == 200, r.text
+        with api.engine.connect() as conn, pytest.raises(ProgrammingError):
+            conn.execute(text("DELETE FROM submission"))
+        with api.engine.connect() as conn, pytest.raises(ProgrammingError):
+            conn.execute(text("CREATE TABLE intruder (id int)"))
+    finally:
+        api.engine.dispose()
+        with owner.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+        owner.dispose()
+    statuses = sorted(t.status.value for t in rc.store.trials(rc.name))
+    assert statuses == ["completed", "pending"]
 
 
 # ------------------------------------------------------------ SQLite only
