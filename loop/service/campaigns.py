@@ -12,7 +12,7 @@ from loop.storage import Store
 from loop.storage.driver import holder
 
 #: Keys of the spec that may change when `loop run` continues a campaign.
-MUTABLE_KEYS = {"budget", "description"}
+MUTABLE_KEYS = {"budget", "description", "executor"}
 
 
 def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, str]:
@@ -38,7 +38,7 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
         raise CampaignConflictError(
             f"campaign '{spec.name}' already exists with a different "
             f"{', '.join(blocked)}",
-            "only `budget` and `description` may change when continuing; to change "
+            "only `budget`, `description` and `executor` may change when continuing; to change "
             "anything else give the campaign a new `name`",
         )
     if changed:

@@ -12,7 +12,7 @@ trial holds at most one measurement.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +20,10 @@ from loop.engine import CampaignEngine
 from loop.errors import LoopError
 from loop.faults import fault
 from loop.plugins import adapter_class
-from loop.ports import EvaluationRequest
+from loop.ports import EvaluationRequest, EvaluationResult
 from loop.records import Proposal, Trial, TrialStatus
 from loop.service.campaigns import best_trial, budget_used, load_spec
+from loop.service.executors import Executor, open_executor
 from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import Lease, driving
@@ -99,7 +100,20 @@ def _run_push(
     report: ProgressCallback,
     lease: Lease,
 ) -> RunSummary:
-    """Propose, evaluate each trial with the adapter, repeat."""
+    """Propose, evaluate the batch with the adapter (on the campaign's executor), repeat."""
+    with open_executor(spec.executor) as executor:
+        return _push_loop(store, spec, engine, adapter, report, lease, executor)
+
+
+def _push_loop(
+    store: Store,
+    spec: CampaignSpec,
+    engine: CampaignEngine,
+    adapter: Any,
+    report: ProgressCallback,
+    lease: Lease,
+    executor: Executor,
+) -> RunSummary:
     name = spec.name
     while True:
         lease.check()
@@ -129,10 +143,17 @@ def _run_push(
             store.add_trials(name, iteration, proposals, spec.budget.experiments)
             fault("after_commit_proposals")
             continue
-        for trial in pending:
+        for request, result in executor.evaluate(
+            adapter, _claimed(store, spec, pending, lease)
+        ):
+            fault("after_evaluate")
             lease.check()
-            _dispatch(store, spec, adapter, trial)
-            report(_progress(spec, store.trials(name), f"measured trial {trial.id}"))
+            _settle(store, spec, request, result)
+            report(
+                _progress(
+                    spec, store.trials(name), f"measured trial {request.trial_id}"
+                )
+            )
 
 
 def _run_pull(
@@ -204,13 +225,17 @@ def _timed(proposals: list[Proposal], seconds: float) -> list[Proposal]:
     ]
 
 
-def _dispatch(store: Store, spec: CampaignSpec, adapter: Any, trial: Trial) -> None:
-    store.transition(
-        trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt
-    )
-    fault("after_claim")
-    result = adapter.evaluate(
-        EvaluationRequest(
+def _claimed(
+    store: Store, spec: CampaignSpec, trials: list[Trial], lease: Lease
+) -> Iterator[EvaluationRequest]:
+    """Mark each trial CLAIMED just before it is handed to the executor."""
+    for trial in trials:
+        lease.check()
+        store.transition(
+            trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt
+        )
+        fault("after_claim")
+        yield EvaluationRequest(
             campaign=spec.name,
             trial_id=trial.id,
             attempt=trial.attempt,
@@ -219,33 +244,41 @@ def _dispatch(store: Store, spec: CampaignSpec, adapter: Any, trial: Trial) -> N
             objectives=[o.name for o in spec.objectives],
             seed=spec.seed,
         )
-    )
-    fault("after_evaluate")
+
+
+def _settle(
+    store: Store,
+    spec: CampaignSpec,
+    request: EvaluationRequest,
+    result: EvaluationResult,
+) -> None:
+    """Store what an evaluation gave: a measurement, a retry, or a failure."""
+    trial_id, attempt = request.trial_id, request.attempt
     if result.failure is None:
         store.complete(
-            trial.id,
-            trial.attempt,
+            trial_id,
+            attempt,
             result.values,
             units=result.units,
             metadata=result.metadata,
             source=f"adapter:{spec.adapter['type']}",
         )
         fault("after_complete")
-    elif result.retryable and trial.attempt < MAX_ATTEMPTS:
+    elif result.retryable and attempt < MAX_ATTEMPTS:
         store.transition(
-            trial.id,
+            trial_id,
             [TrialStatus.CLAIMED],
             TrialStatus.PENDING,
-            attempt=trial.attempt,
+            attempt=attempt,
             reason=result.failure,
             next_attempt=True,
         )
     else:
         store.transition(
-            trial.id,
+            trial_id,
             [TrialStatus.CLAIMED],
             TrialStatus.FAILED,
-            attempt=trial.attempt,
+            attempt=attempt,
             reason=result.failure,
         )
 

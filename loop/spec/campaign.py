@@ -17,6 +17,7 @@ from loop.plugins import adapter_class
 from loop.spec.base import Frozen, FrozenDict, SpecModel, deep_freeze, fail
 from loop.spec.composition import CompositionSpec
 from loop.spec.constraints import LinearConstraint
+from loop.spec.executor import Executor
 from loop.spec.feasibility import linear_problems
 from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
@@ -65,6 +66,7 @@ class CampaignSpec(SpecModel):
     strategy: Strategy = Field(default_factory=Strategy)
     budget: Budget
     adapter: Frozen[dict[str, Any]]
+    executor: Executor = Field(default_factory=Executor)
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
     @field_validator("objectives")
@@ -110,6 +112,7 @@ class CampaignSpec(SpecModel):
     def _cross_check(self, info: ValidationInfo) -> CampaignSpec:
         problems = _naming_problems(self) + linear_problems(self)
         problems += _strategy_problems(self) + _feature_problems(self)
+        problems += _executor_problems(self)
         # a stored campaign was checked against its adapter when it was created;
         # reading it back (e.g. for `loop inspect`) must not need the adapter's
         # resources, such as a dataset file
@@ -226,3 +229,20 @@ def _inner_problems(exc: ValidationError, model: Any) -> list[tuple[str, str, st
         else:
             out.append((err["msg"], "see docs/reference/yaml.md#adapter", where))
     return out
+
+
+def _executor_problems(spec: CampaignSpec) -> list[Problem]:
+    """Only push adapters that may re-run an evaluation can fan out to Dask."""
+    plugin = adapter_class(spec.adapter["type"])
+    if spec.executor.type != "dask" or (
+        getattr(plugin, "rerun_safe", False) and not getattr(plugin, "pull", False)
+    ):
+        return []
+    return [
+        Problem(
+            "executor.type",
+            f"the {spec.adapter['type']} adapter cannot run its evaluations on Dask",
+            "remove `executor` (robots pull their own work; only simulator-like "
+            "adapters fan out)",
+        )
+    ]
