@@ -14,6 +14,8 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -358,70 +360,103 @@ GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
 """
 
 
-@pytest.mark.postgresql
-def test_the_api_works_with_the_documented_least_privilege_role(
-    postgres_url: str,
-) -> None:
-    rc = robot_campaign(postgres_url)  # tables and campaign made by the owner
-    rc.propose(2)
+@contextmanager
+def _role(postgres_url: str, grants: str) -> Iterator[str]:
+    """A login role with *grants* on the test database; yields its URL."""
     role, password = f"loop_api_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     database = make_url(postgres_url).database
     owner = create_engine(postgres_url, poolclass=NullPool)
     try:
         with owner.begin() as conn:
             conn.execute(text(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'"))
-            for grant in API_GRANTS.format(database=database, role=role).split(";"):
+            for grant in grants.format(database=database, role=role).split(";"):
                 if grant.strip():
                     conn.execute(text(grant))
     except ProgrammingError as exc:
         owner.dispose()
         pytest.skip(f"this server's test role cannot create roles: {exc.orig}")
-    api_url = (
-        make_url(postgres_url)
-        .set(username=role, password=password)
-        .render_as_string(hide_password=False)
-    )
-    api = Store(api_url, create=False)
     try:
-        with (
-            live_server(api) as url,
-            httpx.Client(
-                base_url=url,
-                headers={"Authorization": f"Bearer {rc.token}"},
-                timeout=30,
-            ) as robot,
-        ):
-            claims = f"/api/v1/campaigns/{rc.name}/claims"
-            first, second = robot.post(claims).json(), robot.post(claims).json()
-            trial = f"/api/v1/trials/{first['trial_id']}"
-            for path, body in [("heartbeat", {}), ("start", {})]:
-                r = robot.post(f"{trial}/{path}", json={"attempt": 1, **body})
-                assert r.status_code == 200, r.text
-            measurement = {"attempt": 1, "values": {"conductivity": 9.7}}
-            for _ in range(2):  # stored, then replayed
-                r = robot.post(
-                    f"{trial}/measurements",
-                    json=measurement,
-                    headers={"Idempotency-Key": "least-privilege-1"},
-                )
-                assert r.status_code == 200, r.text
-            r = robot.post(
-                f"/api/v1/trials/{second['trial_id']}/failure",
-                json={"attempt": 1, "reason": "cracked", "retryable": True},
-            )
-            assert r.status_code == 200, r.text
-        with api.engine.connect() as conn, pytest.raises(ProgrammingError):
-            conn.execute(text("DELETE FROM submission"))
-        with api.engine.connect() as conn, pytest.raises(ProgrammingError):
-            conn.execute(text("CREATE TABLE intruder (id int)"))
+        yield (
+            make_url(postgres_url)
+            .set(username=role, password=password)
+            .render_as_string(hide_password=False)
+        )
     finally:
-        api.engine.dispose()
         with owner.begin() as conn:
+            conn.execute(  # its sessions first: DROP ROLE refuses a connected role
+                text(
+                    "select pg_terminate_backend(pid) from pg_stat_activity "
+                    "where usename = :role"
+                ),
+                {"role": role},
+            )
             conn.execute(text(f"DROP OWNED BY {role}"))
             conn.execute(text(f"DROP ROLE {role}"))
         owner.dispose()
+
+
+@pytest.mark.postgresql
+def test_a_role_without_ddl_rights_is_told_who_creates_the_tables(
+    postgres_url: str,
+) -> None:
+    grants = API_GRANTS.split("GRANT SELECT")[0]  # connect and use the schema only
+    with _role(postgres_url, grants) as api_url:
+        with pytest.raises(StorageError) as caught:
+            Store(api_url)
+    assert "permission denied" in caught.value.message
+    assert "loop db upgrade" in caught.value.hint
+    assert api_url.split("@")[0].split(":")[-1] not in str(caught.value)
+
+
+@pytest.mark.postgresql
+def test_the_api_works_with_the_documented_least_privilege_role(
+    postgres_url: str,
+) -> None:
+    rc = robot_campaign(postgres_url)  # tables and campaign made by the owner
+    rc.propose(2)
+    with _role(postgres_url, API_GRANTS) as api_url:
+        api = Store(api_url, create=False)
+        try:
+            _robot_session(api, rc)
+        finally:
+            api.engine.dispose()
     statuses = sorted(t.status.value for t in rc.store.trials(rc.name))
     assert statuses == ["completed", "pending"]
+
+
+def _robot_session(api: Store, rc: Any) -> None:
+    """A robot's whole round over HTTP, then what the API role may not do."""
+    with (
+        live_server(api) as url,
+        httpx.Client(
+            base_url=url,
+            headers={"Authorization": f"Bearer {rc.token}"},
+            timeout=30,
+        ) as robot,
+    ):
+        claims = f"/api/v1/campaigns/{rc.name}/claims"
+        first, second = robot.post(claims).json(), robot.post(claims).json()
+        trial = f"/api/v1/trials/{first['trial_id']}"
+        for path, body in [("heartbeat", {}), ("start", {})]:
+            r = robot.post(f"{trial}/{path}", json={"attempt": 1, **body})
+            assert r.status_code == 200, r.text
+        measurement = {"attempt": 1, "values": {"conductivity": 9.7}}
+        for _ in range(2):  # stored, then replayed
+            r = robot.post(
+                f"{trial}/measurements",
+                json=measurement,
+                headers={"Idempotency-Key": "least-privilege-1"},
+            )
+            assert r.status_code == 200, r.text
+        r = robot.post(
+            f"/api/v1/trials/{second['trial_id']}/failure",
+            json={"attempt": 1, "reason": "cracked", "retryable": True},
+        )
+        assert r.status_code == 200, r.text
+    with api.engine.connect() as conn, pytest.raises(ProgrammingError):
+        conn.execute(text("DELETE FROM submission"))
+    with api.engine.connect() as conn, pytest.raises(ProgrammingError):
+        conn.execute(text("CREATE TABLE intruder (id int)"))
 
 
 # ------------------------------------------------------------ SQLite only
