@@ -216,7 +216,16 @@ def _reap(s: Session, cid: int, now: datetime, max_attempts: int) -> list[Reaped
         else:
             to, again = TrialStatus.ABANDONED, False
             reason = f"lease expired on the last of {max_attempts} attempts"
-        _move(s, row.id, [status], to, row.attempt, reason=reason, next_attempt=again)
+        _move(
+            s,
+            row.id,
+            [status],
+            to,
+            row.attempt,
+            reason=reason,
+            next_attempt=again,
+            lease_expires_at=None,
+        )
         reaped.append(Reaped(row.id, row.attempt, to))
     return reaped
 
