@@ -197,29 +197,12 @@ class Store:
             session.close()
 
     def _prepare(self, create: bool) -> None:
-        """Check the schema; only a new database (with *create*) is written to.
+        """Check the schema; only a new database (with *create*) is written to,
+        by running every migration (`loop.storage.migrations.prepare`). An older
+        database is refused with the way to upgrade it, a newer one outright."""
+        from loop.storage.migrations import prepare
 
-        A new database gets its tables by running every migration
-        (`loop.storage.migrations`), exactly as an upgraded one has them. Any
-        other database must be at this loop's schema: an older one is refused
-        with the way to upgrade it (`loop db upgrade`), a newer one because this
-        loop cannot know what it holds.
-        """
-        from loop.storage import migrations
-
-        with self.engine.execution_options(loop_read=True).connect() as conn:
-            state = migrations.read_state(conn)
-        if state.fresh and create:
-            try:
-                with self.engine.begin() as conn:
-                    # SQLite's write lock orders concurrent creators: look again
-                    if migrations.read_state(conn).fresh:
-                        migrations.create(conn)
-            except IntegrityError:
-                pass  # PostgreSQL: a concurrent creator won; check what it made
-            with self.engine.execution_options(loop_read=True).connect() as conn:
-                state = migrations.read_state(conn)
-        migrations.check(state, self.url)
+        prepare(self.engine, self.url, create)
 
     def now(self, s: Session) -> datetime:
         """The database server's clock (UTC) plus `clock_skew`.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -80,6 +81,29 @@ def test_a_new_database_is_made_by_the_migrations_and_equals_the_tables(
     made = state(any_db_url)
     assert made.revision == migrations.HEAD
     assert made.schema_version == SCHEMA_VERSION
+    assert differences(any_db_url) == []
+
+
+def test_stores_opened_at_once_on_a_new_database_create_it_once(
+    any_db_url: str,
+) -> None:
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_store() -> None:
+        start.wait()
+        try:
+            Store(any_db_url).engine.dispose()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert state(any_db_url).revision == migrations.HEAD
     assert differences(any_db_url) == []
 
 

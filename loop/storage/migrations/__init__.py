@@ -17,6 +17,7 @@ the tables' metadata.
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,11 @@ DRIVER_COLUMNS = frozenset(
 )
 
 assert REVISIONS[HEAD] == SCHEMA_VERSION, "add the new revision to REVISIONS"
+
+#: Alembic keeps the running migration in module globals (`alembic.op`,
+#: `alembic.context`): two threads migrating at once would mix their
+#: connections and wait on each other forever. One migration per process.
+_ALEMBIC = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,34 @@ def shown(url: str) -> str:
         return url.split("@")[-1]
 
 
+def prepare(engine: Engine, url: str, create_new: bool) -> None:
+    """What the Store does on opening a database (`Store._prepare`).
+
+    A fresh database (with *create_new*) gets every table by running the
+    migrations, so it is exactly what an upgraded one is; nothing else is ever
+    written here. Then the database must be at this loop's schema (`check`).
+    """
+    state = _read(engine)
+    if state.fresh and create_new:
+        try:
+            with _ALEMBIC, engine.begin() as conn:
+                # SQLite's write lock orders concurrent creators: look again
+                if read_state(conn).fresh:
+                    create(conn)
+        except sa.exc.DBAPIError:
+            # PostgreSQL: a concurrent creator may have won (duplicate table)
+            if not _read(engine).is_loop:
+                raise
+        state = _read(engine)
+    check(state, url)
+
+
+def _read(engine: Engine) -> DbState:
+    """`read_state` in a read transaction (never blocks SQLite's writer)."""
+    with engine.execution_options(loop_read=True).connect() as conn:
+        return read_state(conn)
+
+
 def create(conn: Connection) -> None:
     """Give a fresh database every table by running all revisions."""
     migrate(conn, "head")
@@ -159,7 +193,8 @@ def migrate(conn: Connection, target: str) -> None:
     """Run the revisions up to *target* inside *conn*'s transaction."""
     from alembic import command
 
-    command.upgrade(_config(connection=conn), target)
+    with _ALEMBIC:
+        command.upgrade(_config(connection=conn), target)
 
 
 @dataclass(frozen=True)
@@ -176,7 +211,7 @@ def upgrade(url: str) -> Upgrade:
 
     engine = open_engine(url)
     try:
-        with engine.begin() as conn:
+        with _ALEMBIC, engine.begin() as conn:
             state = read_state(conn)
             if state.fresh:
                 create(conn)
@@ -235,8 +270,7 @@ def status(url: str) -> DbState:
     """The state of the database at *url* (read only)."""
     engine = open_engine(url)
     try:
-        with engine.execution_options(loop_read=True).connect() as conn:
-            return read_state(conn)
+        return _read(engine)
     finally:
         engine.dispose()
 
@@ -262,7 +296,8 @@ def sql_script(dialect: str, target: str = "head", start: str | None = None) -> 
     buffer = io.StringIO()
     cfg = _config(dialect=dialect)
     cfg.output_buffer = buffer
-    command.upgrade(cfg, f"{start}:{target}" if start else target, sql=True)
+    with _ALEMBIC:
+        command.upgrade(cfg, f"{start}:{target}" if start else target, sql=True)
     return buffer.getvalue()
 
 
