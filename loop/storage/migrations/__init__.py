@@ -99,9 +99,13 @@ def read_state(conn: Connection) -> DbState:
     if "alembic_version" in tables and "version_num" in _columns(
         inspector, "alembic_version"
     ):
-        rows = conn.execute(
-            sa.select(sa.column("version_num")).select_from(sa.table("alembic_version"))
-        ).scalars()
+        rows: list[str] = list(
+            conn.execute(
+                sa.select(sa.column("version_num")).select_from(
+                    sa.table("alembic_version")
+                )
+            ).scalars()
+        )
         revision = max(rows, default=None)
     return DbState(tables, version, revision, columns)
 
