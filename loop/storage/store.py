@@ -177,13 +177,22 @@ class Store:
         """One unit of work: committed on success, rolled back on any error.
 
         Write transactions take SQLite's write lock at BEGIN; read transactions
-        (`write=False`) never block the writer in WAL mode. A serialization
-        failure or deadlock (PostgreSQL) raises `ConflictRetryError`, which
-        `retried` turns into another attempt; other refusals of the database
-        (SQLite's "database is locked", a lost connection) raise `StorageError`,
-        which the API answers with 503.
+        (`write=False`) never block the writer in WAL mode, and see one snapshot
+        (REPEATABLE READ on PostgreSQL). A serialization failure or deadlock
+        (PostgreSQL) raises `ConflictRetryError`, which `retried` turns into
+        another attempt; other refusals of the database (SQLite's "database is
+        locked", a lost connection) raise `StorageError`, which the API answers
+        with 503.
         """
-        bind = self.engine if write else self.engine.execution_options(loop_read=True)
+        bind = self.engine
+        if not write:
+            # one snapshot for the whole read, as SQLite's WAL readers have; a
+            # read-only REPEATABLE READ transaction never fails to serialize
+            repeatable = self.engine.dialect.name == "postgresql"
+            bind = self.engine.execution_options(
+                loop_read=True,
+                **({"isolation_level": "REPEATABLE READ"} if repeatable else {}),
+            )
         session = Session(bind, expire_on_commit=False)
         try:
             with session.begin():

@@ -177,6 +177,18 @@ def test_nul_characters_are_kept_alike_as_replacement_characters(
     assert store.events(trial.id)[-1]["reason"] == "cell\ufffdA3"
 
 
+def test_a_read_transaction_sees_one_snapshot(any_db_url: str) -> None:
+    """A trial list and its measurements come from one moment, however many
+    statements the read takes (SQLite WAL readers; REPEATABLE READ)."""
+    store = _store(any_db_url, trials=1)
+    count = text("select count(*) from trial")
+    with store.transaction(write=False) as s:
+        before = s.execute(count).scalar()
+        Store(any_db_url).add_trials("c", 1, [_proposal(50.0)], budget=10)
+        assert s.execute(count).scalar() == before == 1
+    assert len(store.trials("c")) == 2
+
+
 def test_two_campaigns_created_at_once_with_one_name_make_one(any_db_url: str) -> None:
     Store(any_db_url)  # the schema, before the race
     barrier = threading.Barrier(2)
