@@ -159,11 +159,15 @@ class Store:
                 f"cannot open the database {self.display_url}: {exc.orig}",
                 "check that the server is up and the URL, role and password are right",
             ) from exc
-        except DBAPIError as exc:  # e.g. a role without the right to create tables
+        except DBAPIError as exc:  # a damaged file; a role that may not create tables
             raise StorageError(
                 f"cannot prepare the database {self.display_url}: {exc.orig}",
-                "create or upgrade its tables once as the role that owns the database "
-                "(`loop db upgrade --db URL`); loop's other roles need no DDL rights",
+                "is it a loop database? check --db / LOOP_DB, and restore a backup "
+                "if the file is damaged"
+                if path is not None
+                else "create or upgrade its tables once as the role that owns the "
+                "database (`loop db upgrade --db URL`); loop's other roles need no "
+                "DDL rights",
             ) from exc
         except LoopError as exc:  # messages name the URL: never with its password
             if self.display_url != url:
