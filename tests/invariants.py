@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from loop.records import TRANSITIONS, TrialStatus
 from loop.storage import Store
-from loop.storage.lab import submissions
+from loop.storage.inbox import submissions
 from loop.storage.tables import (
     CampaignRow,
     IdempotencyRow,

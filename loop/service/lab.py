@@ -39,7 +39,7 @@ from loop.records import Trial
 from loop.service.campaigns import load_spec
 from loop.service.robots import CLAIM, REPORT, authorize
 from loop.spec import CampaignSpec
-from loop.storage import Store
+from loop.storage import Store, inbox
 from loop.storage import lab as db
 from loop.storage.keys import RobotKey
 
@@ -203,14 +203,14 @@ def measure(
                 "send a fresh UUID per measurement and reuse it for every retry",
             )
         _check_key(post.idempotency_key)
-        replay = db.find_idempotent(
+        replay = inbox.find_idempotent(
             store, trial_id, post.idempotency_key, digest, submission
         )
         if replay is not None:
             return replay.status_code, replay.response
         body = _parse(text, MeasurementBody)
         values, units = _check_measurement(conf.spec, body)
-        accepted = db.accept_measurement(
+        accepted = inbox.accept_measurement(
             store,
             trial_id=trial_id,
             attempt=body.attempt,
@@ -225,7 +225,7 @@ def measure(
         )
         return accepted.status_code, accepted.response
     except (BadInputError, TrialStateError) as exc:
-        db.finish_submission(store, submission, exc.code, exc.http_status)
+        inbox.finish_submission(store, submission, exc.code, exc.http_status)
         raise
 
 
@@ -240,9 +240,9 @@ def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str
             store, trial_id, body.attempt, key.id, body.reason, retry
         )
     except (BadInputError, TrialStateError) as exc:
-        db.finish_submission(store, submission, exc.code, exc.http_status)
+        inbox.finish_submission(store, submission, exc.code, exc.http_status)
         raise
-    db.finish_submission(store, submission, "accepted", 200)
+    inbox.finish_submission(store, submission, "accepted", 200)
     return {
         "trial_id": trial.id,
         "status": trial.status.value,
@@ -260,7 +260,7 @@ def _keep(
 ) -> tuple[str, str, int]:
     text = post.body.decode("utf-8", errors="replace")
     digest = _canonical_sha256(text)
-    submission = db.save_submission(
+    submission = inbox.save_submission(
         store,
         campaign_id=key.campaign_id,
         trial_id=trial_id,

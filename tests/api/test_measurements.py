@@ -19,7 +19,8 @@ import pytest
 from loop.api.app import MAX_BODY
 from loop.records import Trial, TrialStatus
 from loop.service.robots import add_robot
-from loop.storage.lab import reap_expired, submissions
+from loop.storage.inbox import submissions
+from loop.storage.lab import reap_expired
 from tests.lab import RobotCampaign, live_server, robot_campaign
 
 GOOD = {

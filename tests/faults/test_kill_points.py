@@ -34,7 +34,7 @@ from loop.cli import app
 from loop.records import Trial, TrialStatus
 from loop.storage import Store
 from loop.storage.driver import holder
-from loop.storage.lab import submissions
+from loop.storage.inbox import submissions
 from tests.invariants import check_invariants
 from tests.lab import free_port, live_server, robot_campaign
 

@@ -29,7 +29,8 @@ from sqlalchemy.pool import NullPool
 from loop.errors import BadInputError, StorageError
 from loop.records import Proposal, TrialStatus
 from loop.storage import Store, sqlite_path
-from loop.storage.lab import claim_next, reap_expired, save_submission, submissions
+from loop.storage.inbox import save_submission, submissions
+from loop.storage.lab import claim_next, reap_expired
 from loop.storage.store import RETRIES, ConflictRetryError, retried
 from tests.lab import live_server, robot_campaign
 

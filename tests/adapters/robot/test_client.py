@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from adapters.robot.client import RobotAPIError, RobotClient
 from loop.service.robots import add_robot
-from loop.storage import lab as db
+from loop.storage import inbox as db
 from loop.storage.tables import MeasurementRow
 from tests.lab import free_port, live_server, robot_campaign
 

@@ -16,7 +16,7 @@ from loop.plugins import adapter_class
 from loop.records import TrialStatus
 from loop.service.runner import RunSummary, run_campaign
 from loop.storage import Store
-from loop.storage import lab as db
+from loop.storage import inbox as db
 from loop.storage.tables import MeasurementRow
 from tests.lab import RobotCampaign, live_server, robot_campaign
 
