@@ -25,6 +25,7 @@ from loop.cli_common import DataRootOption, DbOption, err, friendly, out
 from loop.cli_db import db_app, export
 from loop.cli_lab import robot_app, robots_app, serve
 from loop.cli_report import report
+from loop.storage.connection import redact_url
 
 app = typer.Typer(
     name="loop",
@@ -107,7 +108,9 @@ def run(
         spec = validate({**spec.model_dump(mode="json"), "seed": seed}, str(file))
     store = Store(db)
     record, what = ensure_campaign(store, spec)
-    out.print(f"campaign [bold]{record.name}[/] {what} in {db}", highlight=False)
+    out.print(
+        f"campaign [bold]{record.name}[/] {what} in {redact_url(db)}", highlight=False
+    )
     _drive(store, record.name, db)
 
 
@@ -192,7 +195,7 @@ def _drive(store: Any, name: str, db: str) -> None:
         what = "stopped (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
         err.print(
             f"\n{what}: every finished step is stored. Continue with:\n"
-            f"  {_self_command()} resume {name} --db {db}"
+            f"  {_self_command()} resume {name} --db {redact_url(db)}"
         )
         raise typer.Exit(130) from None
     _print_summary(summary, db)
@@ -223,7 +226,8 @@ def _print_summary(summary: Any, db: str) -> None:
             out.print(escape(f"  parameters: {best.parameters}"), highlight=False)
         out.print(f"  {values} (trial {best.id})", highlight=False)
     out.print(
-        f"inspect it with:  {_self_command()} inspect {summary.name} --db {db}",
+        f"inspect it with:  {_self_command()} inspect {summary.name} "
+        f"--db {redact_url(db)}",
         highlight=False,
     )
 

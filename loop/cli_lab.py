@@ -13,6 +13,7 @@ from rich.table import Table
 
 from loop.cli_common import DbOption, err, friendly, out
 from loop.errors import BadInputError
+from loop.storage.connection import redact_url
 
 robots_app = typer.Typer(
     help="Manage robot tokens: add, list, revoke.", no_args_is_help=True
@@ -63,7 +64,8 @@ def serve(
     if not _loopback(host) and ssl_certfile is None:
         logging.getLogger("loop").warning("serving plain HTTP on %s (--insecure)", host)
         err.print(f"[bold red]warning:[/] plain HTTP on {host} (--insecure)")
-    out.print(f"serving {db} on {'https' if ssl_certfile else 'http'}://{host}:{port}")
+    scheme = "https" if ssl_certfile else "http"
+    out.print(f"serving {redact_url(db)} on {scheme}://{host}:{port}")
     uvicorn.run(
         create_app(store),
         host=host,

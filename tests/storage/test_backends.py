@@ -29,9 +29,9 @@ from sqlalchemy.pool import NullPool
 from loop.errors import BadInputError, StorageError
 from loop.records import Proposal, TrialStatus
 from loop.storage import Store, sqlite_path
+from loop.storage.connection import RETRIES, ConflictRetryError, retried
 from loop.storage.inbox import save_submission, submissions
 from loop.storage.lab import claim_next, reap_expired
-from loop.storage.store import RETRIES, ConflictRetryError, retried
 from tests.lab import live_server, robot_campaign
 
 SECRET = "hunter2-never-shown"

@@ -23,8 +23,8 @@ from loop.errors import StorageError
 from loop.service.campaigns import status_document
 from loop.spec import validate
 from loop.storage import Store, migrations
+from loop.storage.connection import _make_engine
 from loop.storage.driver import acquire
-from loop.storage.store import _make_engine
 from loop.storage.tables import SCHEMA_VERSION
 
 DATA = Path(__file__).parent / "data"

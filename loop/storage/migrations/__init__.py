@@ -281,7 +281,7 @@ def status(url: str) -> DbState:
 
 def open_engine(url: str) -> Engine:
     """An engine for `loop db`; a missing SQLite file is refused, never created."""
-    from loop.storage.store import _make_engine, sqlite_path
+    from loop.storage.connection import _make_engine, sqlite_path
 
     path = sqlite_path(url)
     if path is not None and not path.exists():

@@ -34,7 +34,7 @@ class Backup:
 
 def backup(url: str, target: Path) -> Backup:
     """Copy the SQLite database at *url* to the new file *target*."""
-    from loop.storage.store import sqlite_path
+    from loop.storage.connection import sqlite_path
 
     source = sqlite_path(url)
     if source is None:

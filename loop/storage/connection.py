@@ -1,0 +1,187 @@
+"""Connecting to the database: URLs, engines, and retries of conflicting transactions.
+
+SQLite connections run in WAL mode with foreign keys on, `synchronous=FULL` and
+a busy timeout, and take the write lock at BEGIN (`BEGIN IMMEDIATE`).
+PostgreSQL connections are checked before use. A transaction that fails with a
+serialization failure or a deadlock raises `ConflictRetryError`, and functions
+wrapped in `retried` run again a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import unquote
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlmodel import create_engine
+
+from loop.errors import (
+    BadInputError,
+    StorageError,
+)
+
+DEFAULT_URL = "sqlite:///loop.db"
+#: The database URLs loop accepts, for error messages and `--help`.
+SUPPORTED_URLS = (
+    "sqlite:///PATH/TO/FILE.db or postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE"
+)
+#: SQLSTATEs after which a transaction can simply be run again:
+#: serialization_failure and deadlock_detected.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+#: How many times `retried` runs a transaction again after a retryable failure.
+RETRIES = 3
+#: First backoff before a retry, in seconds; doubled (with jitter) each time.
+BACKOFF = 0.05
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ConflictRetryError(StorageError):
+    """A serialization failure or deadlock: the transaction was rolled back and
+    can be run again as it is."""
+
+
+def retried(fn: Callable[P, R]) -> Callable[P, R]:
+    """Run *fn* (one whole transaction) again after a serialization failure or
+    deadlock, up to `RETRIES` times with a short randomised backoff.
+
+    A `with store.transaction()` block cannot re-run itself, so the retry sits
+    around the function that holds the block. When the retries run out the
+    error becomes a plain `StorageError` (HTTP 503), so that an outer `retried`
+    does not multiply the attempts.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(RETRIES + 1):
+            try:
+                return fn(*args, **kwargs)
+            except ConflictRetryError as exc:
+                if attempt == RETRIES:
+                    raise StorageError(
+                        f"{exc.message} (gave up after {RETRIES} retries)", exc.hint
+                    ) from exc
+                time.sleep(BACKOFF * 2**attempt * (1 + random.random()))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return run
+
+
+def storable_text(value: str) -> str:
+    """*value* as both backends store it: PostgreSQL text cannot hold NUL, so
+    NUL characters become U+FFFD (on SQLite too, so that both keep the same)."""
+    return value.replace("\x00", "\ufffd")
+
+
+def redact_url(url: str) -> str:
+    """*url* with its password (in the authority or the query) replaced by ***."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return re.sub(r"(?<=:)[^:@/]*(?=@)", "***", url)
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return unquote(parsed.render_as_string(hide_password=True))
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and memory."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url.removeprefix("sqlite:///").split("?")[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def _storage_failure(exc: DBAPIError) -> StorageError | None:
+    """The StorageError for a database failure that is not a bug of ours, or
+    None (integrity and data errors stay as they are for the caller)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        kind = "deadlock" if sqlstate == "40P01" else "serialization failure"
+        return ConflictRetryError(
+            f"the database rolled the transaction back ({kind}, SQLSTATE {sqlstate})",
+            "a concurrent transaction touched the same rows; retry",
+        )
+    if "database is locked" in str(exc.orig):
+        return StorageError(
+            "the database is busy: another process held its write lock longer "
+            "than the busy timeout",
+            "retry shortly; if it persists, look for a stuck `loop` process or an "
+            "open sqlite3 shell on the file",
+        )
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return StorageError(
+            f"the database refused the operation: {exc.orig}",
+            "retry; check that the database server is up and the disk is not full",
+        )
+    return None
+
+
+def _make_engine(url: str) -> Engine:
+    """An engine for a supported URL; `BadInputError` for anything else."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInputError(
+            f"cannot read the database URL {redact_url(url)!r}",
+            f"write it as {SUPPORTED_URLS}",
+        ) from None
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        return _sqlite_engine(url)
+    if parsed.drivername == "postgresql+psycopg":
+        return _postgresql_engine(parsed)
+    hint = f"loop stores campaigns in {SUPPORTED_URLS}"
+    if parsed.get_backend_name() in ("postgresql", "postgres"):
+        hint = (
+            "loop talks to PostgreSQL through psycopg 3: start the URL with "
+            "postgresql+psycopg:// (" + SUPPORTED_URLS + ")"
+        )
+    raise BadInputError(f"unsupported database URL {redact_url(url)!r}", hint)
+
+
+def _postgresql_engine(url: URL) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = 10
+    if "application_name" not in url.query:
+        connect_args["application_name"] = "loop"
+    try:
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    except ImportError:
+        raise BadInputError(
+            "PostgreSQL needs the psycopg package, which is not installed",
+            "pip install 'psycopg[binary]' (it is a dependency of loop)",
+        ) from None
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # let us emit BEGIN ourselves (SQLAlchemy's pysqlite recipe)
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read = conn.get_execution_options().get("loop_read", False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+    return engine
