@@ -94,6 +94,20 @@ def claim_next(
                         ],
                         "use a fresh key for each claim",
                     )
+                granted = s.get(TrialRow, known.trial_id)
+                if (
+                    granted is None
+                    or granted.claimed_by_key != key_id
+                    or granted.attempt != known.response.get("attempt")
+                    or TrialStatus(granted.status) not in LEASED
+                ):
+                    raise TrialStateError(
+                        f"the claim made with Idempotency-Key '{idempotency_key}' "
+                        f"(trial {known.trial_id}) is no longer held by this robot",
+                        "its lease ran out or the attempt was settled; claim again "
+                        "with a new key",
+                        code="claim_superseded",
+                    )
                 return known.response
         _reap(s, cid, now, max_attempts)
         row = s.exec(

@@ -194,3 +194,19 @@ def test_a_retried_claim_with_the_same_key_gets_the_same_trial(
         assert statuses == sorted([TrialStatus.PENDING, TrialStatus.CLAIMED])
         other = claim(client, rc.name)
         assert other.json()["trial_id"] != first.json()["trial_id"]
+
+
+def test_a_claim_key_replays_only_while_the_robot_still_holds_the_trial(
+    lab: tuple[RobotCampaign, str],
+) -> None:
+    rc, url = lab
+    rc.propose(1)
+    headers = {"Idempotency-Key": "claim-0002-late"}
+    with robot(url, rc.token) as client:
+        first = client.post(f"/api/v1/campaigns/{rc.name}/claims", headers=headers)
+        assert first.status_code == 200
+        shift(rc, ttl(rc) + 1)  # the lease runs out and the trial is re-offered
+        assert claim(client, rc.name).json()["attempt"] == 2
+        again = client.post(f"/api/v1/campaigns/{rc.name}/claims", headers=headers)
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "claim_superseded"
