@@ -182,6 +182,14 @@ def _drive(store: Any, name: str, db: str) -> None:
 
             def show(step: Step) -> None:
                 best = "-" if step.best is None else f"{step.best:.6g}"
+                if not out.is_terminal:
+                    # under nohup, systemd or a pipe the bar is not drawn: log lines
+                    out.print(
+                        f"{name}: {step.used}/{step.budget} used, best {best}, "
+                        f"{step.message}",
+                        highlight=False,
+                        markup=False,
+                    )
                 bar.update(
                     task,
                     completed=step.used,

@@ -266,10 +266,23 @@ def test_inspect_table_shows_units_in_headers(db_url: str, write_yaml) -> None:
 def test_an_unsupported_database_url_is_bad_input(
     campaign_data: dict, write_yaml
 ) -> None:
-    url = "postgresql+psycopg://lab@db.example/loop"
+    url = "mysql://lab:s3cret@db.example/loop"
     result = runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", url])
     assert result.exit_code == 2
-    assert "PostgreSQL support is not available yet" in result.stderr
+    assert "unsupported database URL" in result.stderr
+    assert "postgresql+psycopg://" in result.stderr, "the hint names what works"
+    assert "s3cret" not in result.output
+    assert "internal error" not in result.stderr
+
+
+def test_an_unreachable_postgresql_server_is_a_runtime_error_without_password(
+    campaign_data: dict, write_yaml
+) -> None:
+    url = "postgresql+psycopg://lab:s3cret@db.invalid/loop"
+    result = runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", url])
+    assert result.exit_code == 1
+    assert "cannot open the database" in result.stderr
+    assert "s3cret" not in result.output
     assert "internal error" not in result.stderr
 
 
