@@ -1,0 +1,181 @@
+"""A job's life: submitted once, followed to its end, collected.
+
+The trial table belongs to the engine, so a job's own state lives in its
+directory, in `job.json`:
+
+    prepared -> submitting -> submitted -> pending -> running -> completed
+                                                   \\-> failed | timeout | cancelled | vanished
+
+with the job id, a history of (state, time) pairs, how often the result was
+collected and what was last handed to the driver (`reported`: `result` or
+`failure`). Every change is made under an exclusive lock of the directory and
+written atomically, so two processes (say, a Dask worker that outlived a killed
+driver and its successor) never both submit.
+
+Crash safety rests on the order in `ensure_submitted`: the state becomes
+`submitting` *before* the scheduler is asked to run the job and `submitted`,
+with the id, after. A driver killed in between (fault point `after_dft_submit`)
+leaves `submitting`; whoever picks the job up next asks the scheduler for a job
+of that name and adopts it, and submits only if there is none.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from adapters.dft.jobs import TERMINAL, Backend, JobStatus
+from loop.faults import fault
+
+
+class Job:
+    """A job directory and its state file."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @property
+    def attempt(self) -> int:
+        """The trial attempt the directory was made for (0 for a reference)."""
+        name = self.directory.name
+        return int(name.split("-")[1]) if name.startswith("attempt-") else 0
+
+    def read(self) -> dict[str, Any]:
+        return json.loads((self.directory / "job.json").read_text())  # type: ignore[no-any-return]
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        with (self.directory / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def update(self, **changes: Any) -> dict[str, Any]:
+        """Apply *changes* (a new `state` is added to the history); caller holds the lock."""
+        record = self.read()
+        if "state" in changes and changes["state"] != record.get("state"):
+            record.setdefault("history", []).append([changes["state"], time.time()])
+        record.update(changes)
+        path = self.directory / "job.json"
+        tmp = path.with_name(f".job.json.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        os.replace(tmp, path)
+        return record
+
+    def note(self, **changes: Any) -> dict[str, Any]:
+        with self.locked():
+            return self.update(**changes)
+
+
+def ensure_submitted(job: Job, backend: Backend) -> dict[str, Any]:
+    """Submit *job* unless the scheduler has it already; returns its record."""
+    with job.locked():
+        record = job.read()
+        state, name = record["state"], record["name"]
+        if state not in ("prepared", "submitting"):
+            return record
+        if state == "submitting":
+            # a submission was under way when its process died: did it reach
+            # the scheduler? Ask by name before submitting again.
+            found = backend.find(job.directory, name, record["prepared_at"])
+            if found is not None:
+                return job.update(state="submitted", job_id=found, found_by_name=True)
+        job.update(state="submitting", submitting_at=time.time())
+        job_id = backend.submit(job.directory, name)
+        fault("after_dft_submit")
+        return job.update(
+            state="submitted",
+            job_id=job_id,
+            submitted_at=time.time(),
+            submissions=int(record.get("submissions", 0)) + 1,
+        )
+
+
+def wait(
+    job: Job,
+    backend: Backend,
+    *,
+    poll_seconds: float,
+    vanish_after: float,
+) -> JobStatus:
+    """Poll *job* until it ends; each change of state is written to its record.
+
+    A job the scheduler does not know is given `vanish_after` seconds (a
+    scheduler can be slow to list a new job) before it counts as vanished.
+    """
+    while True:
+        record = job.read()
+        if record["state"] in TERMINAL:  # decided before; schedulers forget old jobs
+            return JobStatus(
+                record["state"],
+                record.get("reason", ""),
+                elapsed=record.get("elapsed"),
+                nodes=record.get("nodes"),
+                cpu_seconds=record.get("cpu_seconds"),
+            )
+        status = backend.status(job.directory, str(record["job_id"]))
+        if status.state == "unknown":
+            missing = record.get("missing_since") or time.time()
+            if "missing_since" not in record:
+                job.note(missing_since=missing)
+            if time.time() - missing >= vanish_after:
+                status = JobStatus(
+                    "vanished",
+                    f"the scheduler no longer knows job {record['job_id']} "
+                    f"(not listed for {vanish_after:.0f} s)",
+                )
+            else:
+                time.sleep(poll_seconds)
+                continue
+        changes: dict[str, Any] = {}
+        if status.state != record["state"]:
+            changes["state"] = status.state
+            if status.reason:
+                changes["reason"] = status.reason
+        if record.get("missing_since"):
+            changes["missing_since"] = None
+        if status.state in TERMINAL:
+            changes.update(
+                finished_at=record.get("finished_at") or time.time(),
+                elapsed=status.elapsed,
+                nodes=status.nodes,
+                cpu_seconds=status.cpu_seconds,
+            )
+        if changes:
+            job.note(**changes)
+        if status.state in TERMINAL:
+            return status
+        time.sleep(poll_seconds)
+
+
+@contextmanager
+def slot(directory: Path, slots: int, poll_seconds: float) -> Iterator[int]:
+    """Hold one of *slots* job slots of a campaign (a lock file each) while inside.
+
+    The locks are the operating system's, so a slot held by a process that
+    dies is free again at once.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    while True:
+        for k in range(slots):
+            handle = (directory / f"slot-{k}.lock").open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                yield k
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            return
+        time.sleep(poll_seconds)
