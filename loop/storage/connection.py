@@ -5,6 +5,12 @@ a busy timeout, and take the write lock at BEGIN (`BEGIN IMMEDIATE`).
 PostgreSQL connections are checked before use. A transaction that fails with a
 serialization failure or a deadlock raises `ConflictRetryError`, and functions
 wrapped in `retried` run again a bounded number of times.
+
+Read-only engines (`inspect`, `export`, and the checks made before a database
+is first written to) open SQLite files with a `mode=ro` URI, so they can never
+write, change the journal mode or take the write lock, and PostgreSQL sessions
+with `default_transaction_read_only = on`. `quick_check` runs SQLite's
+`PRAGMA quick_check` on such a connection before anything else touches a file.
 """
 
 from __future__ import annotations
@@ -12,11 +18,12 @@ from __future__ import annotations
 import functools
 import random
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -40,6 +47,13 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 RETRIES = 3
 #: First backoff before a retry, in seconds; doubled (with jitter) each time.
 BACKOFF = 0.05
+#: SQLite's busy timeout, in seconds: how long a writer (or a reader during WAL
+#: recovery) waits for a lock before "database is locked".
+BUSY_TIMEOUT = 30
+#: SQLite result codes that mean the file itself is damaged (or not SQLite).
+CORRUPT_CODES = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+#: How many lines of `PRAGMA quick_check` output a corruption message quotes.
+QUICK_CHECK_LINES = 6
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -111,6 +125,13 @@ def _storage_failure(exc: DBAPIError) -> StorageError | None:
             f"the database rolled the transaction back ({kind}, SQLSTATE {sqlstate})",
             "a concurrent transaction touched the same rows; retry",
         )
+    if sqlstate == "25006" or "readonly database" in str(exc.orig):
+        return StorageError(
+            f"the database refused a write on a read-only connection: {exc.orig}",
+            "inspect and export open databases read-only; campaigns change through "
+            "run, resume, serve and the robot API (if one of those said this, "
+            "check the file's permissions)",
+        )
     if "database is locked" in str(exc.orig):
         return StorageError(
             "the database is busy: another process held its write lock longer "
@@ -126,8 +147,13 @@ def _storage_failure(exc: DBAPIError) -> StorageError | None:
     return None
 
 
-def _make_engine(url: str) -> Engine:
-    """An engine for a supported URL; `BadInputError` for anything else."""
+def _make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for a supported URL; `BadInputError` for anything else.
+
+    With *read_only* every connection refuses writes at the database: a SQLite
+    file opened with `mode=ro`, a PostgreSQL session with
+    `default_transaction_read_only = on`.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -136,9 +162,9 @@ def _make_engine(url: str) -> Engine:
             f"write it as {SUPPORTED_URLS}",
         ) from None
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, read_only)
     if parsed.drivername == "postgresql+psycopg":
-        return _postgresql_engine(parsed)
+        return _postgresql_engine(parsed, read_only)
     hint = f"loop stores campaigns in {SUPPORTED_URLS}"
     if parsed.get_backend_name() in ("postgresql", "postgres"):
         hint = (
@@ -148,12 +174,18 @@ def _make_engine(url: str) -> Engine:
     raise BadInputError(f"unsupported database URL {redact_url(url)!r}", hint)
 
 
-def _postgresql_engine(url: URL) -> Engine:
+def _postgresql_engine(url: URL, read_only: bool = False) -> Engine:
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in url.query:
         connect_args["connect_timeout"] = 10
     if "application_name" not in url.query:
         connect_args["application_name"] = "loop"
+    if read_only:
+        # set at connection start-up (libpq `options`), so that no rollback can
+        # undo it; added to any options the URL gives
+        given = url.query.get("options", "")
+        given = given if isinstance(given, str) else " ".join(given)
+        connect_args["options"] = f"{given} -c default_transaction_read_only=on".strip()
     try:
         return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     except ImportError:
@@ -163,9 +195,18 @@ def _postgresql_engine(url: URL) -> Engine:
         ) from None
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, read_only: bool = False) -> Engine:
+    options: dict[str, Any] = {}
+    path = sqlite_path(url)
+    if read_only and path is not None:
+        uri = _read_only_uri(path)
+        options["creator"] = lambda: sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT, check_same_thread=False
+        )
     engine = create_engine(
-        url, connect_args={"timeout": 30, "check_same_thread": False}
+        url,
+        connect_args={"timeout": BUSY_TIMEOUT, "check_same_thread": False},
+        **options,
     )
 
     @event.listens_for(engine, "connect")
@@ -173,15 +214,78 @@ def _sqlite_engine(url: str) -> Engine:
         # let us emit BEGIN ourselves (SQLAlchemy's pysqlite recipe)
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        if read_only:
+            # no journal mode or synchronous setting: those would write
+            cursor.execute("PRAGMA query_only=ON")
+        else:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        read = conn.get_execution_options().get("loop_read", False)
+        read = read_only or conn.get_execution_options().get("loop_read", False)
         conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _read_only_uri(path: Path) -> str:
+    """The `file:` URI that opens *path* read-only (never creating it)."""
+    return f"file:{quote(str(path.resolve()))}?mode=ro"
+
+
+def quick_check(path: Path) -> None:
+    """Refuse a damaged SQLite file before anything else opens it.
+
+    Runs `PRAGMA quick_check` on a read-only connection, so the file is left
+    byte-identical whatever it holds (in WAL mode SQLite may create the empty
+    -wal and -shm files beside it, as any reader does). Raises `StorageError`
+    naming the file and quoting what the check found.
+    """
+    lines: list[str] = []
+    failure: sqlite3.Error | None = None
+    try:
+        conn = sqlite3.connect(
+            _read_only_uri(path), uri=True, timeout=BUSY_TIMEOUT, isolation_level=None
+        )
+    except sqlite3.Error as exc:
+        raise _unreadable(path, exc) from exc
+    try:
+        cursor = conn.execute(f"PRAGMA quick_check({QUICK_CHECK_LINES})")
+        lines = [str(row[0]) for row in cursor]
+    except sqlite3.Error as exc:  # often: the schema itself cannot be read
+        failure = exc
+    finally:
+        conn.close()
+    if failure is not None and not _corrupt(failure):
+        raise _unreadable(path, failure) from failure
+    if failure is None and lines == ["ok"]:
+        return
+    found = [x for text in lines for x in text.splitlines() if x.strip()]
+    found = [x for x in found if not x.startswith("*** in database")]
+    found = found[:QUICK_CHECK_LINES]
+    if failure is not None:
+        found.append(str(failure))
+    said = "; ".join(dict.fromkeys(found)) or "not ok"
+    raise StorageError(
+        f"the database file {path} is damaged: PRAGMA quick_check says: {said}",
+        "loop left the file untouched; stop every loop process using it, keep "
+        "the damaged file aside, and restore the last backup made with `loop db "
+        "backup` (never copy a live database with cp)",
+    )
+
+
+def _corrupt(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "")
+    return any(name == c or name.startswith(f"{c}_") for c in CORRUPT_CODES)
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> StorageError:
+    return StorageError(
+        f"cannot read the database file {path}: {exc}",
+        "check that the file and its directory are readable (SQLite also needs "
+        "to reach the -wal and -shm files beside it)",
+    )

@@ -16,6 +16,8 @@ a deadlock (SQLSTATE 40001/40P01) rolls back whole and raises
 in `retried`, which runs them again up to `RETRIES` times after a short
 backoff.
 
+Opening a SQLite file runs `PRAGMA quick_check` on a read-only connection first;
+`Store(url, create=False, read_only=True)` (inspect, export) never writes.
 Methods return frozen records (`loop.records`), never ORM rows.
 """
 
@@ -68,8 +70,15 @@ from loop.storage.tables import (
 class Store:
     """Campaigns, trials and measurements in a SQL database."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, create: bool = True) -> None:
+    def __init__(
+        self, url: str = DEFAULT_URL, *, create: bool = True, read_only: bool = False
+    ) -> None:
+        """Open (with *create*, make) the database at *url*; *read_only* (for
+        inspect and export) connects so that the database refuses every write."""
+        if read_only and create:
+            raise ValueError("a read-only Store cannot create a database")
         self.url = url
+        self.read_only = read_only
         #: The URL with its password hidden: the only form put in messages.
         self.display_url = redact_url(url)
         #: Added to the database clock; tests shift it to expire leases without sleeping.
@@ -82,7 +91,7 @@ class Store:
             )
         if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = _make_engine(url)
+        self.engine = _make_engine(url, read_only=read_only)
         try:
             self._prepare(create)
         except OperationalError as exc:  # schema checks outside transaction()
@@ -119,6 +128,12 @@ class Store:
         locked", a lost connection) raise `StorageError`, which the API answers
         with 503.
         """
+        if write and self.read_only:
+            raise StorageError(
+                f"{self.display_url} is open read-only here: this cannot change it",
+                "this is a bug in loop: a read-only Store (inspect, export) was "
+                "asked to write; please report it",
+            )
         bind = self.engine
         if not write:
             # one snapshot for the whole read, as SQLite's WAL readers have; a
@@ -141,12 +156,13 @@ class Store:
             session.close()
 
     def _prepare(self, create: bool) -> None:
-        """Check the schema; only a new database (with *create*) is written to,
-        by running every migration (`loop.storage.migrations.prepare`). An older
-        database is refused with the way to upgrade it, a newer one outright."""
+        """Check the file (SQLite: `PRAGMA quick_check`) and the schema, read-only;
+        only a new database (with *create*) is written to, by running every
+        migration (`loop.storage.migrations.prepare`). An older database is
+        refused with the way to upgrade it, a newer one outright."""
         from loop.storage.migrations import prepare
 
-        prepare(self.engine, self.url, create)
+        prepare(self.engine, self.url, create, read_only=self.read_only)
 
     def now(self, s: Session) -> datetime:
         """The database server's clock (UTC) plus `clock_skew`.

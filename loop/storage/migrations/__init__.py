@@ -160,13 +160,35 @@ def shown(url: str) -> str:
         return url.split("@")[-1]
 
 
-def prepare(engine: Engine, url: str, create_new: bool) -> None:
+def prepare(
+    engine: Engine, url: str, create_new: bool, *, read_only: bool = False
+) -> None:
     """What the Store does on opening a database (`Store._prepare`).
 
     A fresh database (with *create_new*) gets every table by running the
     migrations, so it is exactly what an upgraded one is; nothing else is ever
     written here. Then the database must be at this loop's schema (`check`).
+
+    An existing SQLite file is first checked (`PRAGMA quick_check`) and its
+    schema read on a read-only connection (*engine* itself when *read_only*):
+    a damaged file, or one at another schema, is refused before a writable
+    connection ever opens it (that would switch an old file to WAL), so a
+    refused file is left byte-identical.
     """
+    from loop.storage.connection import _make_engine, quick_check, sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and path.exists():
+        quick_check(path)
+        probe = engine if read_only else _make_engine(url, read_only=True)
+        try:
+            state = _read(probe)
+        finally:
+            if probe is not engine:
+                probe.dispose()
+        if not (state.fresh and create_new):
+            check(state, url)
+            return
     state = _read(engine)
     if state.fresh and create_new:
         try:
