@@ -287,12 +287,12 @@ def inspect(
         from loop.report.terminal import explanation_panel
         from loop.service.explain import explain_trial
 
-        doc = explain_trial(Store(db, create=False), name, explain)
+        doc = explain_trial(Store(db, create=False, read_only=True), name, explain)
         if output_format == "table":
             out.print(explanation_panel(doc), soft_wrap=False)
             return
     else:
-        doc = status_document(Store(db, create=False), name)
+        doc = status_document(Store(db, create=False, read_only=True), name)
     if output_format == "json":
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     elif output_format == "yaml":

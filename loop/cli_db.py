@@ -114,7 +114,7 @@ def export(
         raise BadInputError(
             f"unknown format '{output_format}'", f"use {' or '.join(FORMATS)}"
         )
-    text = render(Store(db, create=False), name, output_format)
+    text = render(Store(db, create=False, read_only=True), name, output_format)
     if output is None:
         try:
             sys.stdout.write(text)
