@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
@@ -252,5 +253,27 @@ def test_a_writer_holding_the_write_lock_does_not_block_inspect_or_export(
     store = Store(any_db_url, create=False, read_only=True)
     try:
         assert store.get_campaign(NAME).status == "paused"
+    finally:
+        store.engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_a_read_only_postgresql_session_keeps_the_urls_own_options(
+    postgres_url: str,
+) -> None:
+    Store(postgres_url).engine.dispose()  # the tables
+    url = (
+        make_url(postgres_url)
+        .update_query_dict({"options": "-c statement_timeout=4321"})
+        .render_as_string(hide_password=False)
+    )
+    store = Store(url, create=False, read_only=True)
+    try:
+        with store.engine.connect() as conn:
+            assert (
+                conn.exec_driver_sql("SHOW default_transaction_read_only").scalar()
+                == "on"
+            )
+            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
     finally:
         store.engine.dispose()
