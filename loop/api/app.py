@@ -15,10 +15,12 @@ from fastapi import Depends, FastAPI, Header, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import loop
+from loop.api import dashboard
 from loop.errors import (
     BodyTooLargeError,
     FieldProblem,
@@ -231,6 +233,9 @@ def create_app(store: Store) -> FastAPI:
         lab.authorize_campaign(key, READ, name)
         return status_document(store, name)
 
+    # the live dashboard's pages at / and its script and styles (loop/api/dashboard.py)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
     return app
 
 
