@@ -10,16 +10,19 @@ Both backends answer the same four questions, so the lifecycle above them
 * `status(directory, job_id)` gives a `JobStatus`;
 * `cancel(directory, job_id)`.
 
-The local backend runs `bash job.sh` in a session of its own, so a job outlives
-the engine as a cluster job would; its state comes from the `status.json` the
-runner writes, and "which jobs exist" from that file or, in the instant between
-the start of the process and its first write, from /proc.
+The local backend runs `bash job.sh` detached, in a session of its own, so a
+job outlives the engine as a cluster job would; its state comes from the
+`status.json` the runner writes, and "which jobs exist" from that file or, in
+the instant between the start of the process and its first write, from /proc.
+A job script that exits without its runner ever writing (bash could not start
+it) is `unknown`, and the lifecycle calls it vanished after `vanish_after`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -65,10 +68,6 @@ def backend(kind: str) -> Backend:
 
 
 # ------------------------------------------------------------------- local
-#: Processes this process started, so they can be reaped (a zombie is not alive).
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
 class LocalBackend:
     """Jobs as detached `bash job.sh` processes on this machine."""
 
@@ -80,18 +79,26 @@ class LocalBackend:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (root, env.get("PYTHONPATH", "")) if p
         )
-        with (directory / "job.out").open("ab") as out:
-            proc = subprocess.Popen(
-                ["bash", str(directory / "job.sh")],
-                cwd=directory,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
+        script = shlex.quote(str(directory / "job.sh"))  # absolute: /proc finds it
+        # a short-lived shell starts the job in the background and prints its
+        # pid: the job belongs to init from then on, in a session of its own, so
+        # it outlives this process and is never left a zombie of it
+        launched = subprocess.run(
+            ["bash", "-c", f"bash {script} >> job.out 2>&1 < /dev/null & echo $!"],
+            cwd=directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            start_new_session=True,
+            check=False,
+        )
+        pid = launched.stdout.strip()
+        if launched.returncode != 0 or not pid.isdigit():
+            raise BackendError(
+                f"could not start {directory / 'job.sh'}: {launched.stderr.strip()}"
             )
-        _CHILDREN[proc.pid] = proc
-        return str(proc.pid)
+        return pid
 
     def find(self, directory: Path, name: str, since: float) -> str | None:
         status = _read(directory / "status.json")
@@ -106,7 +113,6 @@ class LocalBackend:
             return JobStatus("cancelled", "cancelled by loop")
         state = status.get("state")
         if state in ("completed", "failed", "timeout"):
-            _reap(int(job_id))
             elapsed = (status.get("finished_at") or 0) - (status.get("started_at") or 0)
             return JobStatus(state, status.get("error", ""), elapsed=elapsed, nodes=1)
         alive = _alive(int(job_id), directory)
@@ -118,9 +124,6 @@ class LocalBackend:
             )
         if alive:
             return JobStatus("pending")  # started, runner not up yet
-        child = _CHILDREN.get(int(job_id))
-        if child is not None:
-            return JobStatus("failed", f"the job script exited with {child.returncode}")
         return JobStatus("unknown")
 
     def cancel(self, directory: Path, job_id: str) -> None:
@@ -132,16 +135,6 @@ class LocalBackend:
                 pass
 
 
-def _reap(pid: int) -> None:
-    """Wait for a finished job's script to exit (it does right after its runner)."""
-    child = _CHILDREN.pop(pid, None)
-    if child is not None:
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            _CHILDREN[pid] = child
-
-
 def _read(path: Path) -> dict:  # type: ignore[type-arg]
     try:
         return json.loads(path.read_text())  # type: ignore[no-any-return]
@@ -151,9 +144,6 @@ def _read(path: Path) -> dict:  # type: ignore[type-arg]
 
 def _alive(pid: int, directory: Path) -> bool:
     """Is *pid* a live process of this job (not a zombie, not a reused pid)?"""
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        return child.poll() is None
     proc = Path(f"/proc/{pid}")
     if proc.exists():
         try:

@@ -1,0 +1,78 @@
+"""The example DFT campaigns run to budget through `loop run`, with valid job directories."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ase.calculators.emt import EMT
+from ase.io import read
+from pymatgen.io.vasp import Incar, Kpoints, Poscar
+
+from loop.records import TrialStatus
+from loop.storage import Store
+from tests.invariants import check_invariants
+
+ROOT = Path(__file__).resolve().parents[3]
+CAMPAIGNS = ROOT / "campaigns"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def loop_run(path: Path, db: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "LOOP_FAULT"}
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "loop.cli", "run", str(path), "--db", db],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+
+
+def job_dirs(work: Path) -> list[Path]:
+    return sorted(p.parent for p in work.rglob("job.json"))
+
+
+def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> None:
+    path = tmp_path / "dft-emt-cu-ni-pd.yaml"
+    shutil.copy(CAMPAIGNS / path.name, path)
+    db = f"sqlite:///{tmp_path / 'loop.db'}"
+    done = loop_run(path, db, tmp_path)
+    assert done.returncode == 0, done.stderr
+    store = Store(db, create=False)
+    trials = store.trials("dft-emt-cu-ni-pd")
+    store.engine.dispose()
+    assert len(trials) == 8
+    assert all(t.status == TrialStatus.COMPLETED for t in trials)
+    assert check_invariants(db, "dft-emt-cu-ni-pd") == []
+    work = tmp_path / "dft-jobs"  # `work_dir: dft-jobs`, relative to where loop ran
+    dirs = job_dirs(work)
+    assert len(dirs) == 8 + 3  # a job per trial and one per element
+    for directory in dirs:
+        structure = Poscar.from_file(directory / "POSCAR").structure
+        assert Incar.from_file(directory / "INCAR")["ISMEAR"] == 1
+        assert Kpoints.from_file(directory / "KPOINTS").kpts
+        assert len((directory / "POTCAR.spec").read_text().split()) == len(
+            structure.composition
+        )
+        assert len((directory / "runs.log").read_text().splitlines()) == 1
+    for trial in trials:
+        meta = trial.measurement.metadata
+        job = Path(meta["job"]["directory"])
+        assert job.parent.name == f"trial-{trial.id:05d}"
+        atoms = read(job / "POSCAR", format="vasp")
+        atoms.calc = EMT()
+        direct = atoms.get_potential_energy() / len(atoms)
+        assert meta["energy_per_atom"] == pytest.approx(direct, abs=1e-9)
+        assert 16 <= meta["structure"]["n_atoms"] <= 32
+        assert meta["structure"]["composition_error"] <= 0.04
+        assert meta["cost_unit"] == "cpu_seconds" and meta["cost"] > 0
+        assert meta["wall_seconds"] > 0
+        assert trial.measurement.units == {"mixing_energy": "eV/atom"}
