@@ -8,9 +8,9 @@ wrapped in `retried` run again a bounded number of times.
 
 Read-only engines (`inspect`, `export`, and the checks made before a database
 is first written to) open SQLite files with a `mode=ro` URI, so they can never
-write, change the journal mode or take the write lock, and PostgreSQL sessions
-with `default_transaction_read_only = on`. `quick_check` runs SQLite's
-`PRAGMA quick_check` on such a connection before anything else touches a file.
+write, change the journal mode or take the write lock, and start every
+PostgreSQL transaction READ ONLY. `quick_check` runs SQLite's `PRAGMA
+quick_check` on such a connection before anything else touches a file.
 """
 
 from __future__ import annotations
@@ -150,9 +150,8 @@ def _storage_failure(exc: DBAPIError) -> StorageError | None:
 def _make_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine for a supported URL; `BadInputError` for anything else.
 
-    With *read_only* every connection refuses writes at the database: a SQLite
-    file opened with `mode=ro`, a PostgreSQL session with
-    `default_transaction_read_only = on`.
+    With *read_only* the database refuses every write: SQLite files are opened
+    with `mode=ro`, PostgreSQL transactions begin READ ONLY.
     """
     try:
         parsed = make_url(url)
@@ -180,14 +179,17 @@ def _postgresql_engine(url: URL, read_only: bool = False) -> Engine:
         connect_args["connect_timeout"] = 10
     if "application_name" not in url.query:
         connect_args["application_name"] = "loop"
+    options: dict[str, Any] = {}
     if read_only:
-        # set at connection start-up (libpq `options`), so that no rollback can
-        # undo it; added to any options the URL gives
-        given = url.query.get("options", "")
-        given = given if isinstance(given, str) else " ".join(given)
-        connect_args["options"] = f"{given} -c default_transaction_read_only=on".strip()
+        # every transaction starts READ ONLY (psycopg's `read_only`: BEGIN READ
+        # ONLY), rather than a session setting: behind a transaction-pooling
+        # proxy (PgBouncer) a session setting would leak to other clients' server
+        # sessions, and PgBouncer refuses it as a startup option
+        options["execution_options"] = {"postgresql_readonly": True}
     try:
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return create_engine(
+            url, pool_pre_ping=True, connect_args=connect_args, **options
+        )
     except ImportError:
         raise BadInputError(
             "PostgreSQL needs the psycopg package, which is not installed",

@@ -22,10 +22,10 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
@@ -258,22 +258,25 @@ def test_a_writer_holding_the_write_lock_does_not_block_inspect_or_export(
 
 
 @pytest.mark.postgresql
-def test_a_read_only_postgresql_session_keeps_the_urls_own_options(
+def test_read_only_postgresql_transactions_leave_the_session_as_it_was(
     postgres_url: str,
 ) -> None:
+    """READ ONLY per transaction, not per session: behind a transaction-pooling
+    proxy a server session serves many clients, and a session setting would
+    make the next client's writes fail."""
     Store(postgres_url).engine.dispose()  # the tables
-    url = (
-        make_url(postgres_url)
-        .update_query_dict({"options": "-c statement_timeout=4321"})
-        .render_as_string(hide_password=False)
-    )
-    store = Store(url, create=False, read_only=True)
+    store = Store(postgres_url, create=False, read_only=True)
+
+    def settings(conn: Any) -> tuple[str, str]:
+        return (
+            conn.exec_driver_sql("SHOW transaction_read_only").scalar(),
+            conn.exec_driver_sql("SHOW default_transaction_read_only").scalar(),
+        )
+
     try:
-        with store.engine.connect() as conn:
-            assert (
-                conn.exec_driver_sql("SHOW default_transaction_read_only").scalar()
-                == "on"
-            )
-            assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "4321ms"
+        with store.transaction(write=False) as s:  # a Store read
+            assert settings(s.connection()) == ("on", "off")
+        with store.engine.connect() as conn:  # the engine used directly
+            assert settings(conn) == ("on", "off")
     finally:
         store.engine.dispose()
