@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.model.surrogate import FittedSurrogate, GPSettings, fit_gp
+from loop.model.surrogate import FittedSurrogate, GPSettings, fit_gp, hyperparameters
 
 #: Success probability below which a region counts as failing.
 SUCCESS_LEVEL = 0.5
@@ -84,17 +84,34 @@ def fit_joint(
     x_failed: np.ndarray,
     settings: GPSettings,
     seed: int,
+    memory: dict[str, Any] | None = None,
 ) -> JointModel:
-    """Fit the outcome model and, when trials failed, the success model."""
+    """Fit the outcome model and, when trials failed, the success model.
+
+    *memory* (kept by the engine between asks) carries the last fits'
+    hyperparameters so each refit starts from them.
+    """
+    memory = {} if memory is None else memory
     n_goals = y_goals.shape[1]
-    outcomes = fit_gp(x_done, np.hstack([y_goals, y_constraints]), settings, seed)
+    outcomes = fit_gp(
+        x_done,
+        np.hstack([y_goals, y_constraints]),
+        settings,
+        seed,
+        warm=memory.get("outcomes"),
+    )
+    memory["outcomes"] = hyperparameters(outcomes.model)
     info: dict[str, Any] = {**outcomes.info}
     constraints = [(n_goals + j, t) for j, t in enumerate(thresholds)]
     success = None
     if len(x_failed):
         x_all = np.concatenate([x_done, x_failed])
         labels = np.concatenate([np.ones(len(x_done)), np.zeros(len(x_failed))])
-        success = fit_gp(x_all, labels[:, None], settings, seed + 2)
+        fitted = fit_gp(
+            x_all, labels[:, None], settings, seed + 2, warm=memory.get("success")
+        )
+        memory["success"] = hyperparameters(fitted.model)
+        success = fitted
         info["success_model"] = {"n_success": len(x_done), "n_failed": len(x_failed)}
     return JointModel(outcomes.model, n_goals, constraints, success, info)
 

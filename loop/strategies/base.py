@@ -74,6 +74,9 @@ class Context:
     spec: CampaignSpec
     encoder: Encoder
     feasibility: Feasibility
+    #: What a strategy keeps between two asks of the same engine: the last
+    #: fitted GP hyperparameters, to start the next fit from (warm start).
+    memory: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def is_new(self, x: np.ndarray, taken: list[np.ndarray] | np.ndarray) -> bool:
         """True when *x* differs from every row of *taken* (relative to each range)."""

@@ -56,6 +56,7 @@ class BotorchStrategy:
             history.x_failed,
             gp_settings(ctx),
             seed,
+            ctx.memory.setdefault("botorch", {}),
         )
         ref_point = _reference_point(goals, y_goals) if len(goals) > 1 else None
         provenance: dict[str, Any] = dict(joint.info)

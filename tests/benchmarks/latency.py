@@ -5,7 +5,14 @@ simplex-bumps objective, N stored observations (uniform random feasible
 points) for N = 20, 100, 500, 2000, and batches of q = 1 and q = 8. For each
 (N, q) both strategies are timed on the same history in the same run; the
 median of `--repeats` calls is printed (each call includes the model fit, as in
-a real campaign).
+a real campaign), in two settings:
+
+- cold: a fresh engine is told N observations and asked once (a first
+  proposal, or `loop resume` after a restart);
+- warm: one engine per strategy, as the driver keeps it during a campaign: it
+  is told N - R*q observations and asked once (not timed), then for each of the
+  R repeats told q more and asked (timed), ending at N observations. This is the
+  latency a running campaign sees at each iteration.
 
     .venv/bin/python -m tests.benchmarks.latency [--sizes 20 100 500 2000] [--batches 1 8]
 """
@@ -17,6 +24,7 @@ import json
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 from loop.engine import CampaignEngine
 from loop.spec import validate
@@ -49,7 +57,9 @@ def main() -> None:
     engines = args.engines.split(",")
     rows = []
     print(
-        f"{'N':>5} {'q':>2} " + " ".join(f"{e + ' s':>10}" for e in engines) + "  ratio"
+        f"{'N':>5} {'q':>2} "
+        + " ".join(f"{e + ' ' + m:>10}" for m in ("cold", "warm") for e in engines)
+        + "  ax/botorch cold, warm"
     )
     for n_obs in args.sizes:
         history = observed_trials(validate(campaign("botorch", 1)), n_obs, seed=1)
@@ -57,24 +67,47 @@ def main() -> None:
             row: dict = {"n": n_obs, "q": q}
             for engine in engines:
                 spec = validate(campaign(engine, q))
-                times = []
-                for r in range(args.repeats):
-                    model = CampaignEngine(spec)
-                    model.tell(history)
-                    started = time.perf_counter()
-                    model.ask(q, iteration=1000 + r)
-                    times.append(time.perf_counter() - started)
-                row[engine] = statistics.median(times)
+                row[f"{engine}_cold"] = _cold(spec, history, q, args.repeats)
+                row[f"{engine}_warm"] = _warm(spec, history, q, args.repeats)
             rows.append(row)
-            ratio = (
-                f"{row['ax'] / row['botorch']:.1f}x"
-                if {"ax", "botorch"} <= set(row)
-                else ""
+            cells = " ".join(
+                f"{row[f'{e}_{mode}']:10.2f}"
+                for mode in ("cold", "warm")
+                for e in engines
             )
-            cells = " ".join(f"{row[e]:10.2f}" for e in engines)
-            print(f"{n_obs:>5} {q:>2} {cells}  {ratio}", flush=True)
+            ratios = "  ".join(
+                f"{row[f'ax_{mode}'] / row[f'botorch_{mode}']:.1f}x"
+                for mode in ("cold", "warm")
+                if {"ax", "botorch"} <= set(engines)
+            )
+            print(f"{n_obs:>5} {q:>2} {cells}  {ratios}", flush=True)
     if args.output:
         args.output.write_text(json.dumps(rows, indent=1))
+
+
+def _cold(spec: Any, history: list, q: int, repeats: int) -> float:
+    times = []
+    for r in range(repeats):
+        engine = CampaignEngine(spec)
+        engine.tell(history)
+        started = time.perf_counter()
+        engine.ask(q, iteration=1000 + r)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _warm(spec: Any, history: list, q: int, repeats: int) -> float:
+    engine = CampaignEngine(spec)
+    start = len(history) - repeats * q
+    engine.tell(history[:start])
+    engine.ask(q, iteration=999)
+    times = []
+    for r in range(repeats):
+        engine.tell(history[: start + (r + 1) * q])
+        started = time.perf_counter()
+        engine.ask(q, iteration=1000 + r)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 if __name__ == "__main__":
