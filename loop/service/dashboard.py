@@ -27,6 +27,7 @@ import json
 import secrets
 import threading
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
@@ -285,8 +286,14 @@ def _digest(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC (naive times are stored in UTC; an aware one may come in
+    the database session's time zone)."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat()
 
 
 def _robot(key_id: int | None, robots: dict[int, str]) -> str | None:
@@ -294,7 +301,11 @@ def _robot(key_id: int | None, robots: dict[int, str]) -> str | None:
 
 
 def _in_flight(t: Trial, robots: dict[int, str]) -> dict[str, Any]:
-    held = t.status in (TrialStatus.CLAIMED, TrialStatus.STARTED)
+    held = t.status in (
+        TrialStatus.CLAIMED,
+        TrialStatus.STARTED,
+        TrialStatus.NEEDS_REVIEW,
+    )
     return {
         "id": t.id,
         "iteration": t.iteration,

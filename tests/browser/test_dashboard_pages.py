@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -269,3 +270,31 @@ def test_the_model_page_fits_once_per_measurement(
     measure(served, 8.0)
     assert client.get(model).status_code == 200
     assert len(fits) == 2
+
+
+def test_replicas_agree_on_the_session_secret(any_db_url: str) -> None:
+    """Four API processes starting at once over one database (SQLite and
+    PostgreSQL) store one secret between them and accept each other's cookies."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from loop.service.robots import add_robot
+
+    rc = robot_campaign(any_db_url)
+    token = add_robot(rc.store, rc.name, "viewer", role="read").token
+    boards = [Dashboard(Store(any_db_url)) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        secrets = list(pool.map(lambda b: b.secret, boards))
+    assert len(set(secrets)) == 1 and len(secrets[0]) == 32
+    _key, cookie = boards[0].login(token)
+    assert {b.session(cookie).name for b in boards} == {"viewer"}
+    # times on the page are UTC whatever the database session's time zone
+    rc.propose(1)
+    with live_server(rc.store) as url:
+        with RobotClient(url, rc.token, rc.name) as robot:
+            work = robot.claim()
+            assert work is not None
+    row = boards[1].live(boards[1].session(cookie), rc.name)["in_flight"][0]
+    lease = datetime.fromisoformat(row["lease_expires_at"]).replace(tzinfo=UTC)
+    assert abs(lease - datetime.fromisoformat(work.lease_expires_at)) < timedelta(
+        seconds=1
+    )
