@@ -178,3 +178,24 @@ def test_parallel_coordinates_draw_under_the_content_security_policy(
         kind = page.evaluate("() => document.getElementById('fig-space').data[0].type")
         assert kind == "parcoords"
     assert problems == []
+
+
+def test_the_model_page_says_when_new_results_arrive(tab: Tab, served: Served) -> None:
+    from playwright.sync_api import expect
+
+    page, problems = tab
+    with RobotClient(served.url, served.campaign.token, served.name) as robot:
+        for value in (7.5, 9.0, 10.25):
+            work = robot.claim()
+            assert work is not None
+            robot.report(work, {"conductivity": value})
+        page.goto(f"{served.url}/login?next=/dashboard/campaigns/{served.name}/model")
+        _sign_in(page, served.read_token)
+        expect(page.locator("#cv-table tr[data-output]")).to_have_count(1)
+        expect(page.locator("#fig-relevance .main-svg").first).to_be_visible()
+        expect(page.locator("#stale")).to_be_hidden()
+        work = robot.claim()
+        assert work is not None
+        robot.report(work, {"conductivity": 8.0})
+    expect(page.locator("#stale")).to_be_visible(timeout=WAIT_MS)
+    assert problems == []

@@ -41,6 +41,10 @@
         if (page.live) {
           const live = await get(page.live);
           const root = document.getElementById("live");
+          // purge first: plotly's resize listeners would outlive the old plots
+          if (typeof Plotly !== "undefined") {
+            for (const div of root.querySelectorAll("div.figure")) Plotly.purge(div);
+          }
           root.innerHTML = live.html;
           draw(root);
           seen = live.version;
