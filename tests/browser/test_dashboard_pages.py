@@ -292,7 +292,7 @@ def test_replicas_agree_on_the_session_secret(any_db_url: str) -> None:
     with live_server(rc.store) as url:
         with RobotClient(url, rc.token, rc.name) as robot:
             work = robot.claim()
-            assert work is not None
+            assert work is not None and work.lease_expires_at is not None
     row = boards[1].live(boards[1].session(cookie), rc.name)["in_flight"][0]
     lease = datetime.fromisoformat(row["lease_expires_at"]).replace(tzinfo=UTC)
     assert abs(lease - datetime.fromisoformat(work.lease_expires_at)) < timedelta(
