@@ -130,7 +130,8 @@ def structure_seed(
     """A seed fixed by the composition (to 1e-9), lattice, ordering and campaign seed."""
     key = ",".join(f"{el}:{round(f, 9)}" for el, f in sorted(fractions.items()) if f)
     text = f"{key}|{lattice}|{ordering}|{seed}"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    # 63 bits: stored in JSON metadata, which some databases keep as a signed int
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
 def solid_solution(
