@@ -29,7 +29,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 #: Job states the lifecycle knows. `unknown`: the scheduler does not know the
 #: job (yet, or any more); the lifecycle decides when that means `vanished`.
@@ -135,9 +135,10 @@ class LocalBackend:
                 pass
 
 
-def _read(path: Path) -> dict:  # type: ignore[type-arg]
+def _read(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
 

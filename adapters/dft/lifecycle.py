@@ -47,7 +47,8 @@ class Job:
         return int(name.split("-")[1]) if name.startswith("attempt-") else 0
 
     def read(self) -> dict[str, Any]:
-        return json.loads((self.directory / "job.json").read_text())  # type: ignore[no-any-return]
+        record: dict[str, Any] = json.loads((self.directory / "job.json").read_text())
+        return record
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -54,7 +54,7 @@ def guess_lattice_parameter(element: str, lattice: str) -> float:
 
         radius = Element(element).metallic_radius or Element(element).atomic_radius
         packing = 0.74 if lattice == "fcc" else 0.68
-        volume = 4 / 3 * math.pi * float(radius) ** 3 / packing
+        volume = 4 / 3 * math.pi * float(radius or 1.4) ** 3 / packing
     return float((per_cell * volume) ** (1 / 3))
 
 

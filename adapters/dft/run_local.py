@@ -77,7 +77,7 @@ def compute(directory: Path, calc: dict[str, Any]) -> dict[str, Any]:
     """Energy (and relaxation) of the job's POSCAR; writes CONTCAR."""
     from ase.io import read, write
 
-    atoms = read(directory / "POSCAR", format="vasp")
+    atoms: Any = read(directory / "POSCAR", format="vasp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         atoms.calc = calculator(calc["calculator"])

@@ -174,7 +174,7 @@ def solid_solution(
             misfit = _sro_misfit(candidate, shells, present)
             if misfit < sro - 1e-12:
                 arrangement, sro = candidate, misfit
-    cell = PmgLattice.orthorhombic(*(a * r for r in repeats))
+    cell = PmgLattice.orthorhombic(a * repeats[0], a * repeats[1], a * repeats[2])
     structure = Structure(cell, list(arrangement), coords)
     structure = structure.get_sorted_structure()
     return SolidSolution(
