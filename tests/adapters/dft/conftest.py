@@ -62,8 +62,18 @@ def adapter_for(spec: CampaignSpec) -> DFTAdapter:
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A work directory per test module, so the elemental references run once."""
-    return tmp_path_factory.mktemp("dft-work")
+    """A work directory per test module with the Cu, Ni, Pd EMT references done.
+
+    Computed once here, so that tests whose job command is not a calculation
+    (`sleep 60`, `exit 3`) only affect their trial jobs, in any test order.
+    """
+    from adapters.dft.jobs import backend
+    from adapters.dft.references import References
+
+    path = tmp_path_factory.mktemp("dft-work")
+    config = dft_spec(path).adapter_config()
+    References(config, path, backend("local")).ensure(["Cu", "Ni", "Pd"])
+    return path
 
 
 @pytest.fixture
