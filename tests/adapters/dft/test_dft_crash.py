@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FAKESLURM
+from dft_helpers import FAKESLURM
 
 from loop import faults
 from loop.records import TrialStatus

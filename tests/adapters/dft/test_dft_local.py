@@ -16,7 +16,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.io import read
-from conftest import adapter_for, dft_spec, request
+from dft_helpers import adapter_for, dft_spec, request
 from scipy.optimize import minimize_scalar
 
 from adapters.dft import lifecycle, run_local

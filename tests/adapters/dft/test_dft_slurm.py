@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import adapter_for, dft_spec, request
+from dft_helpers import adapter_for, dft_spec, request
 
 from adapters.dft import lifecycle
 from adapters.dft.jobs import SlurmBackend, _cpu

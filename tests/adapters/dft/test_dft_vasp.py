@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ase.calculators.emt import EMT
 from ase.io import read
-from conftest import HERE, adapter_for, dft_spec, request
+from dft_helpers import HERE, adapter_for, dft_spec, request
 from fakevasp import vasprun_xml
 from pymatgen.io.vasp import Incar
 

@@ -1,0 +1,57 @@
+"""Helpers of the DFT adapter tests: small campaigns over Cu-Ni-Pd with EMT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from adapters.dft import DFTAdapter
+from loop.ports import EvaluationRequest
+from loop.spec import CampaignSpec, validate
+
+HERE = Path(__file__).resolve().parent
+FAKESLURM = HERE / "fakeslurm"
+
+
+def dft_spec(work_dir: Path, name: str = "dft-test", **adapter: Any) -> CampaignSpec:
+    """A Cu-Ni-Pd campaign with the dft adapter (local EMT, 4-16 atoms, fast polls)."""
+    block = {
+        "type": "dft",
+        "work_dir": str(work_dir),
+        "poll_seconds": 0.05,
+        "vanish_after": 1,
+        "supercell": {"min_atoms": 4, "max_atoms": 16, "tolerance": 0.07},
+        **adapter,
+    }
+    return validate(
+        {
+            "schema_version": 1,
+            "name": name,
+            "space": {"composition": {"components": ["Cu", "Ni", "Pd"]}},
+            "objectives": [
+                {"name": "mixing_energy", "direction": "minimize", "unit": "eV/atom"},
+                {"name": "energy_per_atom", "direction": "minimize"},
+                {"name": "volume_per_atom", "direction": "minimize"},
+            ],
+            "strategy": {"acquisition": "qLogNEHVI"},
+            "budget": {"experiments": 4},
+            "adapter": block,
+        }
+    )
+
+
+def request(
+    spec: CampaignSpec, trial_id: int = 1, attempt: int = 1, **composition: float
+) -> EvaluationRequest:
+    return EvaluationRequest(
+        campaign=spec.name,
+        trial_id=trial_id,
+        attempt=attempt,
+        composition=composition or {"Cu": 0.5, "Ni": 0.25, "Pd": 0.25},
+        objectives=[o.name for o in spec.objectives],
+        seed=spec.seed,
+    )
+
+
+def adapter_for(spec: CampaignSpec) -> DFTAdapter:
+    return DFTAdapter(spec.adapter_config(), spec)
