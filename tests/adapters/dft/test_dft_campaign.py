@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -40,6 +41,19 @@ def job_dirs(work: Path) -> list[Path]:
     return sorted(p.parent for p in work.rglob("job.json"))
 
 
+def max_in_flight(directories: list[Path]) -> int:
+    """Most jobs between submission and their end at one time, from their histories."""
+    events = []
+    for directory in directories:
+        history = dict(json.loads((directory / "job.json").read_text())["history"])
+        events += [(history["submitted"], 1), (history["completed"], -1)]
+    running = most = 0
+    for _, step in sorted(events):
+        running += step
+        most = max(most, running)
+    return most
+
+
 def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> None:
     path = tmp_path / "dft-emt-cu-ni-pd.yaml"
     shutil.copy(CAMPAIGNS / path.name, path)
@@ -63,6 +77,8 @@ def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> No
             structure.composition
         )
         assert len((directory / "runs.log").read_text().splitlines()) == 1
+    # two jobs in flight at a time (executor: dask, 2 workers; max_concurrent_jobs: 2)
+    assert max_in_flight([d for d in dirs if "trial-" in str(d)]) == 2
     for trial in trials:
         meta = trial.measurement.metadata
         job = Path(meta["job"]["directory"])
