@@ -14,8 +14,9 @@ The local backend runs `bash job.sh` detached, in a session of its own, so a
 job outlives the engine as a cluster job would; its state comes from the
 `status.json` the runner writes, and "which jobs exist" from that file or, in
 the instant between the start of the process and its first write, from /proc.
-A job script that exits without its runner ever writing (bash could not start
-it) is `unknown`, and the lifecycle calls it vanished after `vanish_after`.
+A job script that ends before its runner writes anything has failed if it said
+why in `job.out`; otherwise it is `unknown`, and the lifecycle calls it vanished
+after `vanish_after`.
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ class LocalBackend:
             )
         if alive:
             return JobStatus("pending")  # started, runner not up yet
+        said = _last_line(directory / "job.out")
+        if said:  # the script ended before the runner started, and said why
+            return JobStatus("failed", f"the job script ended: {said}")
         return JobStatus("unknown")
 
     def cancel(self, directory: Path, job_id: str) -> None:
@@ -133,6 +137,14 @@ class LocalBackend:
                 os.killpg(os.getpgid(int(job_id)), signal.SIGTERM)
             except (ProcessLookupError, PermissionError):
                 pass
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except FileNotFoundError:
+        return ""
+    return lines[-1][:300] if lines else ""
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -130,6 +130,17 @@ def test_a_job_that_never_runs_vanishes_and_is_retried_as_a_new_job(work: Path) 
     assert attempts == ["attempt-1", "attempt-2"]  # a retry is a new job
 
 
+def test_a_job_script_that_fails_before_the_runner_says_why(work: Path) -> None:
+    spec = dft_spec(
+        work,
+        name="noisy",
+        slurm={"command": "echo 'vasp_std: not found' >&2; exit 127"},
+    )
+    result = adapter_for(spec).evaluate(request(spec))
+    assert result.failure and not result.retryable
+    assert "failed: the job script ended: vasp_std: not found" in result.failure
+
+
 def test_an_unrepresentable_composition_fails_for_good(work: Path) -> None:
     spec = dft_spec(
         work,
