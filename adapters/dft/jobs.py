@@ -7,7 +7,8 @@ Both backends answer the same four questions, so the lifecycle above them
 * `find(directory, name, since)` asks the scheduler whether a job of that name
   exists already (any state), which is what makes a crash right after a
   submission safe: the job is found again instead of submitted twice;
-* `status(directory, job_id)` gives a `JobStatus`;
+* `status(directory, job_id)` gives a `JobStatus` (SLURM: squeue while queued,
+  then sacct; on a cluster without accounting, the files the job left);
 * `cancel(directory, job_id)`.
 
 The local backend runs `bash job.sh` detached, in a session of its own, so a
@@ -269,6 +270,8 @@ class SlurmBackend:
                 state = SLURM_STATES.get(fields[1].split()[0], "running")
                 reason = fields[2] if len(fields) > 2 else ""
                 return JobStatus(state, reason if state == "pending" else "")
+        if shutil.which("sacct") is None:
+            return _from_files(directory)
         known = _run(
             [
                 "sacct",
@@ -300,6 +303,22 @@ class SlurmBackend:
 
     def cancel(self, directory: Path, job_id: str) -> None:
         _run(["scancel", job_id])
+
+
+def _from_files(directory: Path) -> JobStatus:
+    """A job squeue no longer lists, on a cluster without sacct: what it left.
+
+    The local runner's `status.json` says how it ended; a `vasprun.xml` means
+    VASP ran (the parser decides whether it converged). Anything else is
+    unknown, and vanishes after `vanish_after`.
+    """
+    status = _read(directory / "status.json")
+    if status.get("state") in ("completed", "failed", "timeout"):
+        elapsed = (status.get("finished_at") or 0) - (status.get("started_at") or 0)
+        return JobStatus(status["state"], status.get("error", ""), elapsed=elapsed)
+    if (directory / "vasprun.xml").exists():
+        return JobStatus("completed", "no sacct: judged by its vasprun.xml")
+    return JobStatus("unknown")
 
 
 def _run(command: list[str], ok: tuple[int, ...] = ()) -> str:

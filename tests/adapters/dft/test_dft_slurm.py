@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dft_helpers import adapter_for, dft_spec, request
+from dft_helpers import FAKESLURM, adapter_for, dft_spec, request
 
 from adapters.dft import lifecycle
 from adapters.dft.jobs import SlurmBackend, _cpu
@@ -155,6 +155,20 @@ def test_find_by_name_sees_queued_and_finished_jobs(
         time.sleep(0.05)
     assert backend.find(tmp_path, "loop-x-t1-a1", time.time()) == job_id  # sacct only
     assert backend.status(tmp_path, "99999").state == "unknown"
+
+
+def test_without_sacct_a_finished_job_is_judged_by_its_files(
+    work: Path, fake_slurm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"  # sbatch, squeue and scancel, but no accounting
+    bin_dir.mkdir()
+    for command in ("sbatch", "squeue", "scancel"):
+        (bin_dir / command).symlink_to(FAKESLURM / command)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    spec = dft_spec(work, name="s-nosacct", backend="slurm")
+    result = adapter_for(spec).evaluate(request(spec))
+    assert result.failure is None, result.failure
+    assert result.metadata["job"]["state"] == "completed"
 
 
 def test_without_slurm_commands_the_attempt_fails_retryably(
