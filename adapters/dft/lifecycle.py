@@ -30,8 +30,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.dft.jobs import TERMINAL, Backend, JobStatus
+from adapters.dft.jobs import TERMINAL, Backend, BackendError, JobStatus
 from loop.faults import fault
+
+#: Scheduler queries that may fail in a row (each waited out) before giving up.
+STATUS_RETRIES = 5
 
 
 class Job:
@@ -110,8 +113,10 @@ def wait(
     """Poll *job* until it ends; each change of state is written to its record.
 
     A job the scheduler does not know is given `vanish_after` seconds (a
-    scheduler can be slow to list a new job) before it counts as vanished.
+    scheduler can be slow to list a new job) before it counts as vanished, and
+    a query that fails is repeated, up to `STATUS_RETRIES` times in a row.
     """
+    errors = 0
     while True:
         record = job.read()
         if record["state"] in TERMINAL:  # decided before; schedulers forget old jobs
@@ -122,7 +127,16 @@ def wait(
                 nodes=record.get("nodes"),
                 cpu_seconds=record.get("cpu_seconds"),
             )
-        status = backend.status(job.directory, str(record["job_id"]))
+        try:
+            status = backend.status(job.directory, str(record["job_id"]))
+            errors = 0
+        except BackendError:
+            # a busy scheduler ("socket timed out") is not a lost job: ask again
+            errors += 1
+            if errors >= STATUS_RETRIES:
+                raise
+            time.sleep(poll_seconds * errors)
+            continue
         if status.state == "unknown":
             missing = record.get("missing_since") or time.time()
             if "missing_since" not in record:

@@ -15,7 +15,7 @@ import pytest
 from dft_helpers import FAKESLURM, adapter_for, dft_spec, request
 
 from adapters.dft import lifecycle
-from adapters.dft.jobs import SlurmBackend, _cpu
+from adapters.dft.jobs import BackendError, SlurmBackend, _cpu
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -187,3 +187,31 @@ def test_without_slurm_commands_the_attempt_fails_retryably(
 )
 def test_sacct_cpu_times(text: str, seconds: float | None) -> None:
     assert _cpu(text) == seconds
+
+
+def test_a_busy_scheduler_is_asked_again(
+    work: Path, fake_slurm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = SlurmBackend.status
+    failures = iter([True, True, True])
+
+    def flaky(self, directory: Path, job_id: str):
+        if next(failures, False):
+            raise BackendError("squeue exited with 1: Socket timed out on send/recv")
+        return real(self, directory, job_id)
+
+    monkeypatch.setattr(SlurmBackend, "status", flaky)
+    spec = dft_spec(work, name="s-busy", backend="slurm")
+    assert adapter_for(spec).evaluate(request(spec)).failure is None
+
+    monkeypatch.setattr(
+        SlurmBackend,
+        "status",
+        lambda *_: (_ for _ in ()).throw(BackendError("slurmctld down")),
+    )
+    spec = dft_spec(work, name="s-down", backend="slurm")
+    result = adapter_for(spec).evaluate(request(spec))
+    assert "slurmctld down" in result.failure and result.retryable
+    # the job was not given up: the next attempt follows the same job
+    record = lifecycle.Job(work / "s-down" / "trial-00001" / "attempt-1").read()
+    assert record["state"] == "submitted" and "reported" not in record
