@@ -59,8 +59,17 @@ class DaskExecutor:
         futures = {
             self.client.submit(_evaluate, shared, r, pure=False): r for r in requests
         }
-        for future, result in as_completed(futures, with_results=True):
-            yield futures[future], result
+        try:
+            for future, result in as_completed(futures, with_results=True):
+                yield futures[future], result
+        except LoopError:
+            raise
+        except Exception as exc:  # a worker died, the scheduler went away, ...
+            raise LoopError(
+                f"the Dask cluster failed while evaluating: {type(exc).__name__}: {exc}",
+                "check the cluster (workers alive, scheduler reachable); every result "
+                "stored so far is kept, and `loop resume` re-runs the rest",
+            ) from exc
 
 
 def _evaluate(adapter: Any, request: EvaluationRequest) -> EvaluationResult:
@@ -98,7 +107,8 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Executor]:
             n_workers=spec.workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # a free port, so two drivers on one host do not clash over 8787
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -86,7 +86,8 @@ def run_campaign(
         trials = store.trials(name)
         if record.status == "needs_review":
             store.update_campaign(name, status="active")
-        report(_progress(spec, trials, "resuming" if trials else "starting"))
+        where = _where(spec) if not getattr(adapter, "pull", False) else ""
+        report(_progress(spec, trials, ("resuming" if trials else "starting") + where))
         if getattr(adapter, "pull", False):
             return _run_pull(store, spec, engine, adapter, report, poll_seconds, lease)
         return _run_push(store, spec, engine, adapter, report, lease)
@@ -210,6 +211,18 @@ def _run_pull(
             report(_progress(spec, trials, message))
             last = message
         time.sleep(poll_seconds)
+
+
+def _where(spec: CampaignSpec) -> str:
+    """Where evaluations will run, when that is not in the driver itself."""
+    ex = spec.executor
+    if ex.type == "local":
+        return ""
+    return (
+        f" (evaluations on Dask at {ex.address})"
+        if ex.address
+        else (f" (evaluations on a local Dask cluster of {ex.workers} workers)")
+    )
 
 
 def _timed(proposals: list[Proposal], seconds: float) -> list[Proposal]:

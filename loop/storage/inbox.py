@@ -84,7 +84,8 @@ def accept_measurement(
         if status == TrialStatus.COMPLETED:
             raise TrialStateError(
                 f"trial {trial_id} already has a measurement (another Idempotency-Key)",
-                "a trial is measured once; ask an operator to amend it if it was wrong",
+                "a trial is measured once and the first accepted value stands; the "
+                "post is kept in the inbox for the record",
                 code="already_measured",
             )
         if not ((current and attempt == row.attempt) or reoffered):

@@ -349,7 +349,7 @@ class Store:
             except IntegrityError:
                 raise TrialStateError(
                     f"trial {trial_id} already has a measurement",
-                    "a trial is measured once; corrections go through an operator amend",
+                    "a trial is measured once and the first accepted value stands",
                 ) from None
 
     @retried
