@@ -5,7 +5,9 @@ with `LOOP_FAULT=<point>`, so the child SIGKILLs itself there (return code -9);
 nothing but the database survives. `tests/invariants.py` then checks the
 database, and a second child without the fault must finish the campaign with
 exactly its budget measured and no trial measured twice. Everything is read
-through the Store, so these run on whichever backend `db_url` gives.
+through the Store, so these run on whichever backend `db_url` gives; the push
+driver kills and the SIGTERM case run on both (`any_db_url`: the child `loop`
+processes get the PostgreSQL URL).
 """
 
 from __future__ import annotations
@@ -182,20 +184,20 @@ def test_an_unknown_point_is_refused_at_start(
 # --------------------------------------------------------- push driver kills
 @pytest.mark.parametrize("point", list(PUSH_POINTS))
 def test_a_push_driver_killed_at_a_point_resumes_to_exactly_the_budget(
-    point: str, db_url: str, campaign_data: dict, write_yaml
+    point: str, any_db_url: str, campaign_data: dict, write_yaml
 ) -> None:
     path = write_yaml(small(campaign_data))
-    code, pid, stderr = loop_cli("run", str(path), "--db", db_url, fault=point)
+    code, pid, stderr = loop_cli("run", str(path), "--db", any_db_url, fault=point)
     assert code == KILLED, stderr
-    left = read(db_url)
+    left = read(any_db_url)
     assert [t.status.value for t in left] == PUSH_POINTS[point]
     assert all(t.measurement is None for t in left if t.status != "completed")
-    assert driver_of(db_url).endswith(f":{pid}")  # a crash releases nothing
-    assert check_invariants(db_url, NAME, clean_exit=False) == []
+    assert driver_of(any_db_url).endswith(f":{pid}")  # a crash releases nothing
+    assert check_invariants(any_db_url, NAME, clean_exit=False) == []
 
-    code, _, stderr = loop_cli("resume", NAME, "--db", db_url)
+    code, _, stderr = loop_cli("resume", NAME, "--db", any_db_url)
     assert code == 0, stderr
-    trials = assert_finished(db_url, NAME, BUDGET)
+    trials = assert_finished(any_db_url, NAME, BUDGET)
     by_id = {t.id: t for t in trials}
     # what was stored before the crash is kept and measured once, not re-proposed
     for t in left:
@@ -216,12 +218,14 @@ def test_a_push_driver_killed_at_a_point_resumes_to_exactly_the_budget(
             "run",
             str(write_yaml(reference, "ref.yaml")),
             "--db",
-            db_url,
+            any_db_url,
             fault="after_commit_proposals",
         )
         assert code == KILLED, stderr
         first = [config(t) for t in trials if t.iteration == 0]
-        expected = [config(t) for t in read(db_url, "reference") if t.iteration == 0]
+        expected = [
+            config(t) for t in read(any_db_url, "reference") if t.iteration == 0
+        ]
         assert first == expected and len(first) == BATCH
 
 
@@ -369,7 +373,7 @@ def test_the_api_killed_inside_the_ingest_transaction_loses_nothing(
 
 # --------------------------------------------------------- SIGTERM (case 5)
 def test_sigterm_stops_a_run_cleanly_and_an_immediate_resume_finishes(
-    db_url: str, campaign_data: dict, write_yaml
+    any_db_url: str, campaign_data: dict, write_yaml
 ) -> None:
     # a model-based campaign, so the run is still busy (fitting) when stopped
     data = small(
@@ -379,12 +383,12 @@ def test_sigterm_stops_a_run_cleanly_and_an_immediate_resume_finishes(
         optimizer={"restarts": 1, "raw_samples": 32},
     )
     data["budget"]["experiments"] = 6
-    proc = start("run", str(write_yaml(data)), "--db", db_url)
+    proc = start("run", str(write_yaml(data)), "--db", any_db_url)
     deadline = time.monotonic() + 240
     while True:
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         try:
-            done = [t for t in read(db_url) if t.measurement is not None]
+            done = [t for t in read(any_db_url) if t.measurement is not None]
         except Exception:  # the child has not created the campaign yet
             done = []
         if len(done) >= 2:
@@ -395,11 +399,11 @@ def test_sigterm_stops_a_run_cleanly_and_an_immediate_resume_finishes(
     assert proc.returncode == 130, stderr
     assert "stopped (SIGTERM)" in stderr and f"resume {NAME}" in stderr
     assert "Traceback" not in stderr
-    assert driver_of(db_url) is None  # the lease was released on the way out
-    assert check_invariants(db_url, NAME) == []
-    stopped_at = sum(1 for t in read(db_url) if t.measurement is not None)
+    assert driver_of(any_db_url) is None  # the lease was released on the way out
+    assert check_invariants(any_db_url, NAME) == []
+    stopped_at = sum(1 for t in read(any_db_url) if t.measurement is not None)
     assert 2 <= stopped_at < 6
 
-    code, _, stderr = loop_cli("resume", NAME, "--db", db_url)
+    code, _, stderr = loop_cli("resume", NAME, "--db", any_db_url)
     assert code == 0, stderr
-    assert_finished(db_url, NAME, 6)
+    assert_finished(any_db_url, NAME, 6)
