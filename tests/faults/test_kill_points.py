@@ -60,6 +60,8 @@ PUSH_POINTS: dict[str, list[str]] = {
 }
 PULL_POINTS = ["after_reap"]
 API_POINTS = ["ingest_mid_txn"]
+#: Points inside adapters, covered by the adapter's crash tests.
+ADAPTER_POINTS = ["after_dft_submit"]
 
 
 # ------------------------------------------------------------------ helpers
@@ -140,11 +142,16 @@ def assert_finished(db_url: str, name: str, budget: int) -> list[Trial]:
 # --------------------------------------------------------------- the points
 def test_every_point_is_placed_once_in_the_code_and_covered_here() -> None:
     calls: Counter[str] = Counter()
-    for path in (ROOT / "loop").rglob("*.py"):
-        calls.update(re.findall(r'\bfault\("(\w+)"\)', path.read_text()))
+    for package in ("loop", "adapters"):
+        for path in (ROOT / package).rglob("*.py"):
+            calls.update(re.findall(r'\bfault\("(\w+)"\)', path.read_text()))
     assert set(calls) == set(faults.POINTS)
-    covered = [*PUSH_POINTS, *PULL_POINTS, *API_POINTS]
+    covered = [*PUSH_POINTS, *PULL_POINTS, *API_POINTS, *ADAPTER_POINTS]
     assert sorted(covered) == sorted(faults.POINTS)
+    # adapter points are killed and resumed by their adapter's own suite
+    dft_crash = ROOT / "tests" / "adapters" / "dft" / "test_dft_crash.py"
+    for point in ADAPTER_POINTS:
+        assert f'fault="{point}"' in dft_crash.read_text()
 
 
 def test_a_point_kills_only_when_named_and_costs_nothing_otherwise(
