@@ -53,9 +53,11 @@ def launch(playwright: Any) -> Any:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         _unavailable("the playwright package is not installed")
+    # a busy CI machine (2 cores, benchmarks) can take more than the default 5 s
+    expect.set_options(timeout=10_000)
     if not CHROMIUM.exists() and not shutil.which(str(CHROMIUM)):
         _unavailable(f"no Chromium at {CHROMIUM}")
     with sync_playwright() as playwright:

@@ -35,7 +35,15 @@ def tab(browser: Any) -> Iterator[tuple[Any, list[str]]]:
             problems.append(f"console: {msg.text}") if msg.type == "error" else None
         ),
     )
-    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.on(
+        "requestfailed",
+        lambda r: (
+            problems.append(f"failed: {r.url} ({r.failure})")
+            # a load cut short by leaving the page is no error of the page
+            if r.failure != "net::ERR_ABORTED"
+            else None
+        ),
+    )
     yield page, problems
     context.close()
 
@@ -113,6 +121,7 @@ def test_the_dashboard_without_a_session_goes_to_the_sign_in_form(
     _sign_in(page, served.read_token)
     expect(page).to_have_url(served.url + target)
     expect(page.locator("h1")).to_have_text(served.name)
+    page.wait_for_load_state("load")  # plotly.js in, not cut short by leaving
     # signing out ends the session
     page.get_by_role("button", name="sign out").click()
     expect(page).to_have_url(served.url + "/login")
@@ -191,7 +200,10 @@ def test_the_model_page_says_when_new_results_arrive(tab: Tab, served: Served) -
             robot.report(work, {"conductivity": value})
         page.goto(f"{served.url}/login?next=/dashboard/campaigns/{served.name}/model")
         _sign_in(page, served.read_token)
-        expect(page.locator("#cv-table tr[data-output]")).to_have_count(1)
+        # the page fits the GP before it answers
+        expect(page.locator("#cv-table tr[data-output]")).to_have_count(
+            1, timeout=WAIT_MS
+        )
         expect(page.locator("#fig-relevance .main-svg").first).to_be_visible()
         expect(page.locator("#stale")).to_be_hidden()
         work = robot.claim()
