@@ -36,7 +36,7 @@ def report(
         raise BadInputError(
             f"{path} is a folder", f"give a file name, e.g. -o {path / name}.html"
         )
-    store = Store(db, create=False)
+    store = Store(db, create=False, read_only=True)
     with out.status(f"report for {escape(name)}: reading trials") as status:
         data = build_report(
             store, name, lambda step: status.update(f"{escape(name)}: {escape(step)}")

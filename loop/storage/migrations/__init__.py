@@ -294,14 +294,14 @@ def _set_schema(conn: Connection, version: int) -> None:
 
 def status(url: str) -> DbState:
     """The state of the database at *url* (read only)."""
-    engine = open_engine(url)
+    engine = open_engine(url, read_only=True)
     try:
         return _read(engine)
     finally:
         engine.dispose()
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine for `loop db`; a missing SQLite file is refused, never created."""
     from loop.storage.connection import _make_engine, sqlite_path
 
@@ -311,7 +311,7 @@ def open_engine(url: str) -> Engine:
             f"no database at {path}",
             "check --db / LOOP_DB; `loop run FILE.yaml` creates a new database",
         )
-    return _make_engine(url)
+    return _make_engine(url, read_only=read_only)
 
 
 def sql_script(dialect: str, target: str = "head", start: str | None = None) -> str:
