@@ -148,15 +148,26 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield  # signal handlers can only be set from the main thread
         return
 
+    from loop.service.runner import stop_requested
+
+    stop_requested.clear()
+
     def stop(_signum: int, _frame: Any) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_requested.set()
         raise _Terminated
 
+    def interrupt(_signum: int, _frame: Any) -> None:
+        stop_requested.set()
+        raise KeyboardInterrupt
+
     previous = signal.signal(signal.SIGTERM, stop)
+    previous_int = signal.signal(signal.SIGINT, interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _drive(store: Any, name: str, db: str) -> None:

@@ -11,6 +11,7 @@ trial holds at most one measurement.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +32,11 @@ from loop.storage.lab import reap_expired
 
 #: Tries per trial for failures an adapter marks retryable.
 MAX_ATTEMPTS = 3
+#: Set by the CLI on Ctrl-C or SIGTERM. The signal also raises KeyboardInterrupt
+#: at once, but a numerical library busy at that moment may swallow it; the
+#: driver then stops at the next step boundary instead of running on.
+stop_requested = threading.Event()
+
 #: Trials that occupy a robot slot: claimable, claimed or running.
 ROBOT_SLOTS = (TrialStatus.PENDING, TrialStatus.CLAIMED, TrialStatus.STARTED)
 
@@ -117,7 +123,7 @@ def _push_loop(
 ) -> RunSummary:
     name = spec.name
     while True:
-        lease.check()
+        _check(lease)
         trials = store.trials(name)
         used = budget_used(trials)
         if used >= spec.budget.experiments:
@@ -148,7 +154,7 @@ def _push_loop(
             adapter, _claimed(store, spec, pending, lease)
         ):
             fault("after_evaluate")
-            lease.check()
+            _check(lease)
             _settle(store, spec, request, result)
             report(
                 _progress(
@@ -174,7 +180,7 @@ def _run_pull(
     name, budget = spec.name, spec.budget.experiments
     last = ""
     while True:
-        lease.check()
+        _check(lease)
         reap_expired(store, name, adapter.config.max_attempts)
         fault("after_reap")
         trials = store.trials(name)
@@ -213,6 +219,13 @@ def _run_pull(
         time.sleep(poll_seconds)
 
 
+def _check(lease: Lease) -> None:
+    """Before each step: stop when asked to, and never write without the lease."""
+    if stop_requested.is_set():
+        raise KeyboardInterrupt
+    lease.check()
+
+
 def _where(spec: CampaignSpec) -> str:
     """Where evaluations will run, when that is not in the driver itself."""
     ex = spec.executor
@@ -243,7 +256,7 @@ def _claimed(
 ) -> Iterator[EvaluationRequest]:
     """Mark each trial CLAIMED just before it is handed to the executor."""
     for trial in trials:
-        lease.check()
+        _check(lease)
         store.transition(
             trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt
         )
