@@ -25,6 +25,8 @@ from typing import Any, NoReturn
 import pytest
 import yaml
 
+from tests.support import unavailable
+
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGNS = ROOT / "campaigns"
 #: The shared public datasets beside the clone (CI has them there); the benchmark
@@ -130,17 +132,12 @@ class PostgresUnavailable(Exception):
 
 
 def _postgres_unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-        pytest.fail(
-            f"the PostgreSQL half of the storage contract suite cannot run: {reason}. "
-            f"CI must run it: install PostgreSQL (apt-get install postgresql) or set "
-            f"{PG_URL_ENV}",
-            pytrace=False,
-        )
-    pytest.skip(
-        f"PostgreSQL unavailable ({reason}); to run these, install PostgreSQL "
-        f"(apt-get install postgresql) or set {PG_URL_ENV}=postgresql+psycopg://"
-        "USER:PASSWORD@HOST:5432/postgres for a role allowed to CREATE DATABASE"
+    unavailable(
+        "the PostgreSQL half of the storage contract suite",
+        f"PostgreSQL unavailable ({reason})",
+        f"install PostgreSQL (apt-get install postgresql) or set {PG_URL_ENV}="
+        "postgresql+psycopg://USER:PASSWORD@HOST:5432/postgres for a role allowed "
+        "to CREATE DATABASE",
     )
 
 

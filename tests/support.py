@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, NoReturn
+
+import pytest
 
 from loop.records import Measurement, Trial, TrialStatus
 from loop.spec import CampaignSpec
@@ -59,3 +62,11 @@ def simulated_trials(
             )
         )
     return out
+
+
+def unavailable(what: str, reason: str, how: str) -> NoReturn:
+    """A suite that needs something this machine lacks: skipped locally with
+    *how* to get it, but a failure in CI (env CI set), where nothing may skip."""
+    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
+        pytest.fail(f"{what} cannot run in CI: {reason}. {how}", pytrace=False)
+    pytest.skip(f"{reason}; to run {what}: {how}")

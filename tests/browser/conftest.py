@@ -20,22 +20,18 @@ import pytest
 
 from loop.service.robots import add_robot
 from tests.lab import RobotCampaign, live_server, robot_campaign
+from tests.support import unavailable
 
 #: Where Debian's `chromium` package puts the browser.
 CHROMIUM = Path(os.environ.get("LOOP_TEST_CHROMIUM", "/usr/bin/chromium"))
 
 
 def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-        pytest.fail(
-            f"the browser tests cannot run: {reason}. CI must run them: "
-            "apt-get install chromium chromium-driver, and install loop's dev "
-            "extras (playwright)",
-            pytrace=False,
-        )
-    pytest.skip(
-        f"{reason}; to run the browser tests: apt-get install --no-install-recommends "
-        "chromium chromium-driver, and pip install -e '.[dev]' (playwright)"
+    unavailable(
+        "the browser tests",
+        reason,
+        "apt-get install --no-install-recommends chromium chromium-driver, and "
+        "pip install -e '.[dev]' (playwright)",
     )
 
 

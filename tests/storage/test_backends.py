@@ -33,6 +33,7 @@ from loop.storage.connection import RETRIES, ConflictRetryError, retried
 from loop.storage.inbox import save_submission, submissions
 from loop.storage.lab import claim_next, reap_expired
 from tests.lab import live_server, robot_campaign
+from tests.support import unavailable
 
 SECRET = "hunter2-never-shown"
 
@@ -387,7 +388,12 @@ def _role(postgres_url: str, grants: str) -> Iterator[str]:
                     conn.execute(text(grant))
     except ProgrammingError as exc:
         owner.dispose()
-        pytest.skip(f"this server's test role cannot create roles: {exc.orig}")
+        unavailable(
+            "the least-privilege role test",
+            f"this server's test role cannot create roles: {exc.orig}",
+            "point LOOP_TEST_PG_URL at a role with CREATEROLE, or let the tests "
+            "start their own server",
+        )
     try:
         yield (
             make_url(postgres_url)

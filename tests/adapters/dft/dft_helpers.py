@@ -8,6 +8,7 @@ from typing import Any
 from adapters.dft import DFTAdapter
 from loop.ports import EvaluationRequest
 from loop.spec import CampaignSpec, validate
+from tests.support import unavailable
 
 HERE = Path(__file__).resolve().parent
 FAKESLURM = HERE / "fakeslurm"
@@ -55,3 +56,13 @@ def request(
 
 def adapter_for(spec: CampaignSpec) -> DFTAdapter:
     return DFTAdapter(spec.adapter_config(), spec)
+
+
+def require_chgnet() -> None:
+    """CHGNet is an extra: its absence skips locally and fails in CI."""
+    try:
+        import chgnet  # noqa: F401
+    except ImportError:
+        unavailable(
+            "the CHGNet tests", "chgnet is not installed", "pip install -e '.[chgnet]'"
+        )

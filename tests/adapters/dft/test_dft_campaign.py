@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from ase.calculators.emt import EMT
 from ase.io import read
+from dft_helpers import require_chgnet
 from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
 from loop.records import TrialStatus
@@ -94,22 +95,10 @@ def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> No
         assert trial.measurement.units == {"mixing_energy": "eV/atom"}
 
 
-def _chgnet_or_skip() -> None:
-    """CHGNet is an extra; locally its absence skips, in CI (env CI set) it fails."""
-    try:
-        import chgnet  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "chgnet is not installed: CI installs loop with the chgnet extra"
-            )
-        pytest.skip("chgnet not installed (pip install -e '.[chgnet]')")
-
-
 def test_the_chgnet_cantor_campaign_runs_to_budget_and_agrees_with_chgnet(
     tmp_path: Path,
 ) -> None:
-    _chgnet_or_skip()
+    require_chgnet()
     import warnings
 
     from chgnet.model import CHGNet

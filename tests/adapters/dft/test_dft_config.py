@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dft_helpers import require_chgnet
 
 from loop.errors import SpecError
 from loop.spec import load_path, validate
@@ -33,7 +34,8 @@ def problems(data: dict) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("name", ["dft-emt-cu-ni-pd.yaml", "dft-chgnet-cantor.yaml"])
 def test_the_example_campaigns_validate(name: str) -> None:
-    pytest.importorskip("chgnet") if "chgnet" in name else None
+    if "chgnet" in name:
+        require_chgnet()
     spec = load_path(ROOT / "campaigns" / name)
     config = spec.adapter_config()
     assert config.max_concurrent_jobs == spec.executor.workers == 2
