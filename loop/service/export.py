@@ -83,6 +83,28 @@ def _document(store: Store, name: str, t: Trial) -> dict[str, Any]:
     }
 
 
+#: Plain per-trial CSV columns, before and after the spread-out blocks.
+LEADING = (
+    "campaign",
+    "id",
+    "iteration",
+    "status",
+    "attempt",
+    "phase",
+    "strategy",
+    "seed",
+    "acquisition_value",
+    "propose_seconds",
+)
+TRAILING = (
+    "failure_reason",
+    "lease_expires_at",
+    "started_at",
+    "created_at",
+    "updated_at",
+)
+
+
 def csv_columns(spec: CampaignSpec, docs: list[dict[str, Any]]) -> list[str]:
     """The CSV header: the spec's names first, then any others the trials hold."""
 
@@ -96,16 +118,7 @@ def csv_columns(spec: CampaignSpec, docs: list[dict[str, Any]]) -> list[str]:
     objectives = [o.name for o in spec.objectives]
     values = names(objectives, "measurement", "values")
     return [
-        "campaign",
-        "id",
-        "iteration",
-        "status",
-        "attempt",
-        "phase",
-        "strategy",
-        "seed",
-        "acquisition_value",
-        "propose_seconds",
+        *LEADING,
         *(
             f"composition.{c}"
             for c in names(list(spec.space.components), "composition")
@@ -123,11 +136,7 @@ def csv_columns(spec: CampaignSpec, docs: list[dict[str, Any]]) -> list[str]:
         "late",
         "received_at",
         "metadata",
-        "failure_reason",
-        "lease_expires_at",
-        "started_at",
-        "created_at",
-        "updated_at",
+        *TRAILING,
         "events",
         "provenance",
     ]
@@ -145,26 +154,7 @@ def to_csv(spec: CampaignSpec, docs: list[dict[str, Any]]) -> str:
 
 def _flat(d: dict[str, Any]) -> dict[str, Any]:
     m = d["measurement"] or {}
-    row = {
-        k: d[k]
-        for k in (
-            "campaign",
-            "id",
-            "iteration",
-            "status",
-            "attempt",
-            "phase",
-            "strategy",
-            "seed",
-            "acquisition_value",
-            "propose_seconds",
-            "failure_reason",
-            "lease_expires_at",
-            "started_at",
-            "created_at",
-            "updated_at",
-        )
-    }
+    row = {k: d[k] for k in (*LEADING, *TRAILING)}
     for prefix, block in (
         ("composition", d["composition"]),
         ("parameter", d["parameters"]),
