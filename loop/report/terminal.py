@@ -95,6 +95,32 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _details(details: dict[str, Any] | None) -> str:
+    """An event's details in a few words: the job and its state, or the last
+    line of a traceback (the exception), else the short plain values."""
+    if not details:
+        return ""
+    if details.get("truncated"):
+        return f"details of {details.get('bytes')} bytes, not kept"
+    job = details.get("job")
+    if isinstance(job, dict):
+        words = [f"job {job.get('name')}"]
+        words += [f"(id {job['id']})"] if job.get("id") is not None else []
+        words += [str(job["state"])] if job.get("state") else []
+        return " ".join(words)
+    lines = str(details.get("traceback") or "").strip().splitlines()
+    if lines:
+        return lines[-1].strip()
+    plain = (str, int, float, bool)
+    return ", ".join(
+        f"{k} {_value(v)}" for k, v in details.items() if isinstance(v, plain)
+    )
+
+
+def _short(text: str, width: int = 200) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _config(composition: dict[str, float], parameters: dict[str, Any]) -> str:
     comp = ", ".join(f"{k} {v:.4g}" for k, v in composition.items() if v)
     params = ", ".join(
@@ -140,6 +166,12 @@ def explanation_panel(doc: dict[str, Any]) -> Any:
         head.add_row(
             "provenance",
             escape(", ".join(f"{k} {_value(v)}" for k, v in doc["model"].items())),
+        )
+    for f in doc.get("failures", []):
+        said = [x for x in (f["reason"], _details(f["details"])) if x]
+        head.add_row(
+            f"{f['to_status']} (attempt {f['attempt']})",
+            escape(_short(f"from {f['from_status']}: " + "; ".join(said))),
         )
     values = Table(box=None, pad_edge=False)
     for col in ("", "predicted mean", "± sd", "measured", "(measured - mean) / sd"):

@@ -5,6 +5,8 @@ acquisition value, the model's predicted mean and sd, the provenance); nothing
 is refitted. The nearest measured neighbours are found in comp-rep (the
 Encoder's columns: fractions of the total, parameters, one-hot categories),
 each column divided by its range, as the engine compares configurations.
+Status changes with a reason (failures, retries, expired leases) are listed as
+`failures`, each with what the adapter reported (the event's details).
 """
 
 from __future__ import annotations
@@ -80,6 +82,17 @@ def explain_trial(
             if key in prov
         },
         "neighbours": nearest_measured(spec, trials, trial, k),
+        "failures": [
+            {
+                "attempt": e["attempt"],
+                "from_status": e["from_status"],
+                "to_status": e["to_status"],
+                "reason": e["reason"],
+                "details": e["details"],
+            }
+            for e in store.events(trial_id)
+            if e["reason"] is not None or e["details"]
+        ],
         "distance": "Euclidean in comp-rep (fractions of the total, parameters, "
         "one-hot categories), each column divided by its range",
     }

@@ -2,9 +2,10 @@
 
 Each trial carries what `inspect` shows (`trial_document`) plus the full
 measurement (values, units, metadata, source, late, received_at), every status
-change of every attempt (events) and how it was proposed (iteration, phase,
-strategy, acquisition value, predicted mean/sd, seed, propose_seconds and the
-rest of the provenance). JSON keeps that structure; CSV flattens it to one row
+change of every attempt (events, each with the `details` an adapter reported,
+e.g. about a failed job) and how it was proposed (iteration, phase, strategy,
+acquisition value, predicted mean/sd, seed, propose_seconds and the rest of the
+provenance). JSON keeps that structure; CSV flattens it to one row
 per trial with `composition.X`, `parameter.Y`, `value.Z` ... columns, and the
 nested parts (metadata, events, provenance) as JSON text.
 
@@ -76,6 +77,7 @@ def _document(store: Store, name: str, t: Trial) -> dict[str, Any]:
                 "from_status": e["from_status"],
                 "to_status": e["to_status"],
                 "reason": e["reason"],
+                "details": e["details"],
                 "at": _when(e["at"]),
             }
             for e in store.events(t.id)

@@ -16,6 +16,9 @@ quick_check` on such a connection before anything else touches a file.
 from __future__ import annotations
 
 import functools
+import json
+import math
+import numbers
 import random
 import re
 import sqlite3
@@ -94,6 +97,40 @@ def storable_text(value: str) -> str:
     """*value* as both backends store it: PostgreSQL text cannot hold NUL, so
     NUL characters become U+FFFD (on SQLite too, so that both keep the same)."""
     return value.replace("\x00", "\ufffd")
+
+
+#: Largest event details kept, in bytes of JSON; larger ones become a short note.
+DETAILS_LIMIT = 64 * 1024
+
+
+def storable_json(value: dict[str, Any], limit: int = DETAILS_LIMIT) -> dict[str, Any]:
+    """*value* (an adapter's free-form metadata) as plain JSON both backends
+    keep alike: text as `storable_text` keeps it, NaN and infinities as null,
+    keys as text, anything else (paths, dates, numpy integers) as its str().
+    Over *limit* bytes of JSON it is dropped for a note of its size and keys."""
+    plain = _plain(value, 0)
+    size = len(json.dumps(plain, allow_nan=False).encode())
+    if size <= limit:
+        return plain
+    keys = [storable_text(str(k))[:100] for k in list(value)[:50]]
+    return {"truncated": True, "bytes": size, "keys": keys}
+
+
+def _plain(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, str):
+        return storable_text(value)
+    if depth < 32 and isinstance(value, dict):
+        return {storable_text(str(k)): _plain(v, depth + 1) for k, v in value.items()}
+    if depth < 32 and isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v, depth + 1) for v in value]
+    return storable_text(str(value))
 
 
 def redact_url(url: str) -> str:

@@ -56,6 +56,7 @@ from loop.storage.connection import (  # noqa: F401 - DEFAULT_URL etc. re-export
     redact_url,
     retried,
     sqlite_path,
+    storable_json,
     storable_text,
 )
 from loop.storage.tables import (
@@ -312,10 +313,13 @@ class Store:
         attempt: int | None = None,
         reason: str | None = None,
         next_attempt: bool = False,
+        details: dict[str, Any] | None = None,  # on the event, via storable_json
     ) -> None:
         """Move a trial from one of *expected* to *new* in one conditional UPDATE."""
         with self.transaction() as s:
-            self._transition(s, trial_id, expected, new, attempt, reason, next_attempt)
+            self._transition(
+                s, trial_id, expected, new, attempt, reason, next_attempt, None, details
+            )
 
     @retried
     def complete(
@@ -385,6 +389,7 @@ class Store:
         reason: str | None,
         next_attempt: bool,
         columns: dict[str, Any] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         for old in expected:
             if new not in TRANSITIONS[old]:
@@ -438,6 +443,7 @@ class Store:
                 to_status=new.value,
                 attempt=row.attempt,
                 reason=reason,
+                details=None if details is None else storable_json(details),
             )
         )
 

@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 #: Bumped by every schema change, with a new revision in loop/storage/migrations;
 #: a database with a larger number is refused, one with a smaller is upgraded by
 #: `loop db upgrade`.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def utcnow() -> datetime:
@@ -94,6 +94,11 @@ class TrialEventRow(SQLModel, table=True):
     to_status: str = Field(max_length=16)
     attempt: int
     reason: str | None = None
+    #: What the adapter reported with the change (a failed job's name, id and
+    #: scheduler states; a traceback), as `connection.storable_json` keeps it.
+    details: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
     at: datetime = Field(default_factory=utcnow)
 
 

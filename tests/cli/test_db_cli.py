@@ -62,7 +62,7 @@ def test_commands_refuse_an_older_database_with_the_upgrade_hint(
     trials = len(_rows(old, "trial"))
     result = loop(*command, "--db", old)
     assert result.exit_code == 1, result.output
-    assert "database at schema 1, this loop needs 2" in result.stderr
+    assert "database at schema 1, this loop needs 3" in result.stderr
     assert (
         f"hint: back it up with `loop db backup FILE --db {old}`, then run "
         f"`loop db upgrade --db {old}`" in result.stderr
@@ -74,13 +74,13 @@ def test_commands_refuse_an_older_database_with_the_upgrade_hint(
 def test_version_says_whether_an_upgrade_is_needed(old: str) -> None:
     before = loop("db", "version", "--db", old)
     assert before.exit_code == 0, before.output
-    assert "schema 1 (migration 0001); this loop needs 2" in before.stdout
+    assert "schema 1 (migration 0001); this loop needs 3" in before.stdout
     assert "loop db upgrade --db" in before.stdout
     upgraded = loop("db", "upgrade", "--db", old)
     assert upgraded.exit_code == 0
-    assert upgraded.stdout.strip() == f"{old}: upgraded from schema 1 to 2"
+    assert upgraded.stdout.strip() == f"{old}: upgraded from schema 1 to 3"
     after = loop("db", "version", "--db", old)
-    assert after.stdout.strip() == f"{old}: schema 2 (migration 0002); up to date"
+    assert after.stdout.strip() == f"{old}: schema 3 (migration 0003); up to date"
 
 
 def test_version_and_upgrade_of_a_missing_file_exit_2_and_create_nothing(
@@ -99,7 +99,7 @@ def test_upgrade_of_an_empty_file_creates_the_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     assert "empty (no loop tables yet)" in loop("db", "version", "--db", url).stdout
     result = loop("db", "upgrade", "--db", url)
-    assert result.exit_code == 0 and "created schema 2" in result.stdout
+    assert result.exit_code == 0 and "created schema 3" in result.stdout
     assert Store(url, create=False).list_campaigns() == []
 
 
@@ -280,6 +280,31 @@ def test_export_csv_has_one_row_per_trial_that_reads_back_exactly(
         assert row["late"] == ("true" if t.measurement.late else "false")
         assert json.loads(row["metadata"]) == t.measurement.metadata
         assert [e["to_status"] for e in json.loads(row["events"])][-1] == "completed"
+
+
+def test_export_carries_what_the_adapter_reported_with_a_failure(
+    upgraded: str,
+) -> None:
+    store = Store(upgraded)
+    (claimed,) = [t for t in store.trials(NAME) if t.status is TrialStatus.CLAIMED]
+    details = {"job": {"name": "cell-9", "id": 77, "state": "FAILED"}, "cost": 1.5}
+    store.transition(
+        claimed.id,
+        [TrialStatus.CLAIMED],
+        TrialStatus.FAILED,
+        reason="cell shorted",
+        details=details,
+    )
+    as_json = loop("export", NAME, "--format", "json", "--db", upgraded)
+    doc = next(d for d in json.loads(as_json.stdout) if d["id"] == claimed.id)
+    assert [e["details"] for e in doc["events"]][-2:] == [None, details]
+    as_csv = loop("export", NAME, "--db", upgraded)
+    row = next(
+        r
+        for r in csv.DictReader(io.StringIO(as_csv.stdout))
+        if int(r["id"]) == claimed.id
+    )
+    assert json.loads(row["events"])[-1]["details"] == details
 
 
 def test_export_to_stdout_and_bad_input(upgraded: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -11,14 +13,16 @@ from typer.testing import CliRunner
 from loop.cli import app
 from loop.engine import CampaignEngine
 from loop.errors import NotFoundError
-from loop.records import Trial
+from loop.records import Trial, TrialStatus
 from loop.service.explain import explain_trial, nearest_measured
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec, validate
+from loop.storage import Store, migrations
 from tests.report.conftest import Finished
 from tests.support import simulated_trials
 
 runner = CliRunner()
+FROZEN = Path(__file__).parents[1] / "storage" / "data" / "loop-schema-1.db"
 
 
 def brute_force_neighbours(
@@ -129,3 +133,49 @@ def test_cli_prints_a_panel_and_json(single: Finished) -> None:
     assert f"{trial.acquisition_value:.6g} (qLogNEI)" in text
     for n in expected["neighbours"]:
         assert f"trial {n['id']}" in text
+
+
+def test_a_failed_attempt_shows_what_the_adapter_reported(tmp_path: Path) -> None:
+    """The frozen schema-1 database, upgraded: a retry with a job's scheduler
+    state, then a failure with a traceback; the panel gives one line each."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    shutil.copyfile(FROZEN, tmp_path / "old.db")
+    migrations.upgrade(url)
+    store = Store(url)
+    name = "carbonate-electrolyte"
+    (trial,) = [t for t in store.trials(name) if t.status is TrialStatus.CLAIMED]
+    job = {"name": "loop-t5-a2", "id": "4711", "state": "TIMEOUT", "history": []}
+    store.transition(
+        trial.id,
+        [TrialStatus.CLAIMED],
+        TrialStatus.PENDING,
+        attempt=trial.attempt,
+        reason="scheduler: job timed out",
+        next_attempt=True,
+        details={"job": job},
+    )
+    store.transition(trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED)
+    trace = "Traceback (most recent call last):\n  File ...\nValueError: bad cell\n"
+    store.transition(
+        trial.id,
+        [TrialStatus.CLAIMED],
+        TrialStatus.FAILED,
+        reason="adapter raised ValueError: bad cell",
+        details={"traceback": trace},
+    )
+    doc = explain_trial(store, name, trial.id)
+    assert [(f["to_status"], f["details"]) for f in doc["failures"][-2:]] == [
+        ("pending", {"job": job}),
+        ("failed", {"traceback": trace}),
+    ]
+    args = ["inspect", name, "--db", url, "--explain", str(trial.id)]
+    panel = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert panel.exit_code == 0, panel.output
+    assert (
+        "from claimed: scheduler: job timed out; job loop-t5-a2 (id 4711) TIMEOUT"
+        in panel.stdout
+    )
+    assert (
+        "from claimed: adapter raised ValueError: bad cell; ValueError: bad cell"
+        in panel.stdout
+    )

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from loop.cli import app
 from loop.errors import StorageError
+from loop.records import TrialStatus
 from loop.service.campaigns import status_document
 from loop.spec import validate
 from loop.storage import Store, migrations
@@ -118,8 +119,8 @@ def test_revision_0001_is_the_schema_before_the_driver_lease(any_db_url: str) ->
     missing = differences(any_db_url)
     assert {(d[0], d[2], d[3].name) for d in missing} == {
         ("add_column", "campaign", c) for c in migrations.DRIVER_COLUMNS
-    }
-    with pytest.raises(StorageError, match="database at schema 1, this loop needs 2"):
+    } | {("add_column", "trial_event", "details")}
+    with pytest.raises(StorageError, match="database at schema 1, this loop needs 3"):
         Store(any_db_url)
 
 
@@ -166,6 +167,10 @@ def test_the_migrations_render_as_postgresql_sql() -> None:
     assert (
         "UPDATE loop_meta SET value='2' WHERE loop_meta.key = 'schema_version'" in sql
     )
+    assert "ALTER TABLE trial_event ADD COLUMN details JSON" in sql
+    assert (
+        "UPDATE loop_meta SET value='3' WHERE loop_meta.key = 'schema_version'" in sql
+    )
 
 
 # ---------------------------------------------------------- the frozen database
@@ -197,7 +202,7 @@ def test_an_older_database_is_refused_with_the_upgrade_hint(
     before = rows(frozen)
     with pytest.raises(StorageError) as refused:
         Store(url_of(frozen), create=create)
-    assert "database at schema 1, this loop needs 2" in refused.value.message
+    assert "database at schema 1, this loop needs 3" in refused.value.message
     assert refused.value.hint == (
         f"back it up with `loop db backup FILE --db {url_of(frozen)}`, "
         f"then run `loop db upgrade --db {url_of(frozen)}`"
@@ -206,12 +211,12 @@ def test_an_older_database_is_refused_with_the_upgrade_hint(
     assert state(url_of(frozen)).revision == "0001"
 
 
-def test_upgrade_keeps_every_row_and_adds_the_driver_columns(frozen: Path) -> None:
+def test_upgrade_keeps_every_row_and_adds_the_new_columns(frozen: Path) -> None:
     url = url_of(frozen)
     before = rows(frozen)
     result = runner.invoke(app, ["db", "upgrade", "--db", url])
     assert result.exit_code == 0, result.output
-    assert "upgraded from schema 1 to 2" in result.stdout
+    assert "upgraded from schema 1 to 3" in result.stdout
     after = rows(frozen)
     assert {t: len(r) for t, r in after.items()} == {
         t: len(r) for t, r in before.items()
@@ -223,7 +228,8 @@ def test_upgrade_keeps_every_row_and_adds_the_driver_columns(frozen: Path) -> No
             assert {k: new[k] for k in old} == old, table
     campaign = after["campaign"][0]
     assert campaign["driver_epoch"] == 0 and campaign["driver_owner"] is None
-    assert after["loop_meta"] == [{"key": "schema_version", "value": "2"}]
+    assert [e["details"] for e in after["trial_event"]] == [None] * 22
+    assert after["loop_meta"] == [{"key": "schema_version", "value": "3"}]
     assert state(url).revision == migrations.HEAD
     assert differences(url) == []
 
@@ -238,6 +244,16 @@ def test_upgrade_keeps_every_row_and_adds_the_driver_columns(frozen: Path) -> No
     assert doc["counts"] == {"completed": 3, "failed": 1, "claimed": 1, "pending": 1}
     assert doc["best"]["measurements"] == {"conductivity": 11.7922}
     assert acquire(store, NAME, owner="test:1") == 1
+    (claimed,) = [t for t in trials.values() if t.status.value == "claimed"]
+    details = {"job": {"name": "cell-9", "state": "FAILED"}}
+    store.transition(
+        claimed.id,
+        [claimed.status],
+        TrialStatus.FAILED,
+        reason="cell shorted",
+        details=details,
+    )
+    assert store.events(claimed.id)[-1]["details"] == details
     inspected = runner.invoke(app, ["inspect", NAME, "--db", url])
     assert inspected.exit_code == 0, inspected.output
     assert "carbonate-electrolyte" in inspected.stdout
@@ -247,7 +263,7 @@ def test_upgrading_twice_does_nothing_the_second_time(frozen: Path) -> None:
     url = url_of(frozen)
     assert migrations.upgrade(url).before == 1
     again = runner.invoke(app, ["db", "upgrade", "--db", url])
-    assert again.exit_code == 0 and "already at schema 2; nothing to do" in again.stdout
+    assert again.exit_code == 0 and "already at schema 3; nothing to do" in again.stdout
 
 
 # ------------------------------------------------ databases made before migrations
@@ -258,7 +274,7 @@ def test_a_schema_1_database_without_migration_history_is_adopted_as_0001(
         conn.execute("DROP TABLE alembic_version")
     before = rows(frozen)
     done = migrations.upgrade(url_of(frozen))
-    assert (done.before, done.after, done.adopted) == (1, 2, "0001")
+    assert (done.before, done.after, done.adopted) == (1, 3, "0001")
     assert {t: len(r) for t, r in rows(frozen).items()} == {
         t: len(r) for t, r in before.items()
     }
@@ -268,11 +284,13 @@ def test_a_schema_1_database_without_migration_history_is_adopted_as_0001(
 def test_a_database_made_by_loop_with_the_driver_lease_but_no_history_is_adopted_as_0002(
     tmp_path: Path, campaign_data: dict
 ) -> None:
-    """What `create_all` made between the driver lease and the migrations."""
+    """What `create_all` made between the driver lease and the migrations (the
+    tables of today without what revision 0003 added)."""
     url = url_of(tmp_path / "lease.db")
     engine = sa.create_engine(url)
     SQLModel.metadata.create_all(engine)
     with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE trial_event DROP COLUMN details"))
         conn.execute(sa.text("INSERT INTO loop_meta VALUES ('schema_version', '1')"))
     engine.dispose()
     with pytest.raises(StorageError, match="database at schema 1"):
@@ -280,7 +298,7 @@ def test_a_database_made_by_loop_with_the_driver_lease_but_no_history_is_adopted
     result = runner.invoke(app, ["db", "upgrade", "--db", url])
     assert result.exit_code == 0, result.output
     assert "recognised as 0002" in result.stdout
-    assert (state(url).schema_version, state(url).revision) == (2, "0002")
+    assert (state(url).schema_version, state(url).revision) == (3, "0003")
     assert differences(url) == []
     Store(url).create_campaign("c1", validate(campaign_data).model_dump(mode="json"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -135,6 +136,58 @@ def test_transition_is_conditional_on_state_and_attempt(store: Store) -> None:
         ("pending", "claimed", 1),
         ("claimed", "pending", 2),
     ]
+
+
+def test_a_transition_keeps_its_details_on_the_event(store: Store) -> None:
+    """An adapter's metadata for a failed attempt round-trips through events()."""
+    (t,) = store.add_trials("c1", 0, [_proposal(10.0)], budget=5)
+    store.transition(t.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=1)
+    details = {
+        "job": {
+            "name": "loop-c1-t1-a1",
+            "id": "4711",
+            "directory": "/scratch/loop/c1/t1/a1",
+            "state": "TIMEOUT",
+            "history": [["PENDING", 0.0], ["RUNNING", 12.5], ["TIMEOUT", 3600.0]],
+        },
+        "cost": 7200.0,
+        "cost_unit": "cpu_seconds",
+        "note": "Li₂S \u00e9",
+    }
+    store.transition(
+        t.id,
+        [TrialStatus.CLAIMED],
+        TrialStatus.FAILED,
+        attempt=1,
+        reason="job loop-c1-t1-a1 ended TIMEOUT",
+        details=details,
+    )
+    events = store.events(t.id)
+    assert [e["details"] for e in events] == [None, None, details]
+    assert list(events[-1]["details"]) == list(details)
+    assert events[-1]["reason"] == "job loop-c1-t1-a1 ended TIMEOUT"
+
+
+def test_event_details_are_kept_as_plain_json_and_capped(store: Store) -> None:
+    """Both backends keep the same: NUL as U+FFFD, NaN as null, other objects as
+    text; details over 64 kB become a note instead of failing the transition."""
+    a, b = store.add_trials("c1", 0, [_proposal(10.0), _proposal(20.0)], budget=5)
+    for t in (a, b):
+        store.transition(t.id, [TrialStatus.PENDING], TrialStatus.CLAIMED)
+    odd = {"trace\x00": "line\x00", "nan": float("nan"), "path": Path("/x"), 3: (1,)}
+    store.transition(a.id, [TrialStatus.CLAIMED], TrialStatus.FAILED, details=odd)
+    assert store.events(a.id)[-1]["details"] == {
+        "trace\ufffd": "line\ufffd",
+        "nan": None,
+        "path": "/x",
+        "3": [1],
+    }
+    huge = {"traceback": "x" * 70_000, "job": {"name": "j"}}
+    store.transition(b.id, [TrialStatus.CLAIMED], TrialStatus.FAILED, details=huge)
+    note = store.events(b.id)[-1]["details"]
+    assert note["truncated"] is True and note["keys"] == ["traceback", "job"]
+    assert note["bytes"] > 70_000
+    assert store.trials("c1")[1].status is TrialStatus.FAILED
 
 
 def test_terminal_states_never_change(store: Store) -> None:
