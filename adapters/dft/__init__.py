@@ -9,10 +9,13 @@ parse it (`parse.py`) and turn energies into the campaign's objectives.
 Jobs outlive the engine. The adapter is re-run safe: after a crash `loop
 resume` re-offers an unfinished trial as its next attempt, and `evaluate`
 then finds the job of the earlier attempt in the trial's directory and
-collects it instead of submitting another (see `_job`). Parallel jobs come from
-the campaign's executor (`executor: {type: dask, workers: N}` runs N
-evaluations at once); `max_concurrent_jobs` caps how many jobs of the campaign
-are in flight, whatever the executor.
+collects it instead of submitting another (see `_job`).
+
+Parallel jobs: the adapter declares `max_in_flight` (its `max_concurrent_jobs`),
+so the driver keeps that many evaluations running (on threads of the driver,
+which only wait on jobs, or on Dask workers) and proposes a new trial, with the
+running ones as pending points, as soon as one ends. One lock file per slot
+also caps the campaign's jobs, references included, whoever runs them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -72,6 +76,27 @@ class DFTAdapter:
         self.total = comp.total if comp else 1.0
         # resolved once, in the driver's directory, for every worker
         self.work = config.work_path()
+        self._stop = threading.Event()
+
+    @property
+    def max_in_flight(self) -> int:
+        """How many evaluations the driver should keep running at once."""
+        return self.config.max_concurrent_jobs
+
+    def close(self) -> None:
+        """The driver is leaving: evaluations stop waiting (their jobs run on)."""
+        self._stop.set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # sent to Dask workers: an Event does not pickle, and a worker's own
+        # evaluations end with the worker
+        state = self.__dict__.copy()
+        del state["_stop"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._stop = threading.Event()
 
     @staticmethod
     def check(config: DFTConfig, spec: CampaignSpec) -> list[Problem]:
@@ -85,7 +110,10 @@ class DFTAdapter:
         jobs = backend(cfg.backend)
         try:
             fractions = self._fractions(request.composition)
-            refs = References(cfg, self.work, jobs).ensure(sorted(fractions))
+            slots = self.work / safe(request.campaign) / "slots"
+            refs = References(cfg, self.work, jobs).ensure(
+                sorted(fractions), slots, cfg.max_concurrent_jobs, self._stop
+            )
             parameters = {
                 el: cfg.lattice_parameters.get(el, refs[el].lattice_parameter)
                 for el in fractions
@@ -101,14 +129,16 @@ class DFTAdapter:
                 sqs_trials=cfg.sqs_trials,
                 seed=request.seed,
             )
-            slots = self.work / safe(request.campaign) / "slots"
-            with lifecycle.slot(slots, cfg.max_concurrent_jobs, cfg.poll_seconds):
+            with lifecycle.slot(
+                slots, cfg.max_concurrent_jobs, cfg.poll_seconds, self._stop
+            ):
                 job = self._job(request, built, fractions, jobs)
                 status = lifecycle.wait(
                     job,
                     jobs,
                     poll_seconds=cfg.poll_seconds,
                     vanish_after=cfg.vanish_after,
+                    stop=self._stop,
                 )
             record = job.read()
             if status.state != "completed":
@@ -231,7 +261,13 @@ class DFTAdapter:
         return EvaluationResult(
             failure=reason,
             retryable=retryable,
-            metadata={"job": _job_meta(job, record)},
+            # a failed job still used the machine: its time and cost are kept
+            metadata={
+                "job": _job_meta(job, record),
+                "wall_seconds": record.get("elapsed"),
+                "cost": _cost(self.config.unit, None, record, self.config),
+                "cost_unit": self.config.unit,
+            },
         )
 
     def _result(
@@ -310,12 +346,12 @@ def _job_meta(job: lifecycle.Job, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cost(
-    unit: str, outcome: Outcome, record: dict[str, Any], config: DFTConfig
+    unit: str, outcome: Outcome | None, record: dict[str, Any], config: DFTConfig
 ) -> float | None:
     """The job's cost in *unit*: CPU seconds, or node hours (elapsed x nodes)."""
-    elapsed = record.get("elapsed") or outcome.elapsed
+    elapsed = record.get("elapsed") or (outcome.elapsed if outcome else None)
     if unit == "cpu_seconds":
-        cpu = outcome.cpu_seconds or record.get("cpu_seconds")
+        cpu = (outcome.cpu_seconds if outcome else None) or record.get("cpu_seconds")
         if cpu is None and elapsed is not None:
             cpu = elapsed * config.slurm.ntasks * config.slurm.cpus_per_task
         return None if cpu is None else float(cpu)

@@ -173,16 +173,6 @@ def check(config: DFTConfig, spec: CampaignSpec) -> list[Problem]:
             )
         )
     problems += _calculator_problems(config, comp.components)
-    if config.max_concurrent_jobs > 1 and spec.executor.type == "local":
-        problems.append(
-            Problem(
-                "adapter.max_concurrent_jobs",
-                f"{config.max_concurrent_jobs} jobs in flight need a parallel "
-                "executor; the local executor runs one evaluation at a time",
-                f"add `executor: {{type: dask, workers: {config.max_concurrent_jobs}}}`"
-                ", or set max_concurrent_jobs: 1",
-            )
-        )
     unknown = sorted(set(config.lattice_parameters) - set(comp.components))
     if unknown:
         problems.append(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +36,22 @@ from loop.faults import fault
 
 #: Scheduler queries that may fail in a row (each waited out) before giving up.
 STATUS_RETRIES = 5
+
+
+class Stopped(BaseException):  # noqa: N818 - not an error: the driver is leaving
+    """The driver is stopping: stop waiting (the job itself runs on).
+
+    A BaseException, so that an adapter's catch-all for failed evaluations
+    does not turn it into a failed trial.
+    """
+
+
+def pause(seconds: float, stop: threading.Event | None) -> None:
+    """Sleep *seconds*, or raise `Stopped` as soon as *stop* is set."""
+    if stop is None:
+        time.sleep(seconds)
+    elif stop.wait(seconds):
+        raise Stopped
 
 
 class Job:
@@ -109,12 +126,14 @@ def wait(
     *,
     poll_seconds: float,
     vanish_after: float,
+    stop: threading.Event | None = None,
 ) -> JobStatus:
     """Poll *job* until it ends; each change of state is written to its record.
 
     A job the scheduler does not know is given `vanish_after` seconds (a
     scheduler can be slow to list a new job) before it counts as vanished, and
     a query that fails is repeated, up to `STATUS_RETRIES` times in a row.
+    Setting *stop* ends the wait (`Stopped`); the job is followed again later.
     """
     errors = 0
     while True:
@@ -135,7 +154,7 @@ def wait(
             errors += 1
             if errors >= STATUS_RETRIES:
                 raise
-            time.sleep(poll_seconds * errors)
+            pause(poll_seconds * errors, stop)
             continue
         if status.state == "unknown":
             missing = record.get("missing_since") or time.time()
@@ -148,7 +167,7 @@ def wait(
                     f"(not listed for {vanish_after:.0f} s)",
                 )
             else:
-                time.sleep(poll_seconds)
+                pause(poll_seconds, stop)
                 continue
         changes: dict[str, Any] = {}
         if status.state != record["state"]:
@@ -168,29 +187,47 @@ def wait(
             job.note(**changes)
         if status.state in TERMINAL:
             return status
-        time.sleep(poll_seconds)
+        pause(poll_seconds, stop)
 
 
 @contextmanager
-def slot(directory: Path, slots: int, poll_seconds: float) -> Iterator[int]:
+def slot(
+    directory: Path,
+    slots: int,
+    poll_seconds: float,
+    stop: threading.Event | None = None,
+) -> Iterator[int]:
     """Hold one of *slots* job slots of a campaign (a lock file each) while inside.
 
     The locks are the operating system's, so a slot held by a process that
     dies is free again at once.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     while True:
-        for k in range(slots):
-            handle = (directory / f"slot-{k}.lock").open("a")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
+        held = try_slot(directory, slots)
+        if held is not None:
+            k, handle = held
             try:
                 yield k
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
+                release(handle)
             return
-        time.sleep(poll_seconds)
+        pause(poll_seconds, stop)
+
+
+def try_slot(directory: Path, slots: int) -> tuple[int, Any] | None:
+    """A free slot (its number and locked file), or None if all are taken."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for k in range(slots):
+        handle = (directory / f"slot-{k}.lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return k, handle
+    return None
+
+
+def release(handle: Any) -> None:
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    handle.close()

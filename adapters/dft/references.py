@@ -13,9 +13,10 @@ and campaign with that work directory reads the finished job again.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adapters.dft import lifecycle
 from adapters.dft.inputs import write_job
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 
     from adapters.dft.config import DFTConfig
     from adapters.dft.jobs import Backend
+
+
+#: Job states before the scheduler has the job.
+UNSUBMITTED = ("prepared", "submitting")
 
 
 class ReferenceError(Exception):
@@ -75,37 +80,73 @@ class References:
         self.directory = work / "references" / key
         self.prefix = f"loop-ref-{key}"
 
-    def ensure(self, elements: list[str]) -> dict[str, Reference]:
-        """The references of *elements*, submitting and waiting for missing ones."""
-        jobs = {el: self._submitted(el) for el in elements}
-        out = {}
-        for element, job in jobs.items():
-            status = lifecycle.wait(
-                job,
-                self.backend,
-                poll_seconds=self.config.poll_seconds,
-                vanish_after=self.config.vanish_after,
-            )
-            if status.state != "completed":
-                raise ReferenceError(
-                    f"the {element} reference job in {job.directory} ended "
-                    f"{status.state}: {status.reason}; remove that directory to "
-                    "compute it again"
-                )
-            try:
-                outcome = parse(job.directory)
-            except Exception as exc:
-                raise ReferenceError(
-                    f"the {element} reference in {job.directory} is unusable: {exc}"
-                ) from exc
-            per_cell = len(BASIS[self.config.lattice])
-            a = (outcome.volume_per_atom * per_cell) ** (1 / 3)
-            out[element] = Reference(
-                element, outcome.energy_per_atom, a, job.read()["name"]
-            )
-        return out
+    def ensure(
+        self,
+        elements: list[str],
+        slots: Path | None = None,
+        limit: int = 1,
+        stop: threading.Event | None = None,
+    ) -> dict[str, Reference]:
+        """The references of *elements*, submitting and waiting for missing ones.
 
-    def _submitted(self, element: str) -> lifecycle.Job:
+        With *slots* (a campaign's slot directory, *limit* slots), a reference
+        job this call submits holds a slot until it ends, so references count
+        towards `max_concurrent_jobs` like trial jobs; one that is submitted or
+        done already (by another trial, or an earlier campaign) holds none.
+        """
+        held: dict[str, Any] = {}
+        out: dict[str, Reference] = {}
+        try:
+            for element in elements:
+                job = self._prepared(element)
+                if slots is not None and job.read()["state"] in UNSUBMITTED:
+                    while (got := lifecycle.try_slot(slots, limit)) is None:
+                        if held:  # all slots taken: let our oldest reference end
+                            first = next(iter(held))
+                            out[first] = self._collect(first, stop)
+                            lifecycle.release(held.pop(first))
+                        else:
+                            lifecycle.pause(self.config.poll_seconds, stop)
+                    held[element] = got[1]
+                lifecycle.ensure_submitted(job, self.backend)
+            for element in elements:
+                if element not in out:
+                    out[element] = self._collect(element, stop)
+                if element in held:
+                    lifecycle.release(held.pop(element))
+        finally:
+            for handle in held.values():
+                lifecycle.release(handle)
+        return {el: out[el] for el in elements}
+
+    def _collect(self, element: str, stop: threading.Event | None) -> Reference:
+        """Wait for *element*'s reference job and read its result."""
+        job = lifecycle.Job(self.directory / element)
+        status = lifecycle.wait(
+            job,
+            self.backend,
+            poll_seconds=self.config.poll_seconds,
+            vanish_after=self.config.vanish_after,
+            stop=stop,
+        )
+        if status.state != "completed":
+            raise ReferenceError(
+                f"the {element} reference job in {job.directory} ended "
+                f"{status.state}: {status.reason}; remove that directory to "
+                "compute it again"
+            )
+        try:
+            outcome = parse(job.directory)
+        except Exception as exc:
+            raise ReferenceError(
+                f"the {element} reference in {job.directory} is unusable: {exc}"
+            ) from exc
+        per_cell = len(BASIS[self.config.lattice])
+        a = (outcome.volume_per_atom * per_cell) ** (1 / 3)
+        return Reference(element, outcome.energy_per_atom, a, job.read()["name"])
+
+    def _prepared(self, element: str) -> lifecycle.Job:
+        """The reference job directory of *element*, written if missing."""
         directory = self.directory / element
         name = f"{self.prefix}-{element}"
         start = self.config.lattice_parameters.get(element) or guess_lattice_parameter(
@@ -121,6 +162,4 @@ class References:
             relax="volume",
             record={"kind": "reference", "element": element},
         )
-        job = lifecycle.Job(directory)
-        lifecycle.ensure_submitted(job, self.backend)
-        return job
+        return lifecycle.Job(directory)

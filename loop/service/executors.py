@@ -1,13 +1,25 @@
-"""Running a batch of evaluations: one by one in the driver, or on a Dask cluster.
+"""Where evaluations run: in the driver, on threads of the driver, or on Dask.
 
-The driver stays the only writer: executors only compute. Results come back
-as they finish and the driver stores each in its own transaction, so a crash
-mid-batch loses at most the evaluations still running, which `loop resume`
-re-runs (the adapters that may use an executor are re-run safe).
+The driver stays the only writer: executors only compute. It hands an
+executor one claimed trial at a time (`submit`) while fewer than `capacity`
+are running, and takes results back one at a time as they finish
+(`next_result`), storing each in its own transaction, so a crash loses at most
+the evaluations still running, which `loop resume` re-runs (the adapters that
+may run in parallel are re-run safe).
+
+* `InlineExecutor`: one evaluation at a time, in the driver (the default).
+* `ThreadExecutor`: up to N evaluations at once on threads of the driver, for
+  adapters whose evaluation mostly waits on something else (a DFT adapter
+  following jobs on a scheduler declares `max_in_flight`).
+* `DaskExecutor`: evaluations on a Dask cluster's workers.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -16,71 +28,152 @@ from loop.errors import LoopError
 from loop.ports import EvaluationRequest, EvaluationResult
 from loop.spec.executor import Executor as ExecutorSpec
 
+Finished = tuple[EvaluationRequest, EvaluationResult]
+
 
 class Executor(Protocol):
-    def evaluate(
-        self, adapter: Any, requests: list[EvaluationRequest]
-    ) -> Iterator[tuple[EvaluationRequest, EvaluationResult]]:
-        """Yield (request, result) pairs as the evaluations finish."""
+    #: How many evaluations it runs at once.
+    capacity: int
+
+    def submit(self, adapter: Any, request: EvaluationRequest) -> None:
+        """Start evaluating *request* (or queue it until `next_result`)."""
+        ...
+
+    def next_result(self, timeout: float) -> Finished | None:
+        """The next evaluation to finish, or None if none did within *timeout* s."""
         ...
 
 
 class InlineExecutor:
     """Evaluate in the driver's process, one request after the other."""
 
-    def evaluate(
-        self, adapter: Any, requests: list[EvaluationRequest]
-    ) -> Iterator[tuple[EvaluationRequest, EvaluationResult]]:
-        for request in requests:
-            yield request, adapter.evaluate(request)
+    capacity = 1
+
+    def __init__(self) -> None:
+        self._waiting: deque[tuple[Any, EvaluationRequest]] = deque()
+
+    def submit(self, adapter: Any, request: EvaluationRequest) -> None:
+        self._waiting.append((adapter, request))
+
+    def next_result(self, timeout: float) -> Finished | None:
+        if not self._waiting:
+            return None
+        adapter, request = self._waiting.popleft()
+        return request, adapter.evaluate(request)
+
+
+class ThreadExecutor:
+    """Up to *capacity* evaluations at once on daemon threads of the driver.
+
+    Daemon threads, so a driver that stops is never held up by an evaluation
+    still waiting on a job; the adapter is told to stop waiting by its
+    `close()` (the driver calls it on the way out).
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._done: queue.Queue[tuple[EvaluationRequest, Any]] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, adapter: Any, request: EvaluationRequest) -> None:
+        def run() -> None:
+            try:
+                outcome: Any = adapter.evaluate(request)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the driver
+                outcome = exc
+            self._done.put((request, outcome))
+
+        thread = threading.Thread(
+            target=run, name=f"loop-trial-{request.trial_id}", daemon=True
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def next_result(self, timeout: float) -> Finished | None:
+        try:
+            request, outcome = self._done.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return request, outcome
+
+    def join(self, timeout: float) -> None:
+        """Give running evaluations up to *timeout* s in all to wind down."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class DaskExecutor:
-    """Evaluate on a Dask cluster; results are yielded as they complete."""
+    """Evaluate on a Dask cluster; results come back as they complete."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, limit: int | None = None) -> None:
         self.client = client
+        threads = sum(client.nthreads().values()) or 1
+        self.capacity = min(threads, limit) if limit else threads
         self._shared: dict[int, Any] = {}
+        self._running: dict[Any, EvaluationRequest] = {}
 
-    def evaluate(
-        self, adapter: Any, requests: list[EvaluationRequest]
-    ) -> Iterator[tuple[EvaluationRequest, EvaluationResult]]:
-        from distributed import as_completed
-
-        if not requests:
-            return
+    def submit(self, adapter: Any, request: EvaluationRequest) -> None:
         # send the adapter to the workers once per run, not with every task; keep
-        # the future alive, or Dask drops the data other batches still need
+        # the future alive, or Dask drops the data later tasks still need
         if id(adapter) not in self._shared:
             [self._shared[id(adapter)]] = self.client.scatter(
                 [adapter], broadcast=True, hash=False
             )
-        shared = self._shared[id(adapter)]
-        futures = {
-            self.client.submit(_evaluate, shared, r, pure=False): r for r in requests
-        }
-        try:
-            for future, result in as_completed(futures, with_results=True):
-                yield futures[future], result
-        except LoopError:
-            raise
-        except Exception as exc:  # a worker died, the scheduler went away, ...
-            raise LoopError(
-                f"the Dask cluster failed while evaluating: {type(exc).__name__}: {exc}",
-                "check the cluster (workers alive, scheduler reachable); every result "
-                "stored so far is kept, and `loop resume` re-runs the rest",
-            ) from exc
+        future = self.client.submit(
+            _evaluate, self._shared[id(adapter)], request, pure=False
+        )
+        self._running[future] = request
+
+    def next_result(self, timeout: float) -> Finished | None:
+        deadline = time.monotonic() + timeout
+        while self._running:
+            done = next((f for f in self._running if f.done()), None)
+            if done is not None:
+                request = self._running.pop(done)
+                try:
+                    return request, done.result()
+                except LoopError:
+                    raise
+                except Exception as exc:  # a worker died, the scheduler went away
+                    raise LoopError(
+                        "the Dask cluster failed while evaluating: "
+                        f"{type(exc).__name__}: {exc}",
+                        "check the cluster (workers alive, scheduler reachable); "
+                        "every result stored so far is kept, and `loop resume` "
+                        "re-runs the rest",
+                    ) from exc
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+        return None
 
 
 def _evaluate(adapter: Any, request: EvaluationRequest) -> EvaluationResult:
-    return adapter.evaluate(request)  # type: ignore[no-any-return]
+    return adapter.evaluate(request)
 
 
 @contextmanager
-def open_executor(spec: ExecutorSpec) -> Iterator[Executor]:
-    """The executor a campaign asks for, shut down (cluster included) on exit."""
+def open_executor(
+    spec: ExecutorSpec, in_flight: int | None = None
+) -> Iterator[Executor]:
+    """The executor a campaign asks for, shut down (cluster included) on exit.
+
+    *in_flight* is what the adapter allows at once (`max_in_flight`, e.g. a DFT
+    adapter's `max_concurrent_jobs`): in the driver it runs that many
+    evaluations on threads; on Dask it caps how many are sent to the workers.
+    """
     if spec.type == "local":
-        yield InlineExecutor()
+        if in_flight is None or in_flight <= 1:
+            yield InlineExecutor()
+            return
+        threads = ThreadExecutor(in_flight)
+        try:
+            yield threads
+        finally:
+            threads.join(timeout=10.0)
         return
     try:
         from distributed import Client, LocalCluster
@@ -98,7 +191,7 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Executor]:
                 "check `executor.address` and that the scheduler is running",
             ) from None
         try:
-            yield DaskExecutor(client)
+            yield DaskExecutor(client, in_flight)
         finally:
             client.close()
         return
@@ -112,4 +205,4 @@ def open_executor(spec: ExecutorSpec) -> Iterator[Executor]:
         ) as cluster,
         Client(cluster) as client,
     ):
-        yield DaskExecutor(client)
+        yield DaskExecutor(client, in_flight)

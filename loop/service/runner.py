@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,9 +107,17 @@ def _run_push(
     report: ProgressCallback,
     lease: Lease,
 ) -> RunSummary:
-    """Propose, evaluate the batch with the adapter (on the campaign's executor), repeat."""
-    with open_executor(spec.executor) as executor:
-        return _push_loop(store, spec, engine, adapter, report, lease, executor)
+    """Propose, evaluate with the adapter (on the campaign's executor), repeat."""
+    in_flight = getattr(adapter, "max_in_flight", None)
+    with open_executor(spec.executor, in_flight) as executor:
+        try:
+            return _push_loop(
+                store, spec, engine, adapter, report, lease, executor, in_flight
+            )
+        finally:
+            # evaluations still waiting (on jobs that outlive us) stop waiting
+            if hasattr(adapter, "close"):
+                adapter.close()
 
 
 def _push_loop(
@@ -120,47 +128,89 @@ def _push_loop(
     report: ProgressCallback,
     lease: Lease,
     executor: Executor,
+    in_flight: int | None,
 ) -> RunSummary:
-    name = spec.name
+    """Keep the executor busy with claimed trials until the budget is spent.
+
+    By default proposals come in whole batches: `batch_size` trials are
+    proposed, evaluated (up to the executor's capacity at once), and only then
+    is the next batch proposed, so a campaign gives the same trials wherever it
+    runs. An adapter that declares `max_in_flight` (DFT: long jobs that finish
+    in any order) is refilled instead: as soon as an evaluation finishes and
+    nothing waits, new trials are proposed with those still running as pending
+    points, so that many stay in flight.
+    """
+    name, budget = spec.name, spec.budget.experiments
+    refill = in_flight is not None
+    running: dict[int, EvaluationRequest] = {}
     while True:
         _check(lease)
         trials = store.trials(name)
-        used = budget_used(trials)
-        if used >= spec.budget.experiments:
+        if budget_used(trials) >= budget and not running:
             store.update_campaign(name, status="completed")
             return _summary(spec, trials, finished=True)
-        pending = [t for t in trials if t.status == TrialStatus.PENDING]
-        if not pending:
+        waiting = [
+            t for t in trials if t.status == TrialStatus.PENDING and t.id not in running
+        ]
+        starting = waiting[: executor.capacity - len(running)]
+        for trial in starting:
+            request = _claim(store, spec, trial, lease)
+            executor.submit(adapter, request)
+            running[trial.id] = request
+        free = executor.capacity - len(running)
+        if len(starting) == len(waiting) and free > 0 and (refill or not running):
             committed = sum(1 for t in trials if t.status.spends_budget)
-            slots = spec.budget.experiments - committed
-            if slots <= 0:
+            slots = budget - committed
+            if slots <= 0 and not running:
                 # everything left is in flight elsewhere (e.g. needs review)
                 return _summary(spec, trials, finished=False)
-            iteration = max((t.iteration for t in trials), default=-1) + 1
-            engine.tell(trials)
-            n = min(spec.strategy.batch_size, slots)
-            report(_progress(spec, trials, f"proposing {n} (iteration {iteration})"))
-            started = time.perf_counter()
-            proposals = _timed(engine.ask(n, iteration), time.perf_counter() - started)
-            fault("after_fit")
-            if not proposals:
-                # every feasible configuration has been tried (a tiny or gridded space)
-                store.update_campaign(name, status="exhausted")
-                return _summary(spec, trials, finished=False, exhausted=True)
-            store.add_trials(name, iteration, proposals, spec.budget.experiments)
-            fault("after_commit_proposals")
+            n = min(spec.strategy.batch_size, slots, free if refill else slots)
+            if n > 0:
+                proposals = _propose(spec, engine, store, name, n, report, len(running))
+                if proposals:
+                    continue
+                if not running:
+                    # every feasible configuration has been tried (a tiny or gridded space)
+                    store.update_campaign(name, status="exhausted")
+                    return _summary(spec, trials, finished=False, exhausted=True)
+        finished = executor.next_result(timeout=1.0)
+        if finished is None:
             continue
-        for request, result in executor.evaluate(
-            adapter, _claimed(store, spec, pending, lease)
-        ):
-            fault("after_evaluate")
-            _check(lease)
-            _settle(store, spec, request, result)
-            report(
-                _progress(
-                    spec, store.trials(name), f"measured trial {request.trial_id}"
-                )
+        request, result = finished
+        running.pop(request.trial_id, None)
+        fault("after_evaluate")
+        _check(lease)
+        _settle(store, spec, request, result)
+        state = f"; {len(running)} in flight" if running else ""
+        report(
+            _progress(
+                spec, store.trials(name), f"measured trial {request.trial_id}{state}"
             )
+        )
+
+
+def _propose(
+    spec: CampaignSpec,
+    engine: CampaignEngine,
+    store: Store,
+    name: str,
+    n: int,
+    report: ProgressCallback,
+    running: int,
+) -> list[Proposal]:
+    """Ask the engine for *n* trials (those in flight as pending points) and store them."""
+    trials = store.trials(name)
+    iteration = max((t.iteration for t in trials), default=-1) + 1
+    engine.tell(trials)
+    also = f", {running} in flight" if running else ""
+    report(_progress(spec, trials, f"proposing {n} (iteration {iteration}{also})"))
+    started = time.perf_counter()
+    proposals = _timed(engine.ask(n, iteration), time.perf_counter() - started)
+    fault("after_fit")
+    if proposals:
+        store.add_trials(name, iteration, proposals, spec.budget.experiments)
+        fault("after_commit_proposals")
+    return proposals
 
 
 def _run_pull(
@@ -251,25 +301,24 @@ def _timed(proposals: list[Proposal], seconds: float) -> list[Proposal]:
     ]
 
 
-def _claimed(
-    store: Store, spec: CampaignSpec, trials: list[Trial], lease: Lease
-) -> Iterator[EvaluationRequest]:
-    """Mark each trial CLAIMED just before it is handed to the executor."""
-    for trial in trials:
-        _check(lease)
-        store.transition(
-            trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt
-        )
-        fault("after_claim")
-        yield EvaluationRequest(
-            campaign=spec.name,
-            trial_id=trial.id,
-            attempt=trial.attempt,
-            composition=trial.composition,
-            parameters=trial.parameters,
-            objectives=[o.name for o in spec.objectives],
-            seed=spec.seed,
-        )
+def _claim(
+    store: Store, spec: CampaignSpec, trial: Trial, lease: Lease
+) -> EvaluationRequest:
+    """Mark *trial* CLAIMED just before it is handed to the executor."""
+    _check(lease)
+    store.transition(
+        trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=trial.attempt
+    )
+    fault("after_claim")
+    return EvaluationRequest(
+        campaign=spec.name,
+        trial_id=trial.id,
+        attempt=trial.attempt,
+        composition=trial.composition,
+        parameters=trial.parameters,
+        objectives=[o.name for o in spec.objectives],
+        seed=spec.seed,
+    )
 
 
 def _settle(
@@ -278,7 +327,11 @@ def _settle(
     request: EvaluationRequest,
     result: EvaluationResult,
 ) -> None:
-    """Store what an evaluation gave: a measurement, a retry, or a failure."""
+    """Store what an evaluation gave: a measurement, a retry, or a failure.
+
+    A failure's metadata (the job, its cost, a traceback) goes with the
+    trial's audit event, so it is kept even though nothing was measured.
+    """
     trial_id, attempt = request.trial_id, request.attempt
     if result.failure is None:
         store.complete(
@@ -298,6 +351,7 @@ def _settle(
             attempt=attempt,
             reason=result.failure,
             next_attempt=True,
+            details=result.metadata or None,
         )
     else:
         store.transition(
@@ -306,6 +360,7 @@ def _settle(
             TrialStatus.FAILED,
             attempt=attempt,
             reason=result.failure,
+            details=result.metadata or None,
         )
 
 

@@ -67,6 +67,8 @@ class BotorchStrategy:
             }
         outputs = [*goals, *cons]
         provenance["outputs"] = [o.name for o in outputs]
+        # trials still being measured, which the acquisition treats as pending
+        provenance["pending"] = len(history.x_pending)
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         x_base = torch.as_tensor(history.x_done, dtype=torch.double)
@@ -165,7 +167,7 @@ class BotorchStrategy:
             # start points too: a safe region must stay reachable when every
             # local optimum lies where experiments fail
             raw = raw + list(self._pool(ctx, everything)[:32])
-        repaired = []
+        repaired: list[np.ndarray] = []
         for x in raw:
             fixed = feas.finalise(x)
             if fixed is not None and ctx.is_new(fixed, [*taken, *repaired]):

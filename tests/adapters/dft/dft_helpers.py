@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,17 @@ HERE = Path(__file__).resolve().parent
 FAKESLURM = HERE / "fakeslurm"
 
 
-def dft_spec(work_dir: Path, name: str = "dft-test", **adapter: Any) -> CampaignSpec:
-    """A Cu-Ni-Pd campaign with the dft adapter (local EMT, 4-16 atoms, fast polls)."""
+def dft_spec(
+    work_dir: Path,
+    name: str = "dft-test",
+    campaign: dict[str, Any] | None = None,
+    **adapter: Any,
+) -> CampaignSpec:
+    """A Cu-Ni-Pd campaign with the dft adapter (local EMT, 4-16 atoms, fast polls).
+
+    *campaign* replaces top-level keys (strategy, budget, ...); the rest of the
+    keywords go into the adapter block.
+    """
     block = {
         "type": "dft",
         "work_dir": str(work_dir),
@@ -37,6 +47,7 @@ def dft_spec(work_dir: Path, name: str = "dft-test", **adapter: Any) -> Campaign
             "strategy": {"acquisition": "qLogNEHVI"},
             "budget": {"experiments": 4},
             "adapter": block,
+            **(campaign or {}),
         }
     )
 
@@ -66,3 +77,24 @@ def require_chgnet() -> None:
         unavailable(
             "the CHGNet tests", "chgnet is not installed", "pip install -e '.[chgnet]'"
         )
+
+
+def job_dirs(work: Path) -> list[Path]:
+    """Every job directory (references and trials) under *work*."""
+    return sorted(p.parent for p in work.rglob("job.json"))
+
+
+def max_in_flight(directories: list[Path]) -> int:
+    """Most jobs between submission and their end at one time, from their histories."""
+    events = []
+    for directory in directories:
+        history = dict(json.loads((directory / "job.json").read_text())["history"])
+        end = next(
+            history[s] for s in ("completed", "failed", "vanished") if s in history
+        )
+        events += [(history["submitted"], 1), (end, -1)]
+    running = most = 0
+    for _, step in sorted(events):  # an end sorts before a start at the same time
+        running += step
+        most = max(most, running)
+    return most

@@ -7,12 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 from ase.calculators.emt import EMT
 from ase.io import read
-from dft_helpers import require_chgnet
+from dft_helpers import job_dirs, max_in_flight, require_chgnet
 from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
 from loop.records import TrialStatus
@@ -38,21 +39,14 @@ def loop_run(path: Path, db: str, cwd: Path) -> subprocess.CompletedProcess[str]
     )
 
 
-def job_dirs(work: Path) -> list[Path]:
-    return sorted(p.parent for p in work.rglob("job.json"))
-
-
-def max_in_flight(directories: list[Path]) -> int:
-    """Most jobs between submission and their end at one time, from their histories."""
-    events = []
+def proposed_while_another_ran(trials: list, directories: list[Path]) -> bool:
+    """Whether some trial was proposed between another job's submission and end."""
+    spans = []
     for directory in directories:
         history = dict(json.loads((directory / "job.json").read_text())["history"])
-        events += [(history["submitted"], 1), (history["completed"], -1)]
-    running = most = 0
-    for _, step in sorted(events):
-        running += step
-        most = max(most, running)
-    return most
+        spans.append((history["submitted"], history["completed"]))
+    proposed = [t.created_at.replace(tzinfo=UTC).timestamp() for t in trials]
+    return any(start < at < end for at in proposed for start, end in spans)
 
 
 def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> None:
@@ -78,8 +72,18 @@ def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> No
             structure.composition
         )
         assert len((directory / "runs.log").read_text().splitlines()) == 1
-    # two jobs in flight at a time (executor: dask, 2 workers; max_concurrent_jobs: 2)
-    assert max_in_flight([d for d in dirs if "trial-" in str(d)]) == 2
+    # two jobs in flight at a time (max_concurrent_jobs: 2, followed by the driver)
+    trial_dirs = [d for d in dirs if "trial-" in str(d)]
+    assert max_in_flight(trial_dirs) == 2
+    # refilled as each job ends: model proposals made one at a time, with the
+    # other job still running given to the acquisition as a pending point
+    modelled = [t for t in trials if t.phase != "initial"]
+    assert modelled and all(t.provenance.get("pending") == 1 for t in modelled)
+    assert all(
+        sum(1 for t in modelled if t.iteration == i) == 1
+        for i in {t.iteration for t in modelled}
+    )
+    assert proposed_while_another_ran(trials, trial_dirs)
     for trial in trials:
         meta = trial.measurement.metadata
         job = Path(meta["job"]["directory"])

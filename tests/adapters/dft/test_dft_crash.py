@@ -3,7 +3,8 @@
 Every job must be collected exactly once and none submitted twice. The engine
 runs as a child process (`python -m loop.cli`), killed either by the fault point
 `after_dft_submit` (the scheduler has accepted a job, its id is not yet written
-down) or from here, with SIGKILL, while two jobs run on the Dask executor. The
+down) or from here, with SIGKILL, while two jobs run (followed by threads of the
+driver, or by the workers of a Dask executor). The
 jobs themselves outlive the engine, as cluster jobs do; how often each ran is
 counted by its `runs.log` (local runner) and the fake `sbatch`'s log.
 """
@@ -35,7 +36,7 @@ NAME = "dft-crash"
 KILLED = -signal.SIGKILL
 
 
-def campaign(tmp_path: Path, **adapter: Any) -> Path:
+def campaign(tmp_path: Path, executor: str = "local", **adapter: Any) -> Path:
     """A Cu-Ni-Pd campaign of 4 random proposals in batches of 2, local EMT jobs."""
     data = {
         "schema_version": 1,
@@ -57,7 +58,7 @@ def campaign(tmp_path: Path, **adapter: Any) -> Path:
             **adapter,
         },
     }
-    if adapter.get("max_concurrent_jobs", 1) > 1:
+    if executor == "dask":
         data["executor"] = {"type": "dask", "workers": adapter["max_concurrent_jobs"]}
     path = tmp_path / "campaign.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -148,10 +149,14 @@ def test_killed_after_each_submission_resume_collects_every_job_once(
     assert sum(1 for r in found.values() if r.get("found_by_name")) == kills
 
 
-def test_sigkill_with_two_jobs_running_on_dask_then_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_sigkill_with_two_jobs_running_then_resume(
+    tmp_path: Path, executor: str
+) -> None:
     # each job waits 2 s before computing, so the engine dies with both running
     path = campaign(
         tmp_path,
+        executor,
         max_concurrent_jobs=2,
         slurm={"command": "sleep 2; $python -m adapters.dft.run_local ."},
     )
