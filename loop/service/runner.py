@@ -24,7 +24,7 @@ from loop.plugins import adapter_class
 from loop.ports import EvaluationRequest, EvaluationResult
 from loop.records import Proposal, Trial, TrialStatus
 from loop.service.campaigns import best_trial, budget_used, load_spec
-from loop.service.executors import Executor, open_executor
+from loop.service.executors import Executor, Finished, open_executor
 from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import Lease, driving
@@ -173,10 +173,7 @@ def _push_loop(
                     # every feasible configuration has been tried (a tiny or gridded space)
                     store.update_campaign(name, status="exhausted")
                     return _summary(spec, trials, finished=False, exhausted=True)
-        finished = executor.next_result(timeout=1.0)
-        if finished is None:
-            continue
-        request, result = finished
+        request, result = _next_finished(executor, lease)
         running.pop(request.trial_id, None)
         fault("after_evaluate")
         _check(lease)
@@ -187,6 +184,13 @@ def _push_loop(
                 spec, store.trials(name), f"measured trial {request.trial_id}{state}"
             )
         )
+
+
+def _next_finished(executor: Executor, lease: Lease) -> Finished:
+    """Wait for an evaluation to end, checking the stop flag and lease every second."""
+    while (finished := executor.next_result(timeout=1.0)) is None:
+        _check(lease)
+    return finished
 
 
 def _propose(
