@@ -36,6 +36,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check loop adapters tests
 	$(BIN)/ruff format --check loop adapters tests
+	$(BIN)/mypy loop adapters
 
 schema: $(STAMP)
 	$(BIN)/loop schema -o campaigns/schema/campaign.schema.json

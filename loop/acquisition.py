@@ -192,6 +192,7 @@ def _optimise(
             return_best_only=False,
             retry_on_optimization_warning=False,
         )
+        assert values is not None  # return_acq_values is left at True
         found += [
             (float(v), row.reshape(-1).numpy())
             for v, row in zip(values.reshape(-1), x, strict=True)

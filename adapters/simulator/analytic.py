@@ -156,7 +156,10 @@ class Electrolyte:
     outputs = {"conductivity": "mS/cm", "viscosity": "mPa s", "cost": "USD/kg"}
 
     def __init__(self, spec: CampaignSpec, options: ElectrolyteOptions) -> None:
-        self.components = spec.space.composition.components
+        comp = spec.space.composition
+        if comp is None:  # `_electrolyte` refuses such a spec before this runs
+            raise ValueError("the electrolyte simulator needs space.composition")
+        self.components = comp.components
         self.concentration = options.concentration
         self.temperature = options.temperature
         self.salt_price = options.salt_price

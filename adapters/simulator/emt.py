@@ -42,7 +42,10 @@ def element_reference(symbol: str) -> tuple[float, float]:
     from ase.build import bulk
     from ase.data import atomic_numbers, reference_states
 
-    start = reference_states[atomic_numbers[symbol]]["a"]
+    state = reference_states[atomic_numbers[symbol]]
+    start = state["a"] if state else None
+    if not isinstance(start, float):  # every element of EMT_ELEMENTS has one
+        raise ValueError(f"ASE has no reference lattice parameter for {symbol}")
     atoms = bulk(symbol, "fcc", a=start, cubic=True)
     scale, energy = _relax_scale(atoms)
     return start * scale, energy

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -105,7 +106,7 @@ def _caller(
 Caller = Annotated[RobotKey, Depends(_caller)]
 
 
-def _raw_body(model: type) -> dict[str, Any]:
+def _raw_body(model: type[BaseModel]) -> dict[str, Any]:
     """OpenAPI for a route that reads its body raw (to keep it before validating)."""
     return {
         "requestBody": {

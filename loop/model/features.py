@@ -59,6 +59,11 @@ def _make_transform_class() -> Any:
     class DescriptorFeatures(InputTransform, torch.nn.Module):
         """comp-rep -> [kept columns, weighted mean, weighted spread] per property."""
 
+        # buffers, registered in __init__ (annotated: Module.__getattr__ is untyped)
+        table: torch.Tensor
+        frac: torch.Tensor
+        keep: torch.Tensor
+
         def __init__(self, spec: FeatureSpec) -> None:
             super().__init__()
             self.transform_on_train = True

@@ -62,7 +62,10 @@ class JointModel:
         if self.n_goals == 1:
             from botorch.acquisition.objective import GenericMCObjective
 
-            return GenericMCObjective(lambda y, X=None: y[..., 0])
+            def first_goal(y: Any, X: Any = None) -> Any:
+                return y[..., 0]
+
+            return GenericMCObjective(first_goal)
         from botorch.acquisition.multi_objective.objective import (
             IdentityMCMultiOutputObjective,
         )
@@ -121,7 +124,7 @@ def success_weighted(acqf: Any, success_model: Any) -> Any:
     import torch
     from botorch.acquisition import AcquisitionFunction
 
-    class SuccessWeighted(AcquisitionFunction):  # type: ignore[misc]
+    class SuccessWeighted(AcquisitionFunction):
         def __init__(self) -> None:
             super().__init__(model=acqf.model)
             self.inner = acqf

@@ -244,9 +244,10 @@ class Feasibility:
         for _ in range(8 * len(units)):
             if self._linear_violation(y) <= TOL:
                 return y
-            y = self._best_grid_move(y, units, lo_u, hi_u)
-            if y is None:
+            moved = self._best_grid_move(y, units, lo_u, hi_u)
+            if moved is None:
                 return None
+            y = moved
         return y if self._linear_violation(y) <= TOL else None
 
     def _best_grid_move(

@@ -30,9 +30,9 @@ class FrozenDict(dict[K, V]):
         raise TypeError("a validated campaign spec cannot be changed; build a new one")
 
     __setitem__ = __delitem__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _refuse
 
-    def __ior__(self, _: Any) -> NoReturn:  # type: ignore[misc,override]
+    def __ior__(self, _: Any) -> NoReturn:  # type: ignore[misc]  # |= refuses, | copies
         self._refuse()
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -52,7 +52,7 @@ def deep_freeze(value: Any) -> Any:
 
 
 def _freeze_top(value: dict[Any, Any]) -> FrozenDict[Any, Any]:
-    return deep_freeze(value)  # type: ignore[no-any-return]
+    return deep_freeze(value)
 
 
 #: A dict field that cannot be modified after validation.
@@ -76,7 +76,7 @@ def fail(problems: Sequence[tuple[str, str] | tuple[str, str, str]]) -> None:
         lines = []
         for p in problems:
             message, hint = p[0], p[1]
-            sub = p[2] if len(p) > 2 else ""  # type: ignore[misc]
+            sub = p[2] if len(p) > 2 else ""
             lines.append(f"{sub}{PATH_SEP}{message}{HINT_SEP}{hint}")
         raise ValueError("\n".join(lines))
 

@@ -106,7 +106,7 @@ class CampaignSpec(SpecModel):
             config = plugin.Config.model_validate(block)
         except ValidationError as exc:
             fail(_inner_problems(exc, plugin.Config))
-        return deep_freeze(config.model_dump(mode="json"))  # type: ignore[no-any-return]
+        return deep_freeze(config.model_dump(mode="json"))
 
     @model_validator(mode="after")
     def _cross_check(self, info: ValidationInfo) -> CampaignSpec:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from loop.errors import LoopError
 from loop.storage.store import Store
@@ -83,9 +83,9 @@ def acquire(
             )
         epoch = row.driver_epoch + 1
         result = s.exec(
-            update(CampaignRow)  # type: ignore[call-overload]
-            .where(CampaignRow.id == row.id)
-            .where(CampaignRow.driver_epoch == row.driver_epoch)
+            update(CampaignRow)
+            .where(col(CampaignRow.id) == row.id)
+            .where(col(CampaignRow.driver_epoch) == row.driver_epoch)
             .values(
                 driver_owner=owner,
                 driver_since=now,
@@ -113,10 +113,10 @@ def renew(
     with store.transaction() as s:
         now = store.now(s)
         result = s.exec(
-            update(CampaignRow)  # type: ignore[call-overload]
-            .where(CampaignRow.name == campaign)
-            .where(CampaignRow.driver_owner == owner)
-            .where(CampaignRow.driver_epoch == epoch)
+            update(CampaignRow)
+            .where(col(CampaignRow.name) == campaign)
+            .where(col(CampaignRow.driver_owner) == owner)
+            .where(col(CampaignRow.driver_epoch) == epoch)
             .values(driver_expires_at=now + timedelta(seconds=ttl))
         )
         if result.rowcount != 1:
@@ -130,10 +130,10 @@ def release(store: Store, campaign: str, epoch: int, owner: str | None = None) -
     owner = owner or me()
     with store.transaction() as s:
         s.exec(
-            update(CampaignRow)  # type: ignore[call-overload]
-            .where(CampaignRow.name == campaign)
-            .where(CampaignRow.driver_owner == owner)
-            .where(CampaignRow.driver_epoch == epoch)
+            update(CampaignRow)
+            .where(col(CampaignRow.name) == campaign)
+            .where(col(CampaignRow.driver_owner) == owner)
+            .where(col(CampaignRow.driver_epoch) == epoch)
             .values(driver_owner=None, driver_expires_at=None)
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loop.errors import FieldProblem, InvalidBodyError, TrialStateError
 from loop.faults import fault
@@ -235,14 +235,14 @@ def submissions(store: Store, campaign: str) -> list[dict[str, Any]]:
         rows = s.exec(
             select(SubmissionRow)
             .where(SubmissionRow.campaign_id == cid)
-            .order_by(SubmissionRow.id)  # type: ignore[arg-type]
+            .order_by(col(SubmissionRow.id))
         ).all()
         return [r.model_dump() for r in rows]
 
 
 def _finish(s: Session, submission_id: int, outcome: str, code: int) -> None:
     s.exec(
-        update(SubmissionRow)  # type: ignore[call-overload]
-        .where(SubmissionRow.id == submission_id)
+        update(SubmissionRow)
+        .where(col(SubmissionRow.id) == submission_id)
         .values(outcome=outcome, status_code=code)
     )

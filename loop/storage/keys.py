@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from loop.errors import BadInputError, NotFoundError
 from loop.storage.store import Store, retried
@@ -58,7 +58,7 @@ def keys(store: Store, campaign: str | None = None) -> list[RobotKey]:
         query = select(RobotKeyRow, CampaignRow.name).join(CampaignRow)
         if campaign is not None:
             query = query.where(CampaignRow.name == campaign)
-        rows = s.exec(query.order_by(RobotKeyRow.id)).all()  # type: ignore[arg-type]
+        rows = s.exec(query.order_by(col(RobotKeyRow.id))).all()
         return [_key(row, name) for row, name in rows]
 
 
@@ -78,8 +78,8 @@ def touch_key(store: Store, key_id: int) -> None:
     """Record that a key was used (for `loop robots list`)."""
     with store.transaction() as s:
         s.exec(
-            update(RobotKeyRow)  # type: ignore[call-overload]
-            .where(RobotKeyRow.id == key_id)
+            update(RobotKeyRow)
+            .where(col(RobotKeyRow.id) == key_id)
             .values(last_used_at=utcnow())
         )
 

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loop.errors import (
     FieldProblem,
@@ -114,7 +114,7 @@ def claim_next(
             select(TrialRow)
             .where(TrialRow.campaign_id == cid)
             .where(TrialRow.status == TrialStatus.PENDING.value)
-            .order_by(TrialRow.id)  # type: ignore[arg-type]
+            .order_by(col(TrialRow.id))
             .limit(1)
             .with_for_update(skip_locked=True, key_share=True)
         ).first()
@@ -207,9 +207,9 @@ def _reap(s: Session, cid: int, now: datetime, max_attempts: int) -> list[Reaped
     rows = s.exec(
         select(TrialRow)
         .where(TrialRow.campaign_id == cid)
-        .where(TrialRow.status.in_([t.value for t in LEASED]))  # type: ignore[attr-defined]
-        .where(TrialRow.lease_expires_at < now)  # type: ignore[operator]
-        .order_by(TrialRow.id)  # type: ignore[arg-type]
+        .where(col(TrialRow.status).in_([t.value for t in LEASED]))
+        .where(col(TrialRow.lease_expires_at) < now)
+        .order_by(col(TrialRow.id))
         .with_for_update(skip_locked=True, key_share=True)
     ).all()
     reaped = []

@@ -29,9 +29,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
-from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from loop.errors import (
     BadInputError,
@@ -172,14 +171,10 @@ class Store:
         robots, API replicas and drivers agree on when a lease ends.
         """
         if self.engine.dialect.name == "sqlite":
-            text = s.exec(  # type: ignore[call-overload]
-                sa_select(func.strftime("%Y-%m-%d %H:%M:%f", "now"))
-            ).scalar_one()
+            text = s.exec(select(func.strftime("%Y-%m-%d %H:%M:%f", "now"))).one()
             now = datetime.fromisoformat(text).replace(tzinfo=UTC)
         else:
-            now = s.exec(  # type: ignore[call-overload]
-                sa_select(func.clock_timestamp())
-            ).scalar_one()
+            now = s.exec(select(func.clock_timestamp())).one()
         return now.astimezone(UTC) + self.clock_skew
 
     # --------------------------------------------------------------- campaigns
@@ -218,7 +213,7 @@ class Store:
     @retried
     def list_campaigns(self) -> list[CampaignRecord]:
         with self.transaction(write=False) as s:
-            rows = s.exec(select(CampaignRow).order_by(CampaignRow.id)).all()
+            rows = s.exec(select(CampaignRow).order_by(col(CampaignRow.id))).all()
             return [_campaign(r) for r in rows]
 
     @retried
@@ -252,7 +247,7 @@ class Store:
                 select(func.count())
                 .select_from(TrialRow)
                 .where(TrialRow.campaign_id == cid)
-                .where(TrialRow.status.not_in(["abandoned", "stale"]))  # type: ignore[attr-defined]
+                .where(col(TrialRow.status).not_in(["abandoned", "stale"]))
             ).one()
             if committed + len(proposals) > budget:
                 raise StorageError(
@@ -279,9 +274,10 @@ class Store:
             ]
             s.add_all(rows)
             s.flush()
-            for row in rows:
-                s.add(TrialEventRow(trial_id=row.id, to_status="pending", attempt=1))
-            return [_trial(r, campaign, None) for r in rows]
+            trials = [_trial(r, campaign, None) for r in rows]  # ids set by flush
+            for t in trials:
+                s.add(TrialEventRow(trial_id=t.id, to_status="pending", attempt=1))
+            return trials
 
     @retried
     def trials(self, campaign: str) -> list[Trial]:
@@ -291,9 +287,9 @@ class Store:
             rows = s.exec(
                 select(TrialRow)
                 .where(TrialRow.campaign_id == cid)
-                .order_by(TrialRow.id)
+                .order_by(col(TrialRow.id))
             ).all()
-            measured = {
+            measured: dict[int | None, MeasurementRow] = {
                 m.trial_id: m
                 for m in s.exec(
                     select(MeasurementRow)
@@ -362,7 +358,7 @@ class Store:
             rows = s.exec(
                 select(TrialEventRow)
                 .where(TrialEventRow.trial_id == trial_id)
-                .order_by(TrialEventRow.id)
+                .order_by(col(TrialEventRow.id))
             ).all()
             return [r.model_dump() for r in rows]
 
@@ -415,12 +411,12 @@ class Store:
             values["attempt"] = TrialRow.attempt + 1
         stmt = (
             update(TrialRow)
-            .where(TrialRow.id == trial_id)  # type: ignore[arg-type]
-            .where(TrialRow.status.in_([e.value for e in expected]))  # type: ignore[attr-defined]
+            .where(col(TrialRow.id) == trial_id)
+            .where(col(TrialRow.status).in_([e.value for e in expected]))
         )
         if attempt is not None:
-            stmt = stmt.where(TrialRow.attempt == attempt)  # type: ignore[arg-type]
-        result = s.exec(stmt.values(**values))  # type: ignore[call-overload]
+            stmt = stmt.where(col(TrialRow.attempt) == attempt)
+        result = s.exec(stmt.values(**values))
         if result.rowcount != 1:
             current = s.get(TrialRow, trial_id)
             state = (

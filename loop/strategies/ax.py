@@ -20,7 +20,7 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -103,10 +103,12 @@ class AxMapping:
         from ax.api.configs import DerivedParameterConfig as Derived
         from ax.api.configs import RangeParameterConfig as Range
 
-        enc, out = self.enc, []
+        enc = self.enc
+        out: list[Range | Derived | Choice] = []
         for i in self.ranges:
             integer = enc.columns[i].kind == "integer"
-            cast, kind = (int, "int") if integer else (float, "float")
+            kind: Literal["float", "int"] = "int" if integer else "float"
+            cast = int if integer else float
             bounds = (cast(enc.lower[i]), cast(enc.upper[i]))
             out.append(Range(self.names[i], bounds, kind))
         for i, (intercept, weights) in self.derived.items():
