@@ -131,18 +131,18 @@ def resume(
     _drive(store, name, db)
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, delivered to the driver the way Ctrl-C is."""
-
-
 @contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """While driving, SIGTERM stops the driver like Ctrl-C (KeyboardInterrupt).
+def _stop_on_signals(received: list[int]) -> Iterator[None]:
+    """While driving, Ctrl-C or SIGTERM stop the driver at the next step.
 
-    The exception unwinds through the store's transaction (committed or rolled
-    back whole, never half-written) and the driver lease's `finally` (released),
-    so `loop resume` can start at once. Only the first SIGTERM interrupts; later
-    ones are ignored so they cannot cut the lease release short.
+    The first signal only sets the stop flag: the driver finishes the step it
+    is in (a write, a model fit; at most a second while evaluations run) and
+    leaves by KeyboardInterrupt, which releases the driver lease on its way,
+    so `loop resume` can start at once. Stopping between steps keeps the
+    interrupt out of database drivers and numerical libraries, which may
+    print tracebacks of their own or swallow it. A second Ctrl-C stops at
+    once (still safe: every write is one transaction). The signals go into
+    *received*.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
@@ -152,17 +152,19 @@ def _sigterm_interrupts() -> Iterator[None]:
 
     stop_requested.clear()
 
-    def stop(_signum: int, _frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop_requested.set()
-        raise _Terminated
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        stop_requested.set()
-        raise KeyboardInterrupt
+    def stop(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            stop_requested.set()
+            err.print(
+                "\nstopping after the current step"
+                + (" (Ctrl-C again to stop at once)" if signum == signal.SIGINT else "")
+            )
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
-    previous_int = signal.signal(signal.SIGINT, interrupt)
+    previous_int = signal.signal(signal.SIGINT, stop)
     try:
         yield
     finally:
@@ -182,9 +184,10 @@ def _drive(store: Any, name: str, db: str) -> None:
         MofNCompleteColumn(),
         TextColumn("best {task.fields[best]}  {task.fields[message]}"),
     )
+    received: list[int] = []
     try:
         with (
-            _sigterm_interrupts(),
+            _stop_on_signals(received),
             Progress(*columns, console=out, transient=False) as bar,
         ):
             task = bar.add_task(
@@ -210,8 +213,10 @@ def _drive(store: Any, name: str, db: str) -> None:
                 )
 
             summary = run_campaign(store, name, show)
-    except KeyboardInterrupt as exc:
-        what = "stopped (SIGTERM)" if isinstance(exc, _Terminated) else "interrupted"
+    except KeyboardInterrupt:
+        what = (
+            "stopped (SIGTERM)" if received[:1] == [signal.SIGTERM] else "interrupted"
+        )
         err.print(
             f"\n{what}: every finished step is stored. Continue with:\n"
             f"  {_self_command()} resume {name} --db {redact_url(db)}"

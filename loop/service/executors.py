@@ -166,9 +166,11 @@ def open_executor(
     evaluations on threads; on Dask it caps how many are sent to the workers.
     """
     if spec.type == "local":
-        if in_flight is None or in_flight <= 1:
+        if in_flight is None:
             yield InlineExecutor()
             return
+        # even one job is followed on a thread, so that the driver, waiting
+        # for it, still notices a stop within a second
         threads = ThreadExecutor(in_flight)
         try:
             yield threads

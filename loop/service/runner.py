@@ -32,9 +32,8 @@ from loop.storage.lab import reap_expired
 
 #: Tries per trial for failures an adapter marks retryable.
 MAX_ATTEMPTS = 3
-#: Set by the CLI on Ctrl-C or SIGTERM. The signal also raises KeyboardInterrupt
-#: at once, but a numerical library busy at that moment may swallow it; the
-#: driver then stops at the next step boundary instead of running on.
+#: Set by the CLI on Ctrl-C or SIGTERM: the driver stops (KeyboardInterrupt)
+#: at the next step boundary, and within a second while evaluations run.
 stop_requested = threading.Event()
 
 #: Trials that occupy a robot slot: claimable, claimed or running.

@@ -30,8 +30,20 @@ RANDOM = {"strategy": {"engine": "random", "batch_size": 4}}
 
 def started(tmp_path: Path, name: str, campaign: dict, **adapter) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'loop.db'}")
+    # a busy test machine may take seconds to start a job: not a lost job here
+    adapter.setdefault("vanish_after", 60)
     ensure_campaign(store, dft_spec(tmp_path / "work", name, campaign, **adapter))
     return store
+
+
+def histories(directories: list[Path]) -> dict[str, list]:
+    """Each job's state history, for a failure message."""
+    return {
+        str(d.relative_to(d.parents[1])): json.loads((d / "job.json").read_text())[
+            "history"
+        ]
+        for d in directories
+    }
 
 
 def test_references_and_trials_together_keep_to_max_concurrent_jobs(
@@ -45,10 +57,12 @@ def test_references_and_trials_together_keep_to_max_concurrent_jobs(
         max_concurrent_jobs=2,
     )
     summary = run_campaign(store, "slots")
-    assert summary.finished and summary.completed == 5
     dirs = job_dirs(tmp_path / "work")
-    assert len(dirs) == 3 + 5
-    assert max_in_flight(dirs) == 2  # never more, and the slots were used
+    trials = [(t.id, t.status.value, t.failure_reason) for t in store.trials("slots")]
+    assert summary.finished and summary.completed == 5, trials
+    assert len(dirs) == 3 + 5, histories(dirs)
+    # never more, and the slots were used
+    assert max_in_flight(dirs) == 2, histories(dirs)
 
 
 def test_a_failed_job_leaves_its_job_and_cost_on_the_trials_record(
