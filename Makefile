@@ -21,11 +21,13 @@ demo: $(STAMP)
 	rm -f $(DEMO_DB) $(DEMO_DB)-wal $(DEMO_DB)-shm
 	$(BIN)/loop run campaigns/alloy-emt.yaml --db sqlite:///$(DEMO_DB)
 
+# two test processes (the machines this runs on have two cores), each torch
+# single-threaded so they do not fight over the cores
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist worksteal
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.emt_vs_random --seeds 5
