@@ -101,6 +101,8 @@ def storable_text(value: str) -> str:
 
 #: Largest event details kept, in bytes of JSON; larger ones become a short note.
 DETAILS_LIMIT = 64 * 1024
+#: A measurement's metadata (an adapter's job record, structure, ...) may be larger.
+METADATA_LIMIT = 1024 * 1024
 
 
 def storable_json(value: dict[str, Any], limit: int = DETAILS_LIMIT) -> dict[str, Any]:

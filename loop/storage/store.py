@@ -49,6 +49,7 @@ from loop.records import (
 )
 from loop.storage.connection import (  # noqa: F401 - DEFAULT_URL etc. re-exported
     DEFAULT_URL,
+    METADATA_LIMIT,
     ConflictRetryError,
     _make_engine,
     _storage_failure,
@@ -340,7 +341,7 @@ class Store:
                     attempt=attempt,
                     values=values,
                     units=units or {},
-                    meta=metadata or {},
+                    meta=storable_json(metadata or {}, limit=METADATA_LIMIT),
                     source=source,
                 )
             )

@@ -190,6 +190,22 @@ def test_event_details_are_kept_as_plain_json_and_capped(store: Store) -> None:
     assert store.trials("c1")[1].status is TrialStatus.FAILED
 
 
+def test_odd_measurement_metadata_is_stored_as_plain_json(store: Store) -> None:
+    """An adapter's metadata with NaN or a path must not fail the measurement's
+    write (PostgreSQL refuses NaN in JSON): both backends keep the same."""
+    (t,) = store.add_trials("c1", 0, [_proposal(10.0)], budget=5)
+    store.transition(t.id, [TrialStatus.PENDING], TrialStatus.CLAIMED)
+    odd = {"turnaround": float("nan"), "dir": Path("/jobs/t1"), "steps": (1, 2)}
+    store.complete(t.id, t.attempt, {"yield": 0.5}, metadata=odd)
+    [done] = store.trials("c1")
+    assert done.status is TrialStatus.COMPLETED and done.values == {"yield": 0.5}
+    assert done.measurement.metadata == {
+        "turnaround": None,
+        "dir": "/jobs/t1",
+        "steps": [1, 2],
+    }
+
+
 def test_terminal_states_never_change(store: Store) -> None:
     (t,) = store.add_trials("c1", 0, [_proposal(10.0)], budget=5)
     store.transition(t.id, [TrialStatus.PENDING], TrialStatus.CLAIMED)
