@@ -241,12 +241,26 @@ class RobotClient:
             headers={"Idempotency-Key": key},
         )
 
-    def fail(self, work: Work, reason: str, retryable: bool = False) -> dict[str, Any]:
-        """Report that *work* gave no value; `retryable` asks for another attempt."""
-        return self._post(
-            f"/api/v1/trials/{work.trial_id}/failure",
-            {"attempt": work.attempt, "reason": reason, "retryable": retryable},
-        )
+    def fail(
+        self,
+        work: Work,
+        reason: str,
+        retryable: bool = False,
+        details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Report that *work* gave no value; `retryable` asks for another attempt.
+
+        *details* (an error code, the step it stopped at) are kept with the
+        trial's history.
+        """
+        body: dict[str, Any] = {
+            "attempt": work.attempt,
+            "reason": reason,
+            "retryable": retryable,
+        }
+        if details is not None:
+            body["details"] = details
+        return self._post(f"/api/v1/trials/{work.trial_id}/failure", body)
 
     def status(self) -> dict[str, Any]:
         """The campaign's status document (budget, counts, trials, best)."""

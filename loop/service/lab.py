@@ -72,10 +72,7 @@ class MeasurementBody(Strict):
     @field_validator("metadata")
     @classmethod
     def _plain_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Metadata is stored as JSON: finite numbers only, at most 8 levels deep."""
-        if value is not None:
-            _check_json(value, 1)
-        return value
+        return _finite_json(value)
 
 
 class FailureBody(Strict):
@@ -84,6 +81,22 @@ class FailureBody(Strict):
     attempt: Attempt
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
     retryable: StrictBool = False
+    #: what the robot knows of it (an error code, the step it stopped at), kept
+    #: on the trial's audit event
+    details: Annotated[dict[Text, Any], Field(max_length=100)] | None = None
+
+    @field_validator("details")
+    @classmethod
+    def _plain_json(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Stored as JSON, like a measurement's metadata."""
+        return _finite_json(value)
+
+
+def _finite_json(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Free-form JSON a robot sends: finite numbers only, at most 8 levels deep."""
+    if value is not None:
+        _check_json(value, 1)
+    return value
 
 
 def _check_json(value: Any, depth: int) -> None:
@@ -237,7 +250,7 @@ def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str
         body = _parse(text, FailureBody)
         retry = body.retryable and body.attempt < conf.max_attempts
         trial = db.fail_attempt(
-            store, trial_id, body.attempt, key.id, body.reason, retry
+            store, trial_id, body.attempt, key.id, body.reason, retry, body.details
         )
     except (BadInputError, TrialStateError) as exc:
         inbox.finish_submission(store, submission, exc.code, exc.http_status)

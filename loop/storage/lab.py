@@ -247,6 +247,7 @@ def fail_attempt(
     key_id: int | None,
     reason: str,
     retry: bool,
+    details: dict[str, Any] | None = None,
 ) -> Trial:
     """A failed attempt: back to PENDING with the next attempt, or FAILED for good."""
     with store.transaction() as s:
@@ -260,6 +261,7 @@ def fail_attempt(
             attempt,
             reason=reason,
             next_attempt=retry,
+            details=details,
             lease_expires_at=None,
         )
         s.refresh(row)
@@ -337,11 +339,12 @@ def _move(
     *,
     reason: str | None = None,
     next_attempt: bool = False,
+    details: dict[str, Any] | None = None,
     **columns: Any,
 ) -> None:
     """The store's conditional transition, with lease columns in the same UPDATE."""
     Store._transition(
-        s, trial_id, expected, new, attempt, reason, next_attempt, columns
+        s, trial_id, expected, new, attempt, reason, next_attempt, columns, details
     )
 
 

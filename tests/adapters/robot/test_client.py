@@ -164,7 +164,9 @@ def test_claim_start_heartbeat_fail_and_claim_again(db_url: str) -> None:
         assert robot.heartbeat(work)["status"] == "claimed"
         assert robot.start(work)["status"] == "started"
         assert robot.start(work)["status"] == "started"  # repeating is harmless
-        failed = robot.fail(work, "pipette clogged", retryable=True)
+        failed = robot.fail(
+            work, "pipette clogged", retryable=True, details={"code": "E42"}
+        )
         assert failed == {
             "trial_id": work.trial_id,
             "status": "pending",
@@ -176,6 +178,11 @@ def test_claim_start_heartbeat_fail_and_claim_again(db_url: str) -> None:
         assert (again.trial_id, again.attempt) == (work.trial_id, 2)
         status = robot.status()
     assert status["name"] == rc.name and status["counts"] == {"claimed": 1}
+    # what the robot said of the failure stays on the trial's history
+    [retry] = [
+        e for e in rc.store.events(work.trial_id) if e["to_status"] == "pending"
+    ][-1:]
+    assert retry["reason"] == "pipette clogged" and retry["details"] == {"code": "E42"}
 
 
 def test_wrong_token_and_other_campaign_are_refused_at_once(db_url: str) -> None:
