@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from ase.io import read
 from dft_helpers import job_dirs, max_in_flight, require_chgnet
 from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
-from loop.records import TrialStatus
+from loop.records import Trial, TrialStatus
 from loop.storage import Store
 from tests.invariants import check_invariants
 
@@ -39,25 +37,36 @@ def loop_run(path: Path, db: str, cwd: Path) -> subprocess.CompletedProcess[str]
     )
 
 
-def proposed_while_another_ran(trials: list, directories: list[Path]) -> bool:
-    """Whether some trial was proposed between another job's submission and end."""
-    spans = []
-    for directory in directories:
-        history = dict(json.loads((directory / "job.json").read_text())["history"])
-        spans.append((history["submitted"], history["completed"]))
-    proposed = [t.created_at.replace(tzinfo=UTC).timestamp() for t in trials]
-    return any(start < at < end for at in proposed for start, end in spans)
-
-
-def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> None:
-    path = tmp_path / "dft-emt-cu-ni-pd.yaml"
+def run_example(name: str, tmp_path: Path) -> tuple[str, list[Trial]]:
+    """`loop run campaigns/NAME.yaml` from *tmp_path*; its database URL and trials."""
+    path = tmp_path / f"{name}.yaml"
     shutil.copy(CAMPAIGNS / path.name, path)
     db = f"sqlite:///{tmp_path / 'loop.db'}"
     done = loop_run(path, db, tmp_path)
     assert done.returncode == 0, done.stderr
     store = Store(db, create=False)
-    trials = store.trials("dft-emt-cu-ni-pd")
+    trials = store.trials(name)
     store.engine.dispose()
+    return db, trials
+
+
+def proposed_while_another_ran(db: str, trials: list[Trial]) -> bool:
+    """Whether some trial was proposed while another was claimed and not yet measured
+    (its job being prepared, queued or running), from the trials' audit events."""
+    store = Store(db, create=False)
+    spans = []
+    for trial in trials:
+        at = {
+            e["to_status"]: e["at"].replace(tzinfo=None) for e in store.events(trial.id)
+        }
+        spans.append((at["claimed"], at["completed"]))
+    store.engine.dispose()
+    proposed = [t.created_at.replace(tzinfo=None) for t in trials if t.created_at]
+    return any(start < at < end for at in proposed for start, end in spans)
+
+
+def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> None:
+    db, trials = run_example("dft-emt-cu-ni-pd", tmp_path)
     assert len(trials) == 8
     assert all(t.status == TrialStatus.COMPLETED for t in trials)
     assert check_invariants(db, "dft-emt-cu-ni-pd") == []
@@ -83,7 +92,7 @@ def test_the_emt_campaign_runs_to_budget_with_valid_inputs(tmp_path: Path) -> No
         sum(1 for t in modelled if t.iteration == i) == 1
         for i in {t.iteration for t in modelled}
     )
-    assert proposed_while_another_ran(trials, trial_dirs)
+    assert proposed_while_another_ran(db, trials)
     for trial in trials:
         meta = trial.measurement.metadata
         job = Path(meta["job"]["directory"])
@@ -108,14 +117,7 @@ def test_the_chgnet_cantor_campaign_runs_to_budget_and_agrees_with_chgnet(
     from chgnet.model import CHGNet
     from pymatgen.io.vasp import Poscar
 
-    path = tmp_path / "dft-chgnet-cantor.yaml"
-    shutil.copy(CAMPAIGNS / path.name, path)
-    db = f"sqlite:///{tmp_path / 'loop.db'}"
-    done = loop_run(path, db, tmp_path)
-    assert done.returncode == 0, done.stderr
-    store = Store(db, create=False)
-    trials = store.trials("dft-chgnet-cantor")
-    store.engine.dispose()
+    db, trials = run_example("dft-chgnet-cantor", tmp_path)
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 6
     assert check_invariants(db, "dft-chgnet-cantor") == []
     dirs = job_dirs(tmp_path / "dft-jobs")
