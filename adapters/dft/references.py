@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,21 @@ if TYPE_CHECKING:
 
 #: Job states before the scheduler has the job.
 UNSUBMITTED = ("prepared", "submitting")
+
+
+_SUBMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _submitting(poll_seconds: float, stop: threading.Event | None) -> Iterator[None]:
+    """Hold this process's reference-submission lock, giving up when *stop* is set."""
+    while not _SUBMIT_LOCK.acquire(timeout=poll_seconds):
+        if stop is not None and stop.is_set():
+            raise lifecycle.Stopped
+    try:
+        yield
+    finally:
+        _SUBMIT_LOCK.release()
 
 
 class ReferenceError(Exception):
@@ -97,18 +114,21 @@ class References:
         held: dict[str, Any] = {}
         out: dict[str, Reference] = {}
         try:
-            for element in elements:
-                job = self._prepared(element)
-                if slots is not None and job.read()["state"] in UNSUBMITTED:
-                    while (got := lifecycle.try_slot(slots, limit)) is None:
-                        if held:  # all slots taken: let our oldest reference end
-                            first = next(iter(held))
-                            out[first] = self._collect(first, stop)
-                            lifecycle.release(held.pop(first))
-                        else:
-                            lifecycle.pause(self.config.poll_seconds, stop)
-                    held[element] = got[1]
-                lifecycle.ensure_submitted(job, self.backend)
+            # one thread of this process submits at a time, so that two trials
+            # starting together do not both take a slot for the same reference
+            with _submitting(self.config.poll_seconds, stop):
+                for element in elements:
+                    job = self._prepared(element)
+                    if slots is not None and job.read()["state"] in UNSUBMITTED:
+                        while (got := lifecycle.try_slot(slots, limit)) is None:
+                            if held:  # all slots taken: let our oldest reference end
+                                first = next(iter(held))
+                                out[first] = self._collect(first, stop)
+                                lifecycle.release(held.pop(first))
+                            else:
+                                lifecycle.pause(self.config.poll_seconds, stop)
+                        held[element] = got[1]
+                    lifecycle.ensure_submitted(job, self.backend)
             for element in elements:
                 if element not in out:
                     out[element] = self._collect(element, stop)
