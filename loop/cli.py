@@ -43,6 +43,7 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
+@friendly
 def _root(
     version: Annotated[
         bool,
@@ -53,8 +54,25 @@ def _root(
             is_eager=True,
         ),
     ] = False,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            metavar="N",
+            help="CPU threads for model fits (torch and BLAS) in this process, for "
+            "every command. Default: $LOOP_THREADS, else $OMP_NUM_THREADS, else 1 "
+            "(one thread does not fight other work for shared cores; see "
+            "docs/operations.md#threads).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Closed-loop campaign engine for materials discovery."""
+    from loop.threads import request_threads
+
+    # checked now (bad values exit 2), applied by the first model work, so
+    # commands that fit no model never import torch
+    request_threads(threads, source="--threads")
 
 
 @app.command()

@@ -34,6 +34,7 @@ from loop.service.campaigns import status_document
 from loop.service.robots import READ, authenticate
 from loop.storage import Store
 from loop.storage.keys import RobotKey
+from loop.threads import ensure_threads
 
 #: Largest body accepted (bytes): a measurement is small; anything bigger is a mistake.
 MAX_BODY = 64 * 1024
@@ -117,7 +118,14 @@ def _raw_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def create_app(store: Store) -> FastAPI:
-    """The API over *store*; tests pass a store whose clock they can shift."""
+    """The API over *store*; tests pass a store whose clock they can shift.
+
+    Sets torch and BLAS threads for the process (`loop.threads.ensure_threads`:
+    `loop --threads`, else LOOP_THREADS, OMP_NUM_THREADS, else 1) before serving,
+    also when the app runs under another server than `loop serve`: the
+    dashboard's model page fits GPs.
+    """
+    ensure_threads()
     app = FastAPI(
         title="loop robot API",
         version=loop.__version__,

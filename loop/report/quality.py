@@ -33,6 +33,7 @@ from loop.model.quiet import quiet_numerics
 from loop.records import Trial, TrialStatus
 from loop.spec import CampaignSpec
 from loop.strategies.botorch import gp_settings
+from loop.threads import ensure_threads
 
 #: Folds of the cross-validation (fewer when there are fewer measurements).
 MAX_FOLDS = 5
@@ -71,6 +72,7 @@ def model_quality(
     on_step: Callable[[str], None] = lambda _m: None,
 ) -> Quality:
     """Cross-validate the campaign's GP and measure what its predictions rely on."""
+    ensure_threads()  # `loop report` and the dashboard's model page fit GPs here
     engine = CampaignEngine(spec)
     engine.tell(trials)
     history = engine.history()

@@ -29,6 +29,7 @@ from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import Lease, driving
 from loop.storage.lab import reap_expired
+from loop.threads import ensure_threads
 
 #: Tries per trial for failures an adapter marks retryable.
 MAX_ATTEMPTS = 3
@@ -77,7 +78,9 @@ def run_campaign(
     Push adapters (simulator, dataset) are called for each trial; with a pull
     adapter (robots) the driver keeps `batch_size` trials claimable and waits,
     checking every *poll_seconds* for measurements and expired leases.
+    Torch and BLAS threads are set first (`loop.threads.ensure_threads`).
     """
+    ensure_threads()
     record = store.get_campaign(name)
     spec = load_spec(record)
     adapter = _adapter(spec)
