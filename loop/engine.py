@@ -32,6 +32,7 @@ from loop.spec import CampaignSpec
 from loop.strategies import Candidate, History, get_strategy
 from loop.strategies.base import Context
 from loop.strategies.design import fresh, from_pool
+from loop.threads import ensure_threads
 
 MIN_OBSERVATIONS_FOR_MODEL = 2
 
@@ -114,6 +115,7 @@ class CampaignEngine:
         """Up to *n* new proposals, feasible and distinct from every earlier trial."""
         if n <= 0:
             return []
+        ensure_threads()  # the Python API is an entry point too (loop.threads)
         history = self.history()
         seed = iteration_seed(self.spec.seed, iteration)
         engine = self.spec.strategy.engine

@@ -225,3 +225,17 @@ def test_choice_order_and_parsing() -> None:
         choose_threads(0, {})
     with pytest.raises(BadInputError, match="LOOP_THREADS='1.5'"):
         choose_threads(None, {"LOOP_THREADS": "1.5"})
+
+
+def test_engine_ask_applies_the_default() -> None:
+    """A notebook that only builds an engine and asks gets one thread, not one per core."""
+    info = fresh(
+        "import json\n"
+        "from loop.engine import CampaignEngine\n"
+        "from loop.spec import validate\n"
+        "from tests.benchmarks.latency import campaign\n"
+        "CampaignEngine(validate(campaign('botorch', 1))).ask(1, 0)\n"
+        "from loop.threads import thread_info\n"
+        "print(json.dumps(thread_info()))\n"
+    )
+    assert_threads(info, 1, "default")

@@ -24,3 +24,23 @@ def quiet_numerics() -> Iterator[None]:
         # linear_operator interpolates a batched multi-output posterior
         warnings.filterwarnings("ignore", message=r"Sparse invariant checks")
         yield
+
+
+@contextmanager
+def optimisation_warnings_hidden() -> Iterator[None]:
+    """Hide BoTorch's `OptimizationWarning`s of one acquisition optimisation.
+
+    BoTorch forces these to show (`simplefilter("always")` inside its own
+    `catch_warnings`), so filters cannot hide them; recording every warning and
+    re-issuing the others can. A restart whose line search stops early (status
+    ABNORMAL, at a kink of the simplex projection) is expected: its point is
+    scored with the others and the best is used.
+    """
+    from botorch.exceptions.warnings import OptimizationWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        if not issubclass(w.category, OptimizationWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

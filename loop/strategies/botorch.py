@@ -13,16 +13,15 @@ from typing import Any
 import numpy as np
 
 from loop import acquisition
+from loop.acquisition import search
+from loop.acquisition.search import SearchSpace
 from loop.model.features import FeatureSpec
 from loop.model.outcomes import SUCCESS_LEVEL, JointModel, fit_joint
 from loop.model.quiet import quiet_numerics
 from loop.model.surrogate import GPSettings
-from loop.space.design import polytope_pool
 from loop.strategies.base import Candidate, Context, History
 from loop.strategies.design import RandomStrategy
 
-#: Supports (from the best relaxed optima) optimised per candidate with max_components.
-SUPPORTS_TRIED = 3
 #: Pool rows scored per acquisition call in a dataset replay.
 POOL_CHUNK = 512
 
@@ -41,8 +40,10 @@ class BotorchStrategy:
     ) -> list[Candidate]:
         import torch
 
-        self._pools: dict[bytes, np.ndarray] = {}
         self._seed = seed
+        self._raw: tuple[np.ndarray, np.ndarray] | None = None
+        d, nf = ctx.encoder.dim, len(ctx.encoder.fraction_idx)
+        self._previous = (np.zeros((0, d)), np.zeros((0, nf), dtype=bool))
         spec = ctx.spec
         names = [o.name for o in spec.objectives]
         goals, cons = spec.goals, spec.outcome_constraints
@@ -148,28 +149,40 @@ class BotorchStrategy:
     ) -> Candidate | None:
         """The new feasible point with the highest acquisition value after repair.
 
-        Every local optimum is repaired onto the feasible set (exact sum, grid,
-        cardinality) and scored again, so a repair that costs acquisition value
-        is weighed against the other restarts rather than accepted blindly.
+        The restarts start from the best of the raw samples and of the previous
+        pick's local optima (Boltzmann-weighted, as BoTorch does); every local
+        optimum is repaired onto the feasible set (exact sum, grid, cardinality)
+        and scored again, so a repair that costs acquisition value is weighed
+        against the other restarts rather than accepted blindly.
         """
         import torch
+        from botorch.optim.initializers import initialize_q_batch
 
-        enc, feas, settings = ctx.encoder, ctx.feasibility, ctx.spec.strategy.optimizer
-        combos = acquisition.category_combos(enc, history.x_done, rng)
-        everything = np.ones(len(enc.components), dtype=bool)
-        raw = acquisition.optimise(
-            acqf, enc, settings, combos, self._pool(ctx, everything)
+        settings = ctx.spec.strategy.optimizer
+        space = SearchSpace(ctx.encoder, ctx.feasibility)
+        if self._raw is None:
+            self._raw = search.starts(space, settings.raw_samples, self._seed)
+        x_pool = np.concatenate([self._raw[0], self._previous[0]])
+        s_pool = np.concatenate([self._raw[1], self._previous[1]])
+        values = torch.as_tensor(search.values(acqf, x_pool))
+        n = (
+            settings.restarts
+            if not len(self._previous[0])
+            else later_restarts(settings)
         )
-        k = feas.max_components
-        if k is not None and k < len(enc.components):
-            raw = self._on_supports(ctx, acqf, raw, combos) + raw
+        chosen = _boltzmann(initialize_q_batch, values, min(n, len(x_pool)))
+        optima, _ = search.local_search(
+            acqf, space, x_pool[chosen], s_pool[chosen], settings
+        )
+        raw = list(optima)
         if joint.success is not None:
             # start points too: a safe region must stay reachable when every
             # local optimum lies where experiments fail
-            raw = raw + list(self._pool(ctx, everything)[:32])
+            best_raw = np.argsort(-values.numpy(), kind="stable")[:32]
+            raw += list(x_pool[best_raw])
         repaired: list[np.ndarray] = []
         for x in raw:
-            fixed = feas.finalise(x)
+            fixed = ctx.feasibility.finalise(x)
             if fixed is not None and ctx.is_new(fixed, [*taken, *repaired]):
                 repaired.append(fixed)
         if not repaired:
@@ -177,11 +190,12 @@ class BotorchStrategy:
         likely = joint.p_success(np.array(repaired)) >= SUCCESS_LEVEL
         if likely.any():  # never propose where failure is more likely than success
             repaired = [x for x, ok in zip(repaired, likely, strict=True) if ok]
-        with torch.no_grad():
-            values = acqf(torch.as_tensor(np.array(repaired)[:, None, :])).reshape(-1)
-        best = int(torch.argmax(values))
+        scores = search.values(acqf, np.array(repaired))
+        best = int(np.argmax(scores))
+        # the next pick of a batch starts from these optima too (warm restarts)
+        self._previous = (optima, search.support_of(space, optima))
         return Candidate(
-            x=repaired[best], phase="model", acquisition_value=float(values[best])
+            x=repaired[best], phase="model", acquisition_value=float(scores[best])
         )
 
     def _one_from_pool(
@@ -213,51 +227,6 @@ class BotorchStrategy:
             acquisition_value=float(values[best]),
             pool_index=int(index[best]),
         )
-
-    def _on_supports(
-        self,
-        ctx: Context,
-        acqf: Any,
-        relaxed: list[np.ndarray],
-        combos: list[dict[int, float]],
-    ) -> list[np.ndarray]:
-        """Optimise again on the supports suggested by the best relaxed optima.
-
-        The relaxation (every component free) is solved first; each of its best
-        few local optima, cut to its k largest components, proposes a support.
-        Only those supports are optimised with the other components fixed at 0,
-        so the cost does not grow with the number of possible supports.
-        """
-        enc, feas = ctx.encoder, ctx.feasibility
-        supports: list[tuple[int, ...]] = []
-        for x in relaxed[:SUPPORTS_TRIED]:
-            cut = feas.finalise(x)
-            if cut is None:
-                continue
-            zeros = tuple(int(i) for i in enc.fraction_idx if cut[i] == 0)
-            if zeros not in supports:
-                supports.append(zeros)
-        out: list[np.ndarray] = []
-        for zeros in supports:
-            fixed_list = [{**c, **dict.fromkeys(zeros, 0.0)} for c in combos]
-            mask = np.ones(len(enc.components), dtype=bool)
-            mask[list(zeros)] = False
-            out += acquisition.optimise(
-                acqf,
-                enc,
-                ctx.spec.strategy.optimizer,
-                fixed_list,
-                self._pool(ctx, mask),
-            )
-        return out
-
-    def _pool(self, ctx: Context, support: np.ndarray) -> np.ndarray:
-        """Feasible start-point candidates on *support*, drawn once per call."""
-        key = support.tobytes()
-        if key not in self._pools:
-            n = ctx.spec.strategy.optimizer.raw_samples
-            self._pools[key] = polytope_pool(ctx.encoder, support, n, self._seed)
-        return self._pools[key]
 
 
 def _reference_point(goals: Any, y_signed: np.ndarray) -> np.ndarray:
@@ -299,3 +268,17 @@ def gp_settings(ctx: Context) -> GPSettings:
         names += [f"spread({p})" for p in table.properties]
     onehot = tuple(i for i, c in enumerate(columns) if c.kind == "onehot")
     return GPSettings(enc.lower, enc.upper, kernel, features, tuple(names), onehot)
+
+
+def later_restarts(settings: Any) -> int:
+    """Restarts for the second and later picks of a batch (warm-started, so fewer)."""
+    return max(2, settings.restarts // 2)
+
+
+def _boltzmann(initialize: Any, values: Any, n: int) -> np.ndarray:
+    """Positions of *n* rows drawn by BoTorch's Boltzmann weighting of *values*."""
+    import torch
+
+    index = torch.arange(len(values), dtype=torch.double)[:, None, None]
+    picked, _ = initialize(index, values, n=n)
+    return picked.reshape(-1).long().numpy()

@@ -100,8 +100,7 @@ def test_a_descriptor_table_for_elements_is_refused() -> None:
 
 
 def test_categorical_parameters_get_the_mixed_kernel(campaign_data: dict) -> None:
-    from botorch.models.kernels.categorical import CategoricalKernel
-
+    from loop.model.kernels import MixedKernel
     from loop.model.surrogate import fit_gp
     from loop.strategies.botorch import gp_settings
 
@@ -114,6 +113,7 @@ def test_categorical_parameters_get_the_mixed_kernel(campaign_data: dict) -> Non
     engine.tell(history)
     h = engine.history()
     fitted = fit_gp(h.x_done, h.y_done, settings, seed=0)
-    kernels = [type(m) for m in fitted.model.covar_module.modules()]
-    assert CategoricalKernel in kernels
+    kernel = fitted.model.covar_module
+    assert isinstance(kernel, MixedKernel)
+    assert kernel.categorical_dims == list(settings.categorical_dims)
     assert len(fitted.info["lengthscales"][0]) == len(settings.input_names)

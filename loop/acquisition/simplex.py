@@ -1,0 +1,108 @@
+"""The composition simplex as the optimiser sees it: a projection and start points.
+
+The acquisition optimiser works on free variables `z`, one per component, each
+inside its component's bounds; the composition it scores is `project(z)`, the
+point of {sum = 1, lo <= x <= hi, x = 0 off the support} reached by shifting
+every component by one common amount and clipping (the Euclidean projection onto
+that set). Feasible points are their own projection, so every feasible
+composition is reachable, and the sum needs no equality constraint: the
+optimiser only sees box bounds and can use BoTorch's batched L-BFGS-B, in which
+each restart converges on its own. The projection is piecewise linear, and its
+gradient passes through the components that are not at a bound.
+
+Start points come from `sample_starts`: uniform points of each row's support
+simplex pushed into the bounds by the same projection, with a random support of
+at most `max_components` components (always keeping components whose lower bound
+is positive) and random categories, so restarts explore supports and categories
+together instead of one optimisation per combination.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+#: Bisection steps for the common shift; 2**-80 of the initial bracket is below
+#: double precision for any bracket a fraction can produce.
+_BISECTION_STEPS = 80
+
+
+def project(
+    z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, support: torch.Tensor
+) -> torch.Tensor:
+    """Rows of *z* projected onto {sum = 1, lo <= x <= hi, x = 0 where not *support*}.
+
+    *z* is `(..., n)`; *lo* and *hi* broadcast to it; *support* is a boolean mask
+    of the same shape as *z* (or broadcastable). The support must be able to reach
+    the total (sum of `hi` over it >= 1 >= sum of `lo`), which `sample_starts`
+    guarantees. Differentiable in *z* almost everywhere.
+    """
+    lo_s = torch.where(support, lo, torch.zeros_like(z))
+    hi_s = torch.where(support, hi, torch.zeros_like(z))
+    with torch.no_grad():
+        inf = torch.full_like(z, float("inf"))
+        left = torch.where(support, z - hi_s, inf).amin(-1, keepdim=True)
+        right = torch.where(support, z - lo_s, -inf).amax(-1, keepdim=True)
+        for _ in range(_BISECTION_STEPS):
+            mid = 0.5 * (left + right)
+            over = torch.clamp(z - mid, lo_s, hi_s).sum(-1, keepdim=True) > 1.0
+            left = torch.where(over, mid, left)
+            right = torch.where(over, right, mid)
+        shift = 0.5 * (left + right)
+        clipped = torch.clamp(z - shift, lo_s, hi_s)
+        free = support & (z - shift > lo_s) & (z - shift < hi_s)
+        at_bound = torch.where(free, torch.zeros_like(z), clipped)
+        n_free = free.sum(-1, keepdim=True).clamp_min(1)
+        left_over = 1.0 - at_bound.sum(-1, keepdim=True)
+    # the same shift, written so gradients flow through the free components
+    tau = (
+        torch.where(free, z, torch.zeros_like(z)).sum(-1, keepdim=True) - left_over
+    ) / n_free
+    return torch.where(free, z - tau, at_bound)
+
+
+def project_np(
+    z: np.ndarray, lo: np.ndarray, hi: np.ndarray, support: np.ndarray
+) -> np.ndarray:
+    """`project` for numpy rows (start points, tests)."""
+    with torch.no_grad():
+        out = project(
+            torch.as_tensor(z, dtype=torch.double),
+            torch.as_tensor(lo, dtype=torch.double),
+            torch.as_tensor(hi, dtype=torch.double),
+            torch.as_tensor(support),
+        )
+    return out.numpy()
+
+
+def random_supports(
+    lo: np.ndarray, hi: np.ndarray, k: int | None, n: int, rng: np.random.Generator
+) -> np.ndarray | None:
+    """*n* random supports (boolean rows) of at most *k* components that can reach 1.
+
+    Components with a positive lower bound are always in; the others are drawn
+    uniformly. Returns None when random draws keep missing (a support must be
+    found some other way, e.g. by `loop.space.design`'s mixed-integer program).
+    """
+    nc = len(lo)
+    if k is None or k >= nc:
+        return np.ones((n, nc), dtype=bool)
+    forced = lo > 0
+    out = np.zeros((n, nc), dtype=bool)
+    for row in range(n):
+        for _ in range(50):
+            keep = forced.copy()
+            others = rng.permutation(np.flatnonzero(~forced))
+            keep[others[: max(k - int(forced.sum()), 0)]] = True
+            if hi[keep].sum() >= 1.0 - 1e-12 and lo[keep].sum() <= 1.0 + 1e-12:
+                out[row] = keep
+                break
+        else:
+            return None
+    return out
+
+
+def simplex_points(support: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uniform points of each row's support simplex (zeros off the support)."""
+    e = rng.exponential(size=support.shape) * support
+    return e / e.sum(axis=1, keepdims=True)
