@@ -1,9 +1,11 @@
 """The campaign engine: pure ask/tell, no I/O.
 
-`tell` gives it every stored trial; `ask` returns new proposals. The engine
-keeps nothing else, so rebuilding it from the store after a crash gives the
-same proposals: every random choice is seeded by the campaign seed and the
-iteration number.
+`tell` gives it every stored trial; `ask` returns new proposals. Besides the
+trials, the engine keeps only the last fit's hyperparameters (to start the next
+fit from), and those are stored with each proposal round (`last_fit`) and given
+back to a rebuilt engine (`fit=`); so rebuilding it from the store after a crash
+gives the same proposals: every random choice is seeded by the campaign seed
+and the iteration number.
 
 Phases: the first `initial_design.size` proposals come from a space-filling
 design (fixed by the campaign seed); after that the chosen strategy proposes.
@@ -24,13 +26,14 @@ from typing import Any
 
 import numpy as np
 
+from loop.model.state import from_document, to_document
 from loop.records import Proposal, Trial, TrialStatus
 from loop.space.design import sobol_design, uniform_samples
 from loop.space.encoding import Encoder
 from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
 from loop.strategies import Candidate, History, get_strategy
-from loop.strategies.base import Context
+from loop.strategies.base import MODEL_MEMORY, Context
 from loop.strategies.design import fresh, from_pool
 from loop.threads import ensure_threads
 
@@ -50,11 +53,20 @@ class CampaignEngine:
         self,
         spec: CampaignSpec,
         pool: Sequence[tuple[dict[str, float], dict[str, Any]]] | None = None,
+        fit: dict[str, Any] | None = None,
     ) -> None:
+        """*fit* is the model fit stored with the campaign's latest model round
+        (`Store.latest_fit`): the next fit starts from it, as it would have in
+        the engine that made that round."""
         self.spec = spec
         self.encoder = Encoder(spec)
         self.feasibility = Feasibility(self.encoder)
         self.context = Context(spec, self.encoder, self.feasibility)
+        if fit:
+            self.context.memory[MODEL_MEMORY] = from_document(fit)
+        #: The fit made by the last `ask` (a document for `Store.add_trials`),
+        #: None when that ask fitted no model (design points, baselines, Ax).
+        self.last_fit: dict[str, Any] | None = None
         self._trials: list[Trial] = []
         self.pool = list(pool) if pool is not None else None
         self._pool_x = (
@@ -116,6 +128,14 @@ class CampaignEngine:
         if n <= 0:
             return []
         ensure_threads()  # the Python API is an entry point too (loop.threads)
+        before = dict(self.context.memory.get(MODEL_MEMORY, {}))
+        proposals = self._ask(n, iteration)
+        after = self.context.memory.get(MODEL_MEMORY, {})
+        refitted = any(after[k] is not before.get(k) for k in after)
+        self.last_fit = to_document(after) if refitted else None
+        return proposals
+
+    def _ask(self, n: int, iteration: int) -> list[Proposal]:
         history = self.history()
         seed = iteration_seed(self.spec.seed, iteration)
         engine = self.spec.strategy.engine

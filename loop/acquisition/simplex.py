@@ -22,10 +22,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-#: Bisection steps for the common shift; 2**-80 of the initial bracket is below
-#: double precision for any bracket a fraction can produce.
-_BISECTION_STEPS = 80
-
 
 def project(
     z: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, support: torch.Tensor
@@ -36,28 +32,37 @@ def project(
     of the same shape as *z* (or broadcastable). The support must be able to reach
     the total (sum of `hi` over it >= 1 >= sum of `lo`), which `sample_starts`
     guarantees. Differentiable in *z* almost everywhere.
+
+    The common shift `tau` solves g(tau) = sum clip(z - tau, lo, hi) = 1; g is
+    piecewise linear and decreasing, with kinks at z - hi and z - lo, so it is
+    evaluated at every kink and interpolated on the segment that crosses 1
+    (exact, a few tensor operations for any number of rows).
     """
-    lo_s = torch.where(support, lo, torch.zeros_like(z))
-    hi_s = torch.where(support, hi, torch.zeros_like(z))
+    zeros = torch.zeros_like(z)
+    lo_s = torch.where(support, lo, zeros)
+    hi_s = torch.where(support, hi, zeros)
     with torch.no_grad():
-        inf = torch.full_like(z, float("inf"))
-        left = torch.where(support, z - hi_s, inf).amin(-1, keepdim=True)
-        right = torch.where(support, z - lo_s, -inf).amax(-1, keepdim=True)
-        for _ in range(_BISECTION_STEPS):
-            mid = 0.5 * (left + right)
-            over = torch.clamp(z - mid, lo_s, hi_s).sum(-1, keepdim=True) > 1.0
-            left = torch.where(over, mid, left)
-            right = torch.where(over, right, mid)
-        shift = 0.5 * (left + right)
+        # kinks off the support repeat a kink of the support (z - hi = z - lo = z)
+        # and change nothing, so every row can use all 2n of them
+        kinks = torch.cat([z - hi_s, z - lo_s], dim=-1).sort(dim=-1).values
+        g = torch.clamp(
+            z.unsqueeze(-2) - kinks.unsqueeze(-1),
+            lo_s.unsqueeze(-2),
+            hi_s.unsqueeze(-2),
+        ).sum(-1)
+        # g falls from sum(hi) >= 1 at the first kink to sum(lo) <= 1 at the last
+        above = (g >= 1.0).sum(-1, keepdim=True).clamp(1, kinks.shape[-1] - 1)
+        t0, t1 = kinks.gather(-1, above - 1), kinks.gather(-1, above)
+        g0, g1 = g.gather(-1, above - 1), g.gather(-1, above)
+        drop = (g0 - g1).clamp_min(1e-300)
+        shift = t0 + (g0 - 1.0) / drop * (t1 - t0)
         clipped = torch.clamp(z - shift, lo_s, hi_s)
         free = support & (z - shift > lo_s) & (z - shift < hi_s)
-        at_bound = torch.where(free, torch.zeros_like(z), clipped)
+        at_bound = torch.where(free, zeros, clipped)
         n_free = free.sum(-1, keepdim=True).clamp_min(1)
         left_over = 1.0 - at_bound.sum(-1, keepdim=True)
     # the same shift, written so gradients flow through the free components
-    tau = (
-        torch.where(free, z, torch.zeros_like(z)).sum(-1, keepdim=True) - left_over
-    ) / n_free
+    tau = (torch.where(free, z, zeros).sum(-1, keepdim=True) - left_over) / n_free
     return torch.where(free, z - tau, at_bound)
 
 

@@ -46,6 +46,9 @@ class JointModel:
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return FittedSurrogate(self.model, {}).predict(x)
 
+    def predict_mean(self, x: np.ndarray) -> np.ndarray:
+        return FittedSurrogate(self.model, {}).predict_mean(x)
+
     def p_success(self, x: np.ndarray) -> np.ndarray:
         """Predicted success of rows of *x* (1 where no experiment has failed yet)."""
         if self.success is None:
@@ -88,11 +91,13 @@ def fit_joint(
     settings: GPSettings,
     seed: int,
     memory: dict[str, Any] | None = None,
+    refit: bool = True,
 ) -> JointModel:
     """Fit the outcome model and, when trials failed, the success model.
 
     *memory* (kept by the engine between asks) carries the last fits'
-    hyperparameters so each refit starts from them.
+    hyperparameters so each refit starts from them; with `refit=False` they are
+    used as they are where they fit (reports reusing a stored fit).
     """
     memory = {} if memory is None else memory
     n_goals = y_goals.shape[1]
@@ -102,6 +107,8 @@ def fit_joint(
         settings,
         seed,
         warm=memory.get("outcomes"),
+        priority=_best_in_any_goal(y_goals),
+        refit=refit,
     )
     memory["outcomes"] = hyperparameters(outcomes.model)
     info: dict[str, Any] = {**outcomes.info}
@@ -111,12 +118,30 @@ def fit_joint(
         x_all = np.concatenate([x_done, x_failed])
         labels = np.concatenate([np.ones(len(x_done)), np.zeros(len(x_failed))])
         fitted = fit_gp(
-            x_all, labels[:, None], settings, seed + 2, warm=memory.get("success")
+            x_all,
+            labels[:, None],
+            settings,
+            seed + 2,
+            warm=memory.get("success"),
+            refit=refit,
         )
         memory["success"] = hyperparameters(fitted.model)
         success = fitted
         info["success_model"] = {"n_success": len(x_done), "n_failed": len(x_failed)}
     return JointModel(outcomes.model, n_goals, constraints, success, info)
+
+
+def _best_in_any_goal(y_goals: np.ndarray) -> np.ndarray:
+    """Per row, its best rank among the goals (1 = best in some goal), as a priority.
+
+    Used to keep the rows that matter for improvement when a large campaign is
+    modelled on a subset of its data: the best of every goal survives, so a
+    Pareto front keeps its ends.
+    """
+    if not y_goals.shape[1]:
+        return np.zeros(len(y_goals))
+    ranks = np.argsort(np.argsort(y_goals, axis=0, kind="stable"), axis=0)
+    return ranks.max(axis=1) / max(len(y_goals) - 1, 1)
 
 
 def success_weighted(acqf: Any, success_model: Any) -> Any:

@@ -67,7 +67,11 @@ def build_report(
             "no measurements yet: only the trial table is shown; run the campaign "
             f"(`loop run` / `loop resume {name}`) and make the report again"
         )
-    quality = model_quality(spec, trials, on_step) if measured else None
+    quality = (
+        model_quality(spec, trials, on_step, store.latest_fit(name))
+        if measured
+        else None
+    )
     if quality is not None:
         notes += quality.notes
     campaign = {

@@ -2,14 +2,20 @@
 
 The model is the engine's own outcome model (`loop.model.outcomes.fit_joint`:
 one GP over the goals and the outcome constraints, on the engine's comp-rep
-rows and signed, transformed values), fitted here with the campaign seed:
+rows and signed, transformed values). Its hyperparameters are those stored with
+the campaign's last model round (no likelihood optimised, so a report takes
+seconds); a campaign without one (still in its design, or run by `ax`) gets one
+fit to every measurement, with the campaign seed:
 
-* **k-fold cross-validation** (k = min(5, n)): each fold's GP is fitted on the
-  other folds and predicts the held-out rows; predictions are turned back into
-  the objective's units with `Objective.from_model` exactly as proposals are
-  (under `transform: log` the median exp(mu) and the spread exp(mu) * sigma),
-  and R2 and RMSE are computed in those units.
-* **lengthscales** of a GP fitted to every measurement, one per GP input
+* **k-fold cross-validation** (k = min(5, n)): each fold's GP, with those
+  hyperparameters, is conditioned on the other folds and predicts the held-out
+  rows; predictions are turned back into the objective's units with
+  `Objective.from_model` exactly as proposals are (under `transform: log` the
+  median exp(mu) and the spread exp(mu) * sigma), and R2 and RMSE are computed
+  in those units. (Keeping the hyperparameters fixed across folds is the usual
+  shortcut; refitting them per fold would score a slightly more pessimistic
+  model, at k times the cost.)
+* **lengthscales** of the GP on every measurement, one per GP input
   (1 / lengthscale as relevance: a short lengthscale means the output changes
   quickly along that input).
 * **permutation importance** on the cross-validation predictions: one input
@@ -30,6 +36,8 @@ from numpy.typing import ArrayLike
 from loop.engine import CampaignEngine
 from loop.model.outcomes import JointModel, fit_joint
 from loop.model.quiet import quiet_numerics
+from loop.model.state import from_document
+from loop.model.surrogate import hyperparameters
 from loop.records import Trial, TrialStatus
 from loop.spec import CampaignSpec
 from loop.strategies.botorch import gp_settings
@@ -70,8 +78,16 @@ def model_quality(
     spec: CampaignSpec,
     trials: list[Trial],
     on_step: Callable[[str], None] = lambda _m: None,
+    fit: dict[str, Any] | None = None,
 ) -> Quality:
-    """Cross-validate the campaign's GP and measure what its predictions rely on."""
+    """Cross-validate the campaign's GP and measure what its predictions rely on.
+
+    *fit* is the model fit stored with the campaign's last model round
+    (`Store.latest_fit`): its hyperparameters are reused, so no likelihood is
+    optimised. Without one (a campaign still in its design, or run by `ax`),
+    the GP is fitted once to every measurement. The cross-validation folds keep
+    those hyperparameters and condition on the other folds' rows.
+    """
     ensure_threads()  # `loop report` and the dashboard's model page fit GPs here
     engine = CampaignEngine(spec)
     engine.tell(trials)
@@ -94,17 +110,32 @@ def model_quality(
             ],
         )
     outputs = [*spec.goals, *spec.outcome_constraints]
+    stored = from_document(fit).get("outcomes")
     with quiet_numerics():
-        fit = _Fitter(spec, engine, x, y, names)
-        on_step(f"cross-validating the GP ({fit.k} folds, {len(x)} measurements)")
-        folds = fit.folds()
-        mean, sd = fit.predict(folds, x)
-        on_step("fitting the GP to every measurement")
-        full = fit.fit(np.arange(len(x)))
+        fitter = _Fitter(spec, engine, x, y, names)
+        on_step(
+            "the GP of the last model round, on every measurement"
+            if stored
+            else "fitting the GP to every measurement"
+        )
+        full = fitter.fit(np.arange(len(x)), stored)
+        fitter.hyperparameters = hyperparameters(full.model)
+        on_step(f"cross-validating the GP ({fitter.k} folds, {len(x)} measurements)")
+        folds = fitter.folds()
+        mean, sd = fitter.predict(folds, x)
         on_step("permutation importance")
-        importance = _permutation(fit, folds, x, mean)
+        importance = _permutation(fitter, folds, x, mean)
+    fit_info = {
+        "reused": not full.info.get("refit", True),
+        "fit_seconds": full.info.get("fit_seconds"),
+    }
     measured = {o.name: [float(v) for v in y[:, names.index(o.name)]] for o in outputs}
-    cv: dict[str, Any] = {"k": fit.k, "trial_ids": ids, "outputs": []}
+    cv: dict[str, Any] = {
+        "k": fitter.k,
+        "trial_ids": ids,
+        "outputs": [],
+        "hyperparameters": fit_info,
+    }
     for j, o in enumerate(outputs):
         m, p = measured[o.name], [float(v) for v in mean[:, j]]
         cv["outputs"].append(
@@ -116,7 +147,7 @@ def model_quality(
                 "measured": m,
                 "mean": p,
                 "sd": [float(v) for v in sd[:, j]],
-                "fold": [int(f) for f in fit.fold_of],
+                "fold": [int(f) for f in fitter.fold_of],
                 "r2": r2_score(m, p),
                 "rmse": rmse(m, p),
             }
@@ -156,12 +187,16 @@ class _Fitter:
         self.y_cons = _columns([o.to_model(column[o.name]) for o in self.cons], x)
         self.thresholds = [float(o.to_model(o.threshold)) for o in self.cons]
         self.k = min(MAX_FOLDS, len(x))
+        #: Hyperparameters every fold keeps (those of the model on every row).
+        self.hyperparameters: dict[str, Any] | None = None
         order = np.random.default_rng(spec.seed).permutation(len(x))
         self.fold_of = np.zeros(len(x), dtype=int)
         for f, rows in enumerate(np.array_split(order, self.k)):
             self.fold_of[rows] = f
 
-    def fit(self, rows: np.ndarray) -> JointModel:
+    def fit(self, rows: np.ndarray, warm: dict[str, Any] | None) -> JointModel:
+        """The outcome model on *rows*: with *warm* hyperparameters as they are
+        (when they fit this campaign's model), else fitted."""
         none = np.zeros((0, self.x.shape[1]))
         return fit_joint(
             self.x[rows],
@@ -171,11 +206,16 @@ class _Fitter:
             none,
             self.settings,
             self.spec.seed,
+            memory={"outcomes": warm} if warm else None,
+            refit=False,
         )
 
     def folds(self) -> list[JointModel]:
-        """One model per fold, fitted without that fold's rows."""
-        return [self.fit(np.flatnonzero(self.fold_of != f)) for f in range(self.k)]
+        """One model per fold, conditioned on the other folds' rows."""
+        return [
+            self.fit(np.flatnonzero(self.fold_of != f), self.hyperparameters)
+            for f in range(self.k)
+        ]
 
     def predict(
         self, folds: list[JointModel], x: np.ndarray

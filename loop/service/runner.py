@@ -85,7 +85,8 @@ def run_campaign(
     spec = load_spec(record)
     adapter = _adapter(spec)
     pool = adapter.pool() if hasattr(adapter, "pool") else None
-    engine = CampaignEngine(spec, pool)
+    # the next fit starts from the last stored one, as in the driver that made it
+    engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
     report = on_progress or (lambda _p: None)
     with driving(store, name) as lease:
         fault("after_driver_lease")
@@ -214,7 +215,9 @@ def _propose(
     proposals = _timed(engine.ask(n, iteration), time.perf_counter() - started)
     fault("after_fit")
     if proposals:
-        store.add_trials(name, iteration, proposals, spec.budget.experiments)
+        store.add_trials(
+            name, iteration, proposals, spec.budget.experiments, fit=engine.last_fit
+        )
         fault("after_commit_proposals")
     return proposals
 
@@ -258,7 +261,9 @@ def _run_pull(
             )
             fault("after_fit")
             if proposals:
-                store.add_trials(name, iteration, proposals, budget)
+                store.add_trials(
+                    name, iteration, proposals, budget, fit=engine.last_fit
+                )
                 fault("after_commit_proposals")
                 continue
             if not in_flight:

@@ -28,9 +28,9 @@ from loop.storage.lab import (
     _move,
     _trial_campaign,
 )
+from loop.storage.rows import trial_record
 from loop.storage.store import (
     Store,
-    _trial,
     retried,
     storable_text,
 )
@@ -125,7 +125,7 @@ def accept_measurement(
         fault("ingest_mid_txn")
         s.refresh(row)
         response = respond(
-            _trial(row, _campaign_name(s, cid), measurement), measurement
+            trial_record(row, _campaign_name(s, cid), measurement), measurement
         )
         s.add(
             IdempotencyRow(

@@ -32,10 +32,10 @@ from loop.errors import (
     TrialStateError,
 )
 from loop.records import Trial, TrialStatus
+from loop.storage.rows import trial_record
 from loop.storage.store import (
     ConflictRetryError,
     Store,
-    _trial,
     retried,
 )
 from loop.storage.tables import (
@@ -132,7 +132,7 @@ def claim_next(
             started_at=None,
         )
         s.refresh(row)
-        response = respond(_trial(row, campaign, None))
+        response = respond(trial_record(row, campaign, None))
         if idempotency_key is not None:
             s.add(
                 IdempotencyRow(
@@ -169,7 +169,7 @@ def renew_lease(
         row.updated_at = utcnow()
         s.add(row)
         s.flush()
-        return _trial(row, _campaign_name(s, row.campaign_id), None)
+        return trial_record(row, _campaign_name(s, row.campaign_id), None)
 
 
 @retried
@@ -191,7 +191,7 @@ def mark_started(
                 lease_expires_at=now + timedelta(seconds=ttl),
             )
             s.refresh(row)
-        return _trial(row, _campaign_name(s, row.campaign_id), None)
+        return trial_record(row, _campaign_name(s, row.campaign_id), None)
 
 
 @retried
@@ -265,7 +265,7 @@ def fail_attempt(
             lease_expires_at=None,
         )
         s.refresh(row)
-        return _trial(row, _campaign_name(s, row.campaign_id), None)
+        return trial_record(row, _campaign_name(s, row.campaign_id), None)
 
 
 # ----------------------------------------------------------------- helpers

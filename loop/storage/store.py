@@ -42,7 +42,6 @@ from loop.errors import (
 from loop.records import (
     TRANSITIONS,
     CampaignRecord,
-    Measurement,
     Proposal,
     Trial,
     TrialStatus,
@@ -59,9 +58,11 @@ from loop.storage.connection import (  # noqa: F401 - DEFAULT_URL etc. re-export
     storable_json,
     storable_text,
 )
+from loop.storage.rows import campaign_record, trial_record
 from loop.storage.tables import (
     CampaignRow,
     MeasurementRow,
+    ModelFitRow,
     TrialEventRow,
     TrialRow,
     utcnow,
@@ -191,13 +192,13 @@ class Store:
                     f"a campaign named '{name}' already exists",
                     "continue it with `loop resume NAME`, or choose another name",
                 ) from None
-            return _campaign(row)
+            return campaign_record(row)
 
     @retried
     def find_campaign(self, name: str) -> CampaignRecord | None:
         with self.transaction(write=False) as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).first()
-            return _campaign(row) if row else None
+            return campaign_record(row) if row else None
 
     def get_campaign(self, name: str) -> CampaignRecord:
         found = self.find_campaign(name)
@@ -215,7 +216,7 @@ class Store:
     def list_campaigns(self) -> list[CampaignRecord]:
         with self.transaction(write=False) as s:
             rows = s.exec(select(CampaignRow).order_by(col(CampaignRow.id))).all()
-            return [_campaign(r) for r in rows]
+            return [campaign_record(r) for r in rows]
 
     @retried
     def update_campaign(
@@ -237,9 +238,15 @@ class Store:
     # ------------------------------------------------------------------ trials
     @retried
     def add_trials(
-        self, campaign: str, iteration: int, proposals: list[Proposal], budget: int
+        self,
+        campaign: str,
+        iteration: int,
+        proposals: list[Proposal],
+        budget: int,
+        fit: dict[str, Any] | None = None,
     ) -> list[Trial]:
-        """Store a batch as PENDING trials in one transaction, never beyond *budget*."""
+        """Store a batch as PENDING trials in one transaction, never beyond *budget*,
+        with the model *fit* that proposed it (`latest_fit` returns it)."""
         with self.transaction() as s:
             # the campaign row is locked so that two batches cannot both pass the
             # budget check on PostgreSQL (SQLite's BEGIN IMMEDIATE serialises them)
@@ -275,10 +282,25 @@ class Store:
             ]
             s.add_all(rows)
             s.flush()
-            trials = [_trial(r, campaign, None) for r in rows]  # ids set by flush
+            trials = [trial_record(r, campaign, None) for r in rows]  # ids set by flush
             for t in trials:
                 s.add(TrialEventRow(trial_id=t.id, to_status="pending", attempt=1))
+            if fit is not None:
+                s.add(ModelFitRow(campaign_id=cid, iteration=iteration, state=fit))
             return trials
+
+    @retried
+    def latest_fit(self, campaign: str) -> dict[str, Any] | None:
+        """The model fit stored with the campaign's latest model round, if any."""
+        with self.transaction(write=False) as s:
+            cid = self._campaign_id(s, campaign)
+            row = s.exec(
+                select(ModelFitRow)
+                .where(ModelFitRow.campaign_id == cid)
+                .order_by(col(ModelFitRow.iteration).desc())
+                .limit(1)
+            ).first()
+            return dict(row.state) if row else None
 
     @retried
     def trials(self, campaign: str) -> list[Trial]:
@@ -298,7 +320,7 @@ class Store:
                     .where(TrialRow.campaign_id == cid)
                 ).all()
             }
-            return [_trial(r, campaign, measured.get(r.id)) for r in rows]
+            return [trial_record(r, campaign, measured.get(r.id)) for r in rows]
 
     @retried
     def transition(
@@ -443,55 +465,3 @@ class Store:
                 details=None if details is None else storable_json(details),
             )
         )
-
-
-def _campaign(row: CampaignRow) -> CampaignRecord:
-    assert row.id is not None
-    return CampaignRecord(
-        id=row.id,
-        name=row.name,
-        status=row.status,
-        spec=row.spec,
-        created_at=row.created_at,
-    )
-
-
-def _trial(row: TrialRow, campaign: str, m: MeasurementRow | None) -> Trial:
-    assert row.id is not None
-    measurement = (
-        Measurement(
-            trial_id=row.id,
-            attempt=m.attempt,
-            values=m.values,
-            units=m.units,
-            metadata=m.meta,
-            source=m.source,
-            late=m.late,
-            received_at=m.received_at,
-        )
-        if m
-        else None
-    )
-    return Trial(
-        id=row.id,
-        campaign=campaign,
-        iteration=row.iteration,
-        status=TrialStatus(row.status),
-        attempt=row.attempt,
-        composition=row.composition,
-        parameters=row.parameters,
-        phase=row.phase,
-        strategy=row.strategy,
-        acquisition_value=row.acquisition_value,
-        predicted_mean=row.predicted_mean,
-        predicted_sd=row.predicted_sd,
-        seed=row.seed,
-        provenance=row.provenance,
-        failure_reason=row.failure_reason,
-        measurement=measurement,
-        lease_expires_at=row.lease_expires_at,
-        claimed_by_key=row.claimed_by_key,
-        started_at=row.started_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )

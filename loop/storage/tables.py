@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 #: Bumped by every schema change, with a new revision in loop/storage/migrations;
 #: a database with a larger number is refused, one with a smaller is upgraded by
 #: `loop db upgrade`.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utcnow() -> datetime:
@@ -100,6 +100,26 @@ class TrialEventRow(SQLModel, table=True):
         default=None, sa_column=Column(JSON, nullable=True)
     )
     at: datetime = Field(default_factory=utcnow)
+
+
+class ModelFitRow(SQLModel, table=True):
+    """The fitted model hyperparameters of one proposal round, stored with its trials.
+
+    The next fit starts from them (also after `loop resume`), and `loop report`
+    reuses them instead of fitting again. `state` is the engine's document
+    (`loop.model.state`): plain numbers, no pickles.
+    """
+
+    __tablename__ = "model_fit"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "iteration", name="uq_model_fit_iteration"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    iteration: int
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class RobotKeyRow(SQLModel, table=True):

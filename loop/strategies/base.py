@@ -67,6 +67,11 @@ class Candidate:
     pool_index: int | None = None
 
 
+#: Where the native strategy keeps its fitted hyperparameters in `Context.memory`
+#: (the engine stores and restores them: `CampaignEngine.last_fit`).
+MODEL_MEMORY = "botorch"
+
+
 @dataclass(frozen=True)
 class Context:
     """The campaign's space as the strategies see it."""

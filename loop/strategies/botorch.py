@@ -18,10 +18,18 @@ from loop.acquisition.search import SearchSpace
 from loop.model.features import FeatureSpec
 from loop.model.outcomes import SUCCESS_LEVEL, JointModel, fit_joint
 from loop.model.quiet import quiet_numerics
-from loop.model.surrogate import GPSettings
-from loop.strategies.base import Candidate, Context, History
+from loop.model.surrogate import GPSettings, exact_linear_algebra
+from loop.strategies.base import MODEL_MEMORY, Candidate, Context, History
 from loop.strategies.design import RandomStrategy
 
+#: Measured points the acquisition function compares against (its baseline): the
+#: ones predicted best, when there are more. BoTorch then prunes the baseline to
+#: the points that may be the best, which needs a joint posterior sample over all
+#: of them: fine for hundreds of points, minutes and gigabytes for ten thousand.
+BASELINE_POINTS = 256
+#: Raw samples rescored for the second and later picks of a batch (the best of the
+#: first pick's scoring).
+RESCORED_RAW = 32
 #: Pool rows scored per acquisition call in a dataset replay.
 POOL_CHUNK = 512
 
@@ -32,7 +40,7 @@ class BotorchStrategy:
     def propose(
         self, ctx: Context, history: History, n: int, seed: int
     ) -> list[Candidate]:
-        with quiet_numerics():
+        with quiet_numerics(), exact_linear_algebra():
             return self._propose(ctx, history, n, seed)
 
     def _propose(
@@ -57,7 +65,7 @@ class BotorchStrategy:
             history.x_failed,
             gp_settings(ctx),
             seed,
-            ctx.memory.setdefault("botorch", {}),
+            ctx.memory.setdefault(MODEL_MEMORY, {}),
         )
         ref_point = _reference_point(goals, y_goals) if len(goals) > 1 else None
         provenance: dict[str, Any] = dict(joint.info)
@@ -72,28 +80,34 @@ class BotorchStrategy:
         provenance["pending"] = len(history.x_pending)
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
-        x_base = torch.as_tensor(history.x_done, dtype=torch.double)
+        x_base = torch.as_tensor(
+            _baseline(joint, history.x_done, len(goals)), dtype=torch.double
+        )
         pending = [*history.x_pending]
         taken = [*history.x_all]
         chosen: list[int] = []  # pool positions picked in this call
         out: list[Candidate] = []
-        for _ in range(n):
-            x_pending = (
-                torch.as_tensor(np.array(pending), dtype=torch.double)
-                if pending
-                else None
+
+        def as_pending(rows: list[np.ndarray]) -> Any:
+            return torch.as_tensor(np.array(rows), dtype=torch.double) if rows else None
+
+        # built once per batch (pruning the baseline and caching its
+        # factorisation is a fixed cost); each pick adds the one before it
+        # to the pending points
+        acqf = joint.weighted(
+            acquisition.build(
+                spec.acquisition,
+                model=joint.model,
+                x_baseline=x_base,
+                x_pending=as_pending(pending),
+                ref_point=None if ref_point is None else torch.as_tensor(ref_point),
+                objective=None if joint.is_plain else joint.objective(),
+                constraints=joint.constraint_callables(),
             )
-            acqf = joint.weighted(
-                acquisition.build(
-                    spec.acquisition,
-                    model=joint.model,
-                    x_baseline=x_base,
-                    x_pending=x_pending,
-                    ref_point=None if ref_point is None else torch.as_tensor(ref_point),
-                    objective=None if joint.is_plain else joint.objective(),
-                    constraints=joint.constraint_callables(),
-                )
-            )
+        )
+        for i in range(n):
+            if i:
+                acqf.set_X_pending(as_pending(pending))
             if history.pool is not None:
                 candidate = self._one_from_pool(acqf, joint, history, chosen)
             else:
@@ -165,6 +179,14 @@ class BotorchStrategy:
         x_pool = np.concatenate([self._raw[0], self._previous[0]])
         s_pool = np.concatenate([self._raw[1], self._previous[1]])
         values = torch.as_tensor(search.values(acqf, x_pool))
+        if len(self._raw[0]) > RESCORED_RAW:
+            # later picks of the batch rescore only the best raw samples: a new
+            # pending point changes the acquisition near it, not the ranking of
+            # the whole space, and rescoring hundreds of points per pick costs
+            # more than optimising when the GP holds thousands of rows
+            top = np.argsort(-values.numpy()[: len(self._raw[0])], kind="stable")
+            keep = np.sort(top[:RESCORED_RAW])
+            self._raw = (self._raw[0][keep], self._raw[1][keep])
         n = (
             settings.restarts
             if not len(self._previous[0])
@@ -227,6 +249,16 @@ class BotorchStrategy:
             acquisition_value=float(values[best]),
             pool_index=int(index[best]),
         )
+
+
+def _baseline(joint: JointModel, x_done: np.ndarray, n_goals: int) -> np.ndarray:
+    """The measured rows predicted best in any goal, at most `BASELINE_POINTS`."""
+    if len(x_done) <= BASELINE_POINTS:
+        return x_done
+    mean = joint.predict_mean(x_done)
+    ranks = np.argsort(np.argsort(mean[:, :n_goals], axis=0, kind="stable"), axis=0)
+    order = np.argsort(-ranks.max(axis=1), kind="stable")
+    return x_done[np.sort(order[:BASELINE_POINTS])]
 
 
 def _reference_point(goals: Any, y_signed: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from loop.cli import app
 from loop.records import Proposal, TrialStatus
 from loop.spec import validate
 from loop.storage import Store, migrations
+from loop.storage.tables import SCHEMA_VERSION
 from tests.conftest import CAMPAIGNS
 
 FROZEN = Path(__file__).resolve().parents[1] / "storage" / "data" / "loop-schema-1.db"
@@ -62,7 +63,7 @@ def test_commands_refuse_an_older_database_with_the_upgrade_hint(
     trials = len(_rows(old, "trial"))
     result = loop(*command, "--db", old)
     assert result.exit_code == 1, result.output
-    assert "database at schema 1, this loop needs 3" in result.stderr
+    assert f"database at schema 1, this loop needs {SCHEMA_VERSION}" in result.stderr
     assert (
         f"hint: back it up with `loop db backup FILE --db {old}`, then run "
         f"`loop db upgrade --db {old}`" in result.stderr
@@ -74,13 +75,19 @@ def test_commands_refuse_an_older_database_with_the_upgrade_hint(
 def test_version_says_whether_an_upgrade_is_needed(old: str) -> None:
     before = loop("db", "version", "--db", old)
     assert before.exit_code == 0, before.output
-    assert "schema 1 (migration 0001); this loop needs 3" in before.stdout
+    assert (
+        f"schema 1 (migration 0001); this loop needs {SCHEMA_VERSION}" in before.stdout
+    )
     assert "loop db upgrade --db" in before.stdout
     upgraded = loop("db", "upgrade", "--db", old)
     assert upgraded.exit_code == 0
-    assert upgraded.stdout.strip() == f"{old}: upgraded from schema 1 to 3"
+    assert (
+        upgraded.stdout.strip() == f"{old}: upgraded from schema 1 to {SCHEMA_VERSION}"
+    )
     after = loop("db", "version", "--db", old)
-    assert after.stdout.strip() == f"{old}: schema 3 (migration 0003); up to date"
+    assert after.stdout.strip() == (
+        f"{old}: schema {SCHEMA_VERSION} (migration {migrations.HEAD}); up to date"
+    )
 
 
 def test_version_and_upgrade_of_a_missing_file_exit_2_and_create_nothing(
@@ -99,7 +106,7 @@ def test_upgrade_of_an_empty_file_creates_the_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{path}"
     assert "empty (no loop tables yet)" in loop("db", "version", "--db", url).stdout
     result = loop("db", "upgrade", "--db", url)
-    assert result.exit_code == 0 and "created schema 3" in result.stdout
+    assert result.exit_code == 0 and f"created schema {SCHEMA_VERSION}" in result.stdout
     assert Store(url, create=False).list_campaigns() == []
 
 

@@ -23,7 +23,7 @@ def test_the_second_fit_of_an_engine_starts_warm_and_a_fresh_engine_cold() -> No
     assert first.provenance["warm_start"] is False
     assert second.provenance["warm_start"] is True
 
-    cold = CampaignEngine(spec)  # a fresh engine (e.g. after a restart) fits cold
+    cold = CampaignEngine(spec)  # a fresh engine without the stored fit fits cold
     cold.tell(history)
     (again,) = cold.ask(1, 2)
     assert again.provenance["warm_start"] is False

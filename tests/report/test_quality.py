@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from loop.engine import CampaignEngine
-from loop.model.surrogate import fit_gp
+from loop.model.surrogate import fit_gp, hyperparameters
 from loop.report.quality import model_quality, r2_score, rmse
 from loop.spec import validate
 from loop.strategies.botorch import gp_settings
@@ -38,9 +38,21 @@ def test_log_objective_is_predicted_in_model_space_and_scored_in_its_units() -> 
     # one GP over log(conductivity) and -viscosity, as the engine fits it
     x = engine.encoder.encode_many([(t.composition, t.parameters) for t in trials])
     y = np.column_stack([np.log(cond["measured"]), -np.array(visc["measured"])])
+    # without a stored fit: one fit to every row, whose hyperparameters each
+    # fold keeps while conditioning on the other folds
+    settings = gp_settings(engine.context)
+    full = fit_gp(x, y, settings, spec.seed)
+    assert cv["hyperparameters"]["reused"] is False
     for fold in range(cv["k"]):
         test = np.array(cond["fold"]) == fold
-        model = fit_gp(x[~test], y[~test], gp_settings(engine.context), spec.seed)
+        model = fit_gp(
+            x[~test],
+            y[~test],
+            settings,
+            spec.seed,
+            warm=hyperparameters(full.model),
+            refit=False,
+        )
         mu, sigma = model.predict(x[test])
         # back to units: median exp(mu) and spread exp(mu) * sigma; sign undone
         assert np.array(cond["mean"])[test] == pytest.approx(np.exp(mu[:, 0]), rel=1e-6)

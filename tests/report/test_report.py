@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from loop.cli import app
 from loop.engine import CampaignEngine
+from loop.model.state import from_document
 from loop.model.surrogate import fit_gp
 from loop.records import TrialStatus
 from loop.report.data import build_report
@@ -79,7 +80,10 @@ def test_cross_validation_numbers_match_a_recomputation(single: Finished) -> Non
 def test_cross_validation_predictions_come_from_a_gp_that_did_not_see_the_row(
     single: Finished,
 ) -> None:
-    """Refit fold 0 with the engine's own GP code and predict its rows again."""
+    """Rebuild fold 0 with the engine's own GP code and predict its rows again.
+
+    The report reuses the hyperparameters stored with the last model round (no
+    refit): fold 0's GP is those hyperparameters conditioned on the other folds."""
     cv, spec = single.data.cv, single.spec
     (out,) = cv["outputs"]
     by_id = {t.id: t for t in single.store.trials(spec.name)}
@@ -89,7 +93,17 @@ def test_cross_validation_predictions_come_from_a_gp_that_did_not_see_the_row(
     )
     y = np.array(out["measured"])[:, None]  # maximised, no transform: y as is
     test = np.array(out["fold"]) == 0
-    model = fit_gp(x[~test], y[~test], gp_settings(engine.context), spec.seed)
+    stored = from_document(single.store.latest_fit(spec.name))["outcomes"]
+    assert cv["hyperparameters"]["reused"] is True
+    model = fit_gp(
+        x[~test],
+        y[~test],
+        gp_settings(engine.context),
+        spec.seed,
+        warm=stored,
+        refit=False,
+    )
+    assert model.info["refit"] is False
     mean, sd = model.predict(x[test])
     assert mean[:, 0] == pytest.approx(np.array(out["mean"])[test], rel=1e-6)
     assert sd[:, 0] == pytest.approx(np.array(out["sd"])[test], rel=1e-6)

@@ -54,9 +54,11 @@ def rows(path: Path) -> dict[str, list[dict]]:
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     try:
+        present = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         return {
             t: [dict(r) for r in conn.execute(f"SELECT * FROM {t} ORDER BY 1")]
             for t in TABLES
+            if t in present
         }
     finally:
         conn.close()
@@ -117,10 +119,16 @@ def test_revision_0001_is_the_schema_before_the_driver_lease(any_db_url: str) ->
         engine.dispose()
     assert state(any_db_url).schema_version == 1
     missing = differences(any_db_url)
-    assert {(d[0], d[2], d[3].name) for d in missing} == {
+    columns = {(d[0], d[2], d[3].name) for d in missing if d[0] == "add_column"}
+    assert columns == {
         ("add_column", "campaign", c) for c in migrations.DRIVER_COLUMNS
     } | {("add_column", "trial_event", "details")}
-    with pytest.raises(StorageError, match="database at schema 1, this loop needs 3"):
+    tables = {d[1].name for d in missing if d[0] == "add_table"}
+    assert tables == {"model_fit"}  # revision 0004
+    assert {d[0] for d in missing} <= {"add_column", "add_table", "add_index"}
+    with pytest.raises(
+        StorageError, match=f"database at schema 1, this loop needs {SCHEMA_VERSION}"
+    ):
         Store(any_db_url)
 
 
@@ -202,7 +210,10 @@ def test_an_older_database_is_refused_with_the_upgrade_hint(
     before = rows(frozen)
     with pytest.raises(StorageError) as refused:
         Store(url_of(frozen), create=create)
-    assert "database at schema 1, this loop needs 3" in refused.value.message
+    assert (
+        f"database at schema 1, this loop needs {SCHEMA_VERSION}"
+        in refused.value.message
+    )
     assert refused.value.hint == (
         f"back it up with `loop db backup FILE --db {url_of(frozen)}`, "
         f"then run `loop db upgrade --db {url_of(frozen)}`"
@@ -216,12 +227,14 @@ def test_upgrade_keeps_every_row_and_adds_the_new_columns(frozen: Path) -> None:
     before = rows(frozen)
     result = runner.invoke(app, ["db", "upgrade", "--db", url])
     assert result.exit_code == 0, result.output
-    assert "upgraded from schema 1 to 3" in result.stdout
+    assert f"upgraded from schema 1 to {SCHEMA_VERSION}" in result.stdout
     after = rows(frozen)
+    # every row kept; the tables added since schema 1 start empty
     assert {t: len(r) for t, r in after.items()} == {
-        t: len(r) for t, r in before.items()
+        **{t: len(r) for t, r in before.items()},
+        "model_fit": 0,
     }
-    for table in TABLES:
+    for table in before:
         if table == "loop_meta":
             continue
         for old, new in zip(before[table], after[table], strict=True):
@@ -229,7 +242,9 @@ def test_upgrade_keeps_every_row_and_adds_the_new_columns(frozen: Path) -> None:
     campaign = after["campaign"][0]
     assert campaign["driver_epoch"] == 0 and campaign["driver_owner"] is None
     assert [e["details"] for e in after["trial_event"]] == [None] * 22
-    assert after["loop_meta"] == [{"key": "schema_version", "value": "3"}]
+    assert after["loop_meta"] == [
+        {"key": "schema_version", "value": str(SCHEMA_VERSION)}
+    ]
     assert state(url).revision == migrations.HEAD
     assert differences(url) == []
 
@@ -263,7 +278,8 @@ def test_upgrading_twice_does_nothing_the_second_time(frozen: Path) -> None:
     url = url_of(frozen)
     assert migrations.upgrade(url).before == 1
     again = runner.invoke(app, ["db", "upgrade", "--db", url])
-    assert again.exit_code == 0 and "already at schema 3; nothing to do" in again.stdout
+    assert again.exit_code == 0
+    assert f"already at schema {SCHEMA_VERSION}; nothing to do" in again.stdout
 
 
 # ------------------------------------------------ databases made before migrations
@@ -274,9 +290,10 @@ def test_a_schema_1_database_without_migration_history_is_adopted_as_0001(
         conn.execute("DROP TABLE alembic_version")
     before = rows(frozen)
     done = migrations.upgrade(url_of(frozen))
-    assert (done.before, done.after, done.adopted) == (1, 3, "0001")
+    assert (done.before, done.after, done.adopted) == (1, SCHEMA_VERSION, "0001")
     assert {t: len(r) for t, r in rows(frozen).items()} == {
-        t: len(r) for t, r in before.items()
+        **{t: len(r) for t, r in before.items()},
+        "model_fit": 0,
     }
     assert differences(url_of(frozen)) == []
 
@@ -285,12 +302,13 @@ def test_a_database_made_by_loop_with_the_driver_lease_but_no_history_is_adopted
     tmp_path: Path, campaign_data: dict
 ) -> None:
     """What `create_all` made between the driver lease and the migrations (the
-    tables of today without what revision 0003 added)."""
+    tables of today without what revisions 0003 and 0004 added)."""
     url = url_of(tmp_path / "lease.db")
     engine = sa.create_engine(url)
     SQLModel.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE trial_event DROP COLUMN details"))
+        conn.execute(sa.text("DROP TABLE model_fit"))  # revision 0004
         conn.execute(sa.text("INSERT INTO loop_meta VALUES ('schema_version', '1')"))
     engine.dispose()
     with pytest.raises(StorageError, match="database at schema 1"):
@@ -298,7 +316,10 @@ def test_a_database_made_by_loop_with_the_driver_lease_but_no_history_is_adopted
     result = runner.invoke(app, ["db", "upgrade", "--db", url])
     assert result.exit_code == 0, result.output
     assert "recognised as 0002" in result.stdout
-    assert (state(url).schema_version, state(url).revision) == (3, "0003")
+    assert (state(url).schema_version, state(url).revision) == (
+        SCHEMA_VERSION,
+        migrations.HEAD,
+    )
     assert differences(url) == []
     Store(url).create_campaign("c1", validate(campaign_data).model_dump(mode="json"))
 

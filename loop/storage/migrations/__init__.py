@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: Every alembic revision, oldest first, with the schema_version it leaves.
-REVISIONS: dict[str, int] = {"0001": 1, "0002": 2, "0003": 3}
+REVISIONS: dict[str, int] = {"0001": 1, "0002": 2, "0003": 3, "0004": 4}
 HEAD = next(reversed(REVISIONS))
 #: Every table loop owns (besides alembic_version).
 LOOP_TABLES = frozenset(
@@ -44,6 +44,7 @@ LOOP_TABLES = frozenset(
         "robot_key",
         "submission",
         "idempotency",
+        "model_fit",
         "loop_meta",
     }
 )

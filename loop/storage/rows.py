@@ -1,0 +1,58 @@
+"""From table rows to the frozen records the Store returns (never ORM rows)."""
+
+from __future__ import annotations
+
+from loop.records import CampaignRecord, Measurement, Trial, TrialStatus
+from loop.storage.tables import CampaignRow, MeasurementRow, TrialRow
+
+
+def campaign_record(row: CampaignRow) -> CampaignRecord:
+    assert row.id is not None
+    return CampaignRecord(
+        id=row.id,
+        name=row.name,
+        status=row.status,
+        spec=row.spec,
+        created_at=row.created_at,
+    )
+
+
+def trial_record(row: TrialRow, campaign: str, m: MeasurementRow | None) -> Trial:
+    assert row.id is not None
+    measurement = (
+        Measurement(
+            trial_id=row.id,
+            attempt=m.attempt,
+            values=m.values,
+            units=m.units,
+            metadata=m.meta,
+            source=m.source,
+            late=m.late,
+            received_at=m.received_at,
+        )
+        if m
+        else None
+    )
+    return Trial(
+        id=row.id,
+        campaign=campaign,
+        iteration=row.iteration,
+        status=TrialStatus(row.status),
+        attempt=row.attempt,
+        composition=row.composition,
+        parameters=row.parameters,
+        phase=row.phase,
+        strategy=row.strategy,
+        acquisition_value=row.acquisition_value,
+        predicted_mean=row.predicted_mean,
+        predicted_sd=row.predicted_sd,
+        seed=row.seed,
+        provenance=row.provenance,
+        failure_reason=row.failure_reason,
+        measurement=measurement,
+        lease_expires_at=row.lease_expires_at,
+        claimed_by_key=row.claimed_by_key,
+        started_at=row.started_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
