@@ -78,7 +78,6 @@ class BotorchStrategy:
         provenance["outputs"] = [o.name for o in outputs]
         # trials still being measured, which the acquisition treats as pending
         provenance["pending"] = len(history.x_pending)
-        rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         x_base = torch.as_tensor(
             _baseline(joint, history.x_done, len(goals)), dtype=torch.double
@@ -111,7 +110,7 @@ class BotorchStrategy:
             if history.pool is not None:
                 candidate = self._one_from_pool(acqf, joint, history, chosen)
             else:
-                candidate = self._one(ctx, acqf, joint, history, taken, rng)
+                candidate = self._one(ctx, acqf, joint, history, taken)
             if candidate is None:
                 fallback = RandomStrategy().propose(
                     ctx,
@@ -159,7 +158,6 @@ class BotorchStrategy:
         joint: JointModel,
         history: History,
         taken: list[np.ndarray],
-        rng: np.random.Generator,
     ) -> Candidate | None:
         """The new feasible point with the highest acquisition value after repair.
 
