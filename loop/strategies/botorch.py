@@ -30,7 +30,11 @@ BASELINE_POINTS = 256
 #: Raw samples rescored for the second and later picks of a batch (the best of the
 #: first pick's scoring).
 RESCORED_RAW = 32
-#: Pool rows scored per acquisition call in a dataset replay.
+#: Restarts and L-BFGS-B iterations of the second and later picks of a batch: they
+#: start at the best local optima of the first pick (and raw samples) rescored with
+#: the points before them pending, so a short polish is enough.
+LATER_RESTARTS = 2
+LATER_ITERATIONS = 10  #: Pool rows scored per acquisition call in a dataset replay.
 POOL_CHUNK = 512
 
 
@@ -49,6 +53,7 @@ class BotorchStrategy:
         import torch
 
         self._seed = seed
+        self._batch = n
         self._raw: tuple[np.ndarray, np.ndarray] | None = None
         d, nf = ctx.encoder.dim, len(ctx.encoder.fraction_idx)
         self._previous = (np.zeros((0, d)), np.zeros((0, nf), dtype=bool))
@@ -185,12 +190,16 @@ class BotorchStrategy:
             top = np.argsort(-values.numpy()[: len(self._raw[0])], kind="stable")
             keep = np.sort(top[:RESCORED_RAW])
             self._raw = (self._raw[0][keep], self._raw[1][keep])
-        n = (
-            settings.restarts
-            if not len(self._previous[0])
-            else later_restarts(settings)
-        )
-        chosen = _boltzmann(initialize_q_batch, values, min(n, len(x_pool)))
+        if not len(self._previous[0]):
+            # the first pick of a batch explores: enough restarts that the
+            # later picks find distinct local optima among its results
+            n_starts = first_restarts(settings, self._batch)
+            chosen = _boltzmann(initialize_q_batch, values, min(n_starts, len(x_pool)))
+        else:
+            # a later pick polishes the best of those optima and raw samples
+            # under the acquisition with the picks before it pending
+            settings = settings.model_copy(update={"max_iterations": LATER_ITERATIONS})
+            chosen = np.argsort(-values.numpy(), kind="stable")[:LATER_RESTARTS]
         optima, _ = search.local_search(
             acqf, space, x_pool[chosen], s_pool[chosen], settings
         )
@@ -212,8 +221,11 @@ class BotorchStrategy:
             repaired = [x for x, ok in zip(repaired, likely, strict=True) if ok]
         scores = search.values(acqf, np.array(repaired))
         best = int(np.argmax(scores))
-        # the next pick of a batch starts from these optima too (warm restarts)
-        self._previous = (optima, search.support_of(space, optima))
+        # the next picks of the batch choose among these optima too
+        self._previous = (
+            np.concatenate([self._previous[0], optima]),
+            np.concatenate([self._previous[1], search.support_of(space, optima)]),
+        )
         return Candidate(
             x=repaired[best], phase="model", acquisition_value=float(scores[best])
         )
@@ -300,9 +312,12 @@ def gp_settings(ctx: Context) -> GPSettings:
     return GPSettings(enc.lower, enc.upper, kernel, features, tuple(names), onehot)
 
 
-def later_restarts(settings: Any) -> int:
-    """Restarts for the second and later picks of a batch (warm-started, so fewer)."""
-    return max(2, settings.restarts // 2)
+def first_restarts(settings: Any, batch: int) -> int:
+    """Restarts of a batch's first pick: `optimizer.restarts`, and two per point of
+    the batch (at most 32) so the later picks have local optima to choose from."""
+    return (
+        max(settings.restarts, min(2 * batch, 32)) if batch > 1 else settings.restarts
+    )
 
 
 def _boltzmann(initialize: Any, values: Any, n: int) -> np.ndarray:
