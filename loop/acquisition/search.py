@@ -33,7 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from loop.acquisition.simplex import project, random_supports, simplex_points
+from loop.acquisition.simplex import (
+    project,
+    project_np,
+    random_supports,
+    simplex_points,
+)
 from loop.model.quiet import optimisation_warnings_hidden
 from loop.space.encoding import Encoder
 from loop.space.feasible import TOL, Feasibility
@@ -97,8 +102,6 @@ def starts(space: SearchSpace, n: int, seed: int) -> tuple[np.ndarray, np.ndarra
         if drawn is None:
             return _constrained_starts(space, n, seed)
         support = drawn
-        from loop.acquisition.simplex import project_np
-
         x[:, space.frac] = project_np(simplex_points(support, rng), flo, fhi, support)
     num = enc.numeric_idx
     x[:, num] = lo[num] + rng.random((n, len(num))) * (hi[num] - lo[num])
@@ -340,8 +343,6 @@ def _discrete(
 def _project_row(
     f: np.ndarray, lo: np.ndarray, hi: np.ndarray, support: np.ndarray
 ) -> np.ndarray:
-    from loop.acquisition.simplex import project_np
-
     return project_np(f[None], lo, hi, support[None])[0]
 
 
