@@ -86,11 +86,17 @@ def finish(proc: Any) -> tuple[int, str]:
 
 
 def jobs(work: Path) -> dict[str, dict[str, Any]]:
-    """Every job directory (relative name) -> its job.json."""
-    return {
-        str(p.parent.relative_to(work)): json.loads(p.read_text())
-        for p in sorted(work.rglob("job.json"))
-    }
+    """Every job directory (relative name) -> its job.json.
+
+    A job is prepared in a hidden staging directory and renamed into place
+    whole; a staging directory's half-written files are not a job yet.
+    """
+    found = {}
+    for p in sorted(work.rglob("job.json")):
+        name = p.parent.relative_to(work)
+        if not any(part.startswith(".") for part in name.parts):
+            found[str(name)] = json.loads(p.read_text())
+    return found
 
 
 def runs(work: Path, name: str) -> int:
@@ -149,6 +155,22 @@ def test_killed_after_each_submission_resume_collects_every_job_once(
     assert sum(1 for r in found.values() if r.get("found_by_name")) == kills
 
 
+def wait_for_two_live_jobs(engine: Any, work: Path) -> list[str]:
+    """The names of the two trial jobs running together, once they are."""
+    deadline = time.monotonic() + 120
+    while True:
+        assert engine.poll() is None, engine.communicate()
+        assert time.monotonic() < deadline, jobs(work) if work.exists() else None
+        live = [
+            n
+            for n, r in (jobs(work) if work.exists() else {}).items()
+            if n.startswith(NAME) and r["state"] in ("submitted", "pending", "running")
+        ]
+        if len(live) == 2:
+            return live
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("executor", ["local", "dask"])
 def test_sigkill_with_two_jobs_running_then_resume(
     tmp_path: Path, executor: str
@@ -163,19 +185,10 @@ def test_sigkill_with_two_jobs_running_then_resume(
     db = f"sqlite:///{tmp_path / 'loop.db'}"
     work = tmp_path / "work"
     engine = loop_cli("run", str(path), "--db", db)
-    deadline = time.monotonic() + 120
-    while True:
-        assert engine.poll() is None, engine.communicate()
-        assert time.monotonic() < deadline, jobs(work) if work.exists() else None
-        live = [
-            n
-            for n, r in (jobs(work) if work.exists() else {}).items()
-            if n.startswith(NAME) and r["state"] in ("submitted", "pending", "running")
-        ]
-        if len(live) == 2:
-            break
-        time.sleep(0.05)
-    engine.send_signal(signal.SIGKILL)
+    try:
+        live = wait_for_two_live_jobs(engine, work)
+    finally:  # never leave the engine running past a failed wait
+        engine.send_signal(signal.SIGKILL)
     assert finish(engine)[0] == KILLED
     assert check_invariants(db, NAME, clean_exit=False) == []
     in_flight = {n: r for n, r in jobs(work).items() if n in live}
