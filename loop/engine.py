@@ -86,26 +86,19 @@ class CampaignEngine:
 
     def history(self) -> History:
         enc = self.encoder
-        names = [o.name for o in self.spec.objectives]
 
         def rows(ts: list[Trial]) -> np.ndarray:
             return enc.encode_many([(t.composition, t.parameters) for t in ts])
 
-        done = [
-            t
-            for t in self._trials
-            if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)
-        ]
+        _, x_done, y_done = enc.measured(self._trials)
         x_all = rows([t for t in self._trials if t.status != TrialStatus.STALE])
         pool = pool_index = None
         if self._pool_x is not None:
             left = self._untaken(x_all)
             pool, pool_index = self._pool_x[left], np.flatnonzero(left)
         return History(
-            x_done=rows(done),
-            y_done=np.array([[t.values[n] for n in names] for t in done]).reshape(
-                -1, len(names)
-            ),
+            x_done=x_done,
+            y_done=y_done,
             x_failed=rows([t for t in self._trials if t.status == TrialStatus.FAILED]),
             x_pending=rows([t for t in self._trials if t.status.in_flight]),
             x_all=x_all,

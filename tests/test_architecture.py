@@ -62,6 +62,36 @@ FORBIDDEN = {
         "loop.service",
         "loop.cli",
     },
+    "loop/campaign_state.py": {
+        "loop.space",
+        "loop.model",
+        "loop.strategies",
+        "loop.acquisition",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+        "loop.report",
+        "loop.cli",
+        "loop.api",
+    },
+    "loop/acquisition": {
+        "loop.strategies",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+        "loop.report",
+        "loop.bench",
+        "loop.cli",
+        "loop.api",
+    },
+    "loop/report": {
+        "loop.engine",
+        "loop.service",
+        "loop.bench",
+        "loop.cli",
+        "loop.api",
+    },
+    "loop/bench": {"loop.cli", "loop.api"},
     "loop/service": {"loop.cli", "loop.api"},
     "loop/api": {
         "loop.cli",
@@ -69,6 +99,7 @@ FORBIDDEN = {
         "loop.strategies",
         "loop.model",
         "loop.space",
+        "loop.bench",
     },
     "adapters": {
         "loop.engine",
@@ -106,6 +137,31 @@ def test_imports_follow_the_dependency_direction(target: str) -> None:
                 assert not (name == banned or name.startswith(banned + ".")), (
                     f"{path.relative_to(ROOT)} imports {name}"
                 )
+
+
+def _package(module: str) -> str:
+    """The package a module belongs to: `loop.report.html` -> `loop.report`."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_no_private_name_is_imported_from_another_package() -> None:
+    # a leading underscore means "only for this package": another package
+    # that needs the name needs a public one
+    for path in [*(ROOT / "loop").rglob("*.py"), *(ROOT / "adapters").rglob("*.py")]:
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.module:
+                continue
+            if _package(node.module) == _package(module):
+                continue
+            private = [
+                a.name
+                for a in node.names
+                if a.name.startswith("_") and not a.name.startswith("__")
+            ]
+            assert not private, (
+                f"{path.relative_to(ROOT)} imports {private} from {node.module}"
+            )
 
 
 def test_loop_never_imports_adapters_statically() -> None:

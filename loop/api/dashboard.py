@@ -344,12 +344,12 @@ def campaign_page(request: Request, name: str) -> Response:
 def live_fragment(live: dict[str, Any]) -> str:
     """The part of a campaign page that is replaced when something changes."""
     from loop.report import figures
-    from loop.report.html import _section
+    from loop.report.html import figure_section
 
     parts = [f'<p id="summary">{escape(_summary_text(live["summary"]))}</p>']
     if live["progress"]:
         figure = figures.progress_figure(live["campaign"], live["progress"])
-        parts += _section("progress", "Progress", figure)
+        parts += figure_section("progress", "Progress", figure)
     else:
         parts.append(
             '<p class="notes">No measurements yet: the plots appear with the first.</p>'
@@ -358,9 +358,9 @@ def live_fragment(live: dict[str, Any]) -> str:
     parts += ['<h2 id="recent">Recent measurements</h2>', measurement_table(live)]
     if live["space"]:
         figure = figures.space_figure(live["space"])
-        parts += _section("space", "Trials in composition space", figure)
+        parts += figure_section("space", "Trials in composition space", figure)
     if live["pareto"]:
-        parts += _section(
+        parts += figure_section(
             "pareto", "Pareto front", figures.pareto_figure(live["pareto"])
         )
     return "\n".join(parts)
@@ -405,7 +405,7 @@ def in_flight_table(live: dict[str, Any]) -> str:
 def measurement_table(live: dict[str, Any]) -> str:
     """The latest measurements, newest first, with the robot that posted each."""
     from loop.report.figures import label
-    from loop.report.html import _num
+    from loop.report.html import number_cell
 
     goals = [(o["name"], o.get("unit")) for o in live["campaign"]["objectives"]]
     head = ["trial", "attempt", "received", "robot", *(label(n, u) for n, u in goals)]
@@ -414,7 +414,7 @@ def measurement_table(live: dict[str, Any]) -> str:
         f'<td class="num">{r["attempt"]}</td>'
         f"<td>{_when(r['received_at'])}{' (late)' if r['late'] else ''}</td>"
         f"<td>{escape(r['source'] or '-')}</td>"
-        + "".join(_num(r["values"].get(n)) for n, _u in goals)
+        + "".join(number_cell(r["values"].get(n)) for n, _u in goals)
         + f"<td>{escape(_config(r['composition'], r['parameters']))}</td></tr>"
         for r in live["recent"]
     ]
@@ -425,7 +425,7 @@ def measurement_table(live: dict[str, Any]) -> str:
 def model_page(request: Request, name: str) -> Response:
     """Cross-validation, feature relevance and every trial (fits GPs: seconds)."""
     from loop.report import model_figures
-    from loop.report.html import _section, cv_table, trial_table
+    from loop.report.html import cv_table, figure_section, trial_table
 
     def build(key: RobotKey) -> Response:
         board = dashboard(request)
@@ -443,11 +443,13 @@ def model_page(request: Request, name: str) -> Response:
             items = "".join(f"<li>{escape(n)}</li>" for n in data.notes)
             parts.append(f'<ul class="notes">{items}</ul>')
         if data.cv:
-            parts += _section("cv", "Model quality", model_figures.cv_figure(data.cv))
+            parts += figure_section(
+                "cv", "Model quality", model_figures.cv_figure(data.cv)
+            )
             parts.append(cv_table(data.cv))
         if data.relevance:
             figure = model_figures.relevance_figure(data.relevance)
-            parts += _section("relevance", "Feature relevance", figure)
+            parts += figure_section("relevance", "Feature relevance", figure)
         parts += ['<h2 id="trials">Trials</h2>', trial_table(data)]
         page = {
             "summary": _api_url(name, "summary"),

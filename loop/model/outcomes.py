@@ -166,3 +166,15 @@ def success_weighted(acqf: Any, success_model: Any) -> Any:
             return self.inner(X) + log_p
 
     return SuccessWeighted()
+
+
+def reference_point(goals: Any, y_signed: np.ndarray) -> np.ndarray:
+    """The hypervolume's signed reference point: each goal's threshold where
+    given, else 10 % of the observed range below the worst value seen."""
+    worst = y_signed.min(axis=0)
+    spread = np.maximum(y_signed.max(axis=0) - worst, 1e-9)
+    ref = worst - 0.1 * spread
+    for j, o in enumerate(goals):
+        if o.threshold is not None:
+            ref[j] = float(o.to_model(o.threshold))
+    return ref

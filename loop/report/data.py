@@ -14,19 +14,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from loop.records import Trial, TrialStatus
-from loop.report.quality import model_quality
-from loop.service.campaigns import (
+from loop.campaign_state import (
     acceptable,
     budget_used,
     load_spec,
+    measured_in_order,
     pareto_trials,
 )
+from loop.records import Trial, TrialStatus
+from loop.report.quality import model_quality
 from loop.spec import CampaignSpec
 from loop.storage import Store
 
@@ -99,21 +99,6 @@ def build_report(
     )
 
 
-def measured_in_order(trials: list[Trial]) -> list[Trial]:
-    """COMPLETED trials with a measurement, in the order the measurements arrived."""
-    done = [
-        t
-        for t in trials
-        if t.status == TrialStatus.COMPLETED and t.measurement is not None
-    ]
-    return sorted(done, key=lambda t: (_arrival(t), t.id))
-
-
-def _arrival(t: Trial) -> datetime:
-    assert t.measurement is not None
-    return t.measurement.received_at or datetime.max
-
-
 def running_best(spec: CampaignSpec, measured: list[Trial]) -> dict[str, list[Any]]:
     """Best acceptable value of each goal after each measurement (None before one)."""
     out: dict[str, list[Any]] = {}
@@ -159,7 +144,7 @@ def hypervolume_trace(spec: CampaignSpec, measured: list[Trial]) -> dict[str, An
     from botorch.utils.multi_objective.hypervolume import Hypervolume
     from botorch.utils.multi_objective.pareto import is_non_dominated
 
-    from loop.strategies.botorch import _reference_point
+    from loop.model.outcomes import reference_point
 
     goals = spec.goals
     ok = [t for t in measured if acceptable(spec, t)]
@@ -168,7 +153,7 @@ def hypervolume_trace(spec: CampaignSpec, measured: list[Trial]) -> dict[str, An
     signed = np.column_stack(
         [o.to_model([t.values[o.name] for t in ok]) for o in goals]
     )
-    ref = _reference_point(goals, signed)
+    ref = reference_point(goals, signed)
     hv = Hypervolume(torch.as_tensor(ref, dtype=torch.double))
     points: list[np.ndarray] = []
     trace: list[float] = []

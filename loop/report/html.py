@@ -75,24 +75,26 @@ def render_html(data: ReportData) -> str:
         items = "".join(f"<li>{escape(n)}</li>" for n in data.notes)
         parts.append(f'<ul class="notes">{items}</ul>')
     if data.progress:
-        parts += _section(
+        parts += figure_section(
             "progress", "Progress", figures.progress_figure(c, data.progress)
         )
     if data.space:
-        parts += _section(
+        parts += figure_section(
             "space", "Trials in composition space", figures.space_figure(data.space)
         )
     if data.cv:
-        parts += _section("cv", "Model quality", model_figures.cv_figure(data.cv))
+        parts += figure_section("cv", "Model quality", model_figures.cv_figure(data.cv))
         parts.append(cv_table(data.cv))
     if data.relevance:
-        parts += _section(
+        parts += figure_section(
             "relevance",
             "Feature relevance",
             model_figures.relevance_figure(data.relevance),
         )
     if data.pareto:
-        parts += _section("pareto", "Pareto front", figures.pareto_figure(data.pareto))
+        parts += figure_section(
+            "pareto", "Pareto front", figures.pareto_figure(data.pareto)
+        )
     parts += ['<h2 id="trials">Trials</h2>', trial_table(data)]
     parts.append(_json_script("report-data", data.to_dict()))
     parts += [f"<script>{DRAW}</script>", "</body></html>"]
@@ -108,7 +110,8 @@ def _summary(c: dict[str, Any]) -> str:
     )
 
 
-def _section(key: str, title: str, fig: Any) -> list[str]:
+def figure_section(key: str, title: str, fig: Any) -> list[str]:
+    """A heading, caption and figure (its plotly JSON beside it) for page *key*."""
     return [
         f'<h2 id="{key}">{escape(title)}</h2>',
         f'<p class="caption">{escape(CAPTIONS[key])}</p>',
@@ -137,7 +140,7 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _num(value: Any) -> str:
+def number_cell(value: Any) -> str:
     """A numeric cell; the exact value is kept in `data-value` for scripts."""
     if value is None or not math.isfinite(value):
         return '<td class="num" data-value="null">-</td>'
@@ -155,7 +158,7 @@ def cv_table(cv: dict[str, Any]) -> str:
             f'<tr data-output="{escape(o["name"])}"><td>{escape(o["name"])}</td>'
             f"<td>{escape(o['unit'] or '')}</td><td>{o['role']}</td>"
             f'<td>{o["transform"]}</td><td class="num">{len(o["measured"])}</td>'
-            f'<td class="num">{cv["k"]}</td>{_num(o["r2"])}{_num(o["rmse"])}</tr>'
+            f'<td class="num">{cv["k"]}</td>{number_cell(o["r2"])}{number_cell(o["rmse"])}</tr>'
         )
     return f'<table id="cv-table"><tr>{head}</tr>{"".join(rows)}</table>'
 
@@ -192,10 +195,10 @@ def trial_table(data: ReportData) -> str:
             f"<td>{t['id']}</td><td>{t['iteration']}</td><td>{escape(t['phase'])}</td>",
             f"<td>{escape(t['strategy'])}</td><td>{t['status']}</td>",
             f"<td>{t['attempt']}</td><td>{escape(comp)}</td><td>{escape(params)}</td>",
-            _num(t["acquisition_value"]),
+            number_cell(t["acquisition_value"]),
             *predicted,
-            *(_num(t["measured"].get(n)) for n in names),
-            _num(t["p_success"]),
+            *(number_cell(t["measured"].get(n)) for n in names),
+            number_cell(t["p_success"]),
             f"<td>{escape(t['failure_reason'] or '')}</td>",
         ]
         css = ' class="failed"' if t["status"] == "failed" else ""

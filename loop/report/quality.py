@@ -33,12 +33,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from loop.engine import CampaignEngine
 from loop.model.outcomes import JointModel, fit_joint
 from loop.model.quiet import quiet_numerics
 from loop.model.state import from_document
 from loop.model.surrogate import hyperparameters
-from loop.records import Trial, TrialStatus
+from loop.records import Trial
+from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.strategies.botorch import gp_settings
 from loop.threads import ensure_threads
@@ -89,17 +89,10 @@ def model_quality(
     those hyperparameters and condition on the other folds' rows.
     """
     ensure_threads()  # `loop report` and the dashboard's model page fit GPs here
-    engine = CampaignEngine(spec)
-    engine.tell(trials)
-    history = engine.history()
+    encoder = Encoder(spec)
+    done, x, y = encoder.measured(trials)  # the rows the engine's model learns from
+    ids = [t.id for t in done]
     names = [o.name for o in spec.objectives]
-    ids = [
-        t.id
-        for t in trials
-        if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)
-    ]
-    x, y = history.x_done, history.y_done
-    assert len(ids) == len(x)  # the engine's own choice of rows, in trial order
     if len(x) < MIN_FOR_CV:
         return Quality(
             None,
@@ -112,7 +105,7 @@ def model_quality(
     outputs = [*spec.goals, *spec.outcome_constraints]
     stored = from_document(fit).get("outcomes")
     with quiet_numerics():
-        fitter = _Fitter(spec, engine, x, y, names)
+        fitter = _Fitter(spec, encoder, x, y, names)
         on_step(
             "the GP of the last model round, on every measurement"
             if stored
@@ -171,15 +164,15 @@ class _Fitter:
     def __init__(
         self,
         spec: CampaignSpec,
-        engine: CampaignEngine,
+        encoder: Encoder,
         x: np.ndarray,
         y: np.ndarray,
         names: list[str],
     ) -> None:
-        self.spec, self.x, self.encoder = spec, x, engine.encoder
+        self.spec, self.x, self.encoder = spec, x, encoder
         self.goals, self.cons = spec.goals, spec.outcome_constraints
         self.outputs = [*self.goals, *self.cons]
-        self.settings = gp_settings(engine.context)
+        self.settings = gp_settings(spec, encoder)
         column = {o.name: y[:, names.index(o.name)] for o in self.outputs}
         #: Measured values of the outputs in their units (columns in output order).
         self.measured = np.column_stack([column[o.name] for o in self.outputs])

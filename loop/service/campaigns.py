@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from loop.campaign_state import (
+    CampaignState,
+    acceptable,
+    best_trial,
+    budget_used,
+    load_spec,
+    pareto_trials,
+)
 from loop.errors import CampaignConflictError
 from loop.plugins import adapter_class
-from loop.records import CampaignRecord, Trial, TrialStatus
-from loop.spec import CampaignSpec, validate
+from loop.records import CampaignRecord, Trial
+from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import holder
+
+#: The read model's rules, imported from here by the service layer's callers.
+__all__ = [
+    "acceptable",
+    "best_trial",
+    "budget_used",
+    "ensure_campaign",
+    "load_spec",
+    "pareto_trials",
+    "status_document",
+    "trial_document",
+]
 
 #: Keys of the spec that may change when `loop run` continues a campaign.
 MUTABLE_KEYS = {"budget", "description", "executor"}
@@ -78,70 +98,11 @@ def _keep_pins(
     return {**block, **kept}
 
 
-def load_spec(record: CampaignRecord) -> CampaignSpec:
-    """The frozen spec of a stored campaign (validated again on the way out).
-
-    The adapter's own check is not repeated: it was made when the campaign was
-    stored, and an adapter checks its resources again when the driver starts it.
-    So reading a campaign (`loop inspect`, the API) needs neither its data file
-    nor its instrument.
-    """
-    return validate(
-        record.spec, f"campaign '{record.name}' in the database", check_adapter=False
-    )
-
-
-def budget_used(trials: list[Trial]) -> int:
-    """Experiments spent: measured or failed for good."""
-    return sum(
-        1 for t in trials if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
-    )
-
-
-def acceptable(spec: CampaignSpec, trial: Trial) -> bool:
-    """Measured, with every objective present and every outcome constraint met."""
-    if trial.status != TrialStatus.COMPLETED:
-        return False
-    if any(o.name not in trial.values for o in spec.objectives):
-        return False
-    return all(o.acceptable(trial.values[o.name]) for o in spec.outcome_constraints)
-
-
-def best_trial(spec: CampaignSpec, trials: list[Trial]) -> Trial | None:
-    """The best acceptable trial for a single goal (None before there is one)."""
-    goal = spec.goals[0]
-    done = [t for t in trials if acceptable(spec, t)]
-    if not done:
-        return None
-    return max(done, key=lambda t: goal.sign * t.values[goal.name])
-
-
-def pareto_trials(spec: CampaignSpec, trials: list[Trial]) -> list[Trial]:
-    """Acceptable trials that no other acceptable trial beats on every goal."""
-    names = [o.name for o in spec.goals]
-    signs = [o.sign for o in spec.goals]
-    done = [t for t in trials if acceptable(spec, t)]
-    points = [
-        [s * t.values[n] for s, n in zip(signs, names, strict=True)] for t in done
-    ]
-
-    def dominated(p: list[float]) -> bool:
-        return any(
-            all(q_i >= p_i for q_i, p_i in zip(q, p, strict=True)) and q != p
-            for q in points
-        )
-
-    return [t for t, p in zip(done, points, strict=True) if not dominated(p)]
-
-
 def status_document(store: Store, name: str) -> dict[str, Any]:
     """The campaign as `inspect --format json` and the API show it."""
     record = store.get_campaign(name)
-    spec = load_spec(record)
-    trials = store.trials(name)
-    counts: dict[str, int] = {}
-    for t in trials:
-        counts[t.status.value] = counts.get(t.status.value, 0) + 1
+    state = CampaignState(load_spec(record), store.trials(name))
+    spec = state.spec
     doc: dict[str, Any] = {
         "name": record.name,
         "status": record.status,
@@ -149,15 +110,14 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "spec": record.spec,
         "driver": _driver(store, name),
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
-        "budget": {"experiments": spec.budget.experiments, "used": budget_used(trials)},
-        "counts": counts,
-        "trials": [trial_document(t) for t in trials],
+        "budget": {"experiments": spec.budget.experiments, "used": state.budget_used},
+        "counts": state.counts,
+        "trials": [trial_document(t) for t in state.trials],
     }
-    if len(spec.goals) == 1:
-        best = best_trial(spec, trials)
-        doc["best"] = trial_document(best) if best else None
+    if state.single_goal:
+        doc["best"] = trial_document(state.best) if state.best else None
     else:
-        doc["pareto"] = [trial_document(t) for t in pareto_trials(spec, trials)]
+        doc["pareto"] = [trial_document(t) for t in state.pareto]
     return doc
 
 

@@ -182,7 +182,8 @@ class Dashboard:
 
     def live(self, key: RobotKey, name: str) -> dict[str, Any]:
         """Everything the campaign page shows but the model sections."""
-        from loop.report.data import measured_in_order, pareto, progress, space
+        from loop.campaign_state import measured_in_order
+        from loop.report.data import pareto, progress, space
 
         self.authorize(key, name)
         view = self._read(name)

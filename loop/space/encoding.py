@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from loop.records import Trial, TrialStatus
 from loop.spec import CampaignSpec
 from loop.spec.descriptors import descriptor_table
 
@@ -151,6 +152,27 @@ class Encoder:
         if not rows:
             return np.zeros((0, self.dim))
         return np.stack([self.encode(c, p) for c, p in rows])
+
+    def measured(
+        self, trials: list[Trial]
+    ) -> tuple[list[Trial], np.ndarray, np.ndarray]:
+        """The trials a model learns from, their comp-rep rows and raw values.
+
+        A trial counts when it is COMPLETED with a value for every objective;
+        values are as measured (columns in `spec.objectives` order), each
+        objective turns its column to the model's scale itself.
+        """
+        names = [o.name for o in self.spec.objectives]
+        done = [
+            t
+            for t in trials
+            if t.status == TrialStatus.COMPLETED and all(n in t.values for n in names)
+        ]
+        x = self.encode_many([(t.composition, t.parameters) for t in done])
+        y = np.array([[t.values[n] for n in names] for t in done]).reshape(
+            -1, len(names)
+        )
+        return done, x, y
 
     def decode(self, x: np.ndarray) -> tuple[dict[str, float], dict[str, Any]]:
         """Configuration of a comp-rep vector (already repaired to be feasible)."""

@@ -16,9 +16,11 @@ from loop import acquisition
 from loop.acquisition import search
 from loop.acquisition.search import SearchSpace
 from loop.model.features import FeatureSpec
-from loop.model.outcomes import SUCCESS_LEVEL, JointModel, fit_joint
+from loop.model.outcomes import SUCCESS_LEVEL, JointModel, fit_joint, reference_point
 from loop.model.quiet import quiet_numerics
 from loop.model.surrogate import GPSettings, exact_linear_algebra
+from loop.space.encoding import Encoder
+from loop.spec import CampaignSpec
 from loop.strategies.base import MODEL_MEMORY, Candidate, Context, History
 from loop.strategies.design import RandomStrategy
 
@@ -68,11 +70,11 @@ class BotorchStrategy:
             y_cons,
             [float(o.to_model(o.threshold)) for o in cons],
             history.x_failed,
-            gp_settings(ctx),
+            gp_settings(ctx.spec, ctx.encoder),
             seed,
             ctx.memory.setdefault(MODEL_MEMORY, {}),
         )
-        ref_point = _reference_point(goals, y_goals) if len(goals) > 1 else None
+        ref_point = reference_point(goals, y_goals) if len(goals) > 1 else None
         provenance: dict[str, Any] = dict(joint.info)
         if ref_point is not None:
             provenance["reference_point"] = {
@@ -271,17 +273,6 @@ def _baseline(joint: JointModel, x_done: np.ndarray, n_goals: int) -> np.ndarray
     return x_done[np.sort(order[:BASELINE_POINTS])]
 
 
-def _reference_point(goals: Any, y_signed: np.ndarray) -> np.ndarray:
-    """Signed reference point: thresholds where given, else 10 % below the worst seen."""
-    worst = y_signed.min(axis=0)
-    spread = np.maximum(y_signed.max(axis=0) - worst, 1e-9)
-    ref = worst - 0.1 * spread
-    for j, o in enumerate(goals):
-        if o.threshold is not None:
-            ref[j] = float(o.to_model(o.threshold))
-    return ref
-
-
 def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:
     """Columns of *y* for the objectives *which*, on the model's scale (larger is better)."""
     columns = [o.to_model(y[:, names.index(o.name)]) for o in which]
@@ -291,10 +282,9 @@ def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:
         return np.zeros((len(y), 0))
 
 
-def gp_settings(ctx: Context) -> GPSettings:
+def gp_settings(spec: CampaignSpec, enc: Encoder) -> GPSettings:
     """The GP inputs of this campaign: bounds, kernel, descriptor features, categoricals."""
-    enc = ctx.encoder
-    kernel = ctx.spec.strategy.surrogate.kernel
+    kernel = spec.strategy.surrogate.kernel
     table = enc.features()
     columns = list(enc.columns)
     features = None

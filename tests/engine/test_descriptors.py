@@ -106,7 +106,7 @@ def test_categorical_parameters_get_the_mixed_kernel(campaign_data: dict) -> Non
 
     spec = validate(campaign_data)
     engine = CampaignEngine(spec)
-    settings = gp_settings(engine.context)
+    settings = gp_settings(engine.spec, engine.encoder)
     names = [settings.input_names[i] for i in settings.categorical_dims]
     assert names == ["route=cast", "route=powder", "route=sputter"]
     history = simulated_trials(spec, engine.ask(6, 0), 1)

@@ -40,7 +40,7 @@ def test_log_objective_is_predicted_in_model_space_and_scored_in_its_units() -> 
     y = np.column_stack([np.log(cond["measured"]), -np.array(visc["measured"])])
     # without a stored fit: one fit to every row, whose hyperparameters each
     # fold keeps while conditioning on the other folds
-    settings = gp_settings(engine.context)
+    settings = gp_settings(engine.spec, engine.encoder)
     full = fit_gp(x, y, settings, spec.seed)
     assert cv["hyperparameters"]["reused"] is False
     for fold in range(cv["k"]):

@@ -98,7 +98,7 @@ def test_cross_validation_predictions_come_from_a_gp_that_did_not_see_the_row(
     model = fit_gp(
         x[~test],
         y[~test],
-        gp_settings(engine.context),
+        gp_settings(engine.spec, engine.encoder),
         spec.seed,
         warm=stored,
         refit=False,

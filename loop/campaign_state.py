@@ -1,0 +1,147 @@
+"""What a campaign has achieved so far, read from its spec and trials.
+
+One read model for every reader: the driver's progress line, `loop inspect`,
+the API's status document, the report and the dashboard all ask the same
+questions (which trials count, which is best, what is the Pareto set, how much
+of the budget is spent) and must get the same answers. `CampaignState` is built
+once per command, request or driver iteration from (spec, trials) and answers
+them; the free functions are the rules it applies, for callers holding a
+single trial.
+
+"Acceptable" follows `loop inspect`: measured, with every objective present and
+every outcome constraint met. Only acceptable trials can be best or on the
+Pareto front.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cached_property
+
+from loop.records import CampaignRecord, Trial, TrialStatus
+from loop.spec import CampaignSpec, validate
+
+
+def load_spec(record: CampaignRecord) -> CampaignSpec:
+    """The frozen spec of a stored campaign (validated again on the way out).
+
+    The adapter's own check is not repeated: it was made when the campaign was
+    stored, and an adapter checks its resources again when the driver starts it.
+    So reading a campaign (`loop inspect`, the API, the report) needs neither its
+    data file nor its instrument.
+    """
+    return validate(
+        record.spec, f"campaign '{record.name}' in the database", check_adapter=False
+    )
+
+
+def budget_used(trials: list[Trial]) -> int:
+    """Experiments spent: measured or failed for good."""
+    return sum(
+        1 for t in trials if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
+    )
+
+
+def acceptable(spec: CampaignSpec, trial: Trial) -> bool:
+    """Measured, with every objective present and every outcome constraint met."""
+    if trial.status != TrialStatus.COMPLETED:
+        return False
+    if any(o.name not in trial.values for o in spec.objectives):
+        return False
+    return all(o.acceptable(trial.values[o.name]) for o in spec.outcome_constraints)
+
+
+def best_trial(spec: CampaignSpec, trials: list[Trial]) -> Trial | None:
+    """The best acceptable trial for the first goal (None before there is one)."""
+    goal = spec.goals[0]
+    done = [t for t in trials if acceptable(spec, t)]
+    if not done:
+        return None
+    return max(done, key=lambda t: goal.sign * t.values[goal.name])
+
+
+def pareto_trials(spec: CampaignSpec, trials: list[Trial]) -> list[Trial]:
+    """Acceptable trials that no other acceptable trial beats on every goal."""
+    names = [o.name for o in spec.goals]
+    signs = [o.sign for o in spec.goals]
+    done = [t for t in trials if acceptable(spec, t)]
+    points = [
+        [s * t.values[n] for s, n in zip(signs, names, strict=True)] for t in done
+    ]
+
+    def dominated(p: list[float]) -> bool:
+        return any(
+            all(q_i >= p_i for q_i, p_i in zip(q, p, strict=True)) and q != p
+            for q in points
+        )
+
+    return [t for t, p in zip(done, points, strict=True) if not dominated(p)]
+
+
+def measured_in_order(trials: list[Trial]) -> list[Trial]:
+    """COMPLETED trials with a measurement, in the order the measurements arrived
+    (`received_at`, then trial id)."""
+    done = [
+        t
+        for t in trials
+        if t.status == TrialStatus.COMPLETED and t.measurement is not None
+    ]
+    return sorted(done, key=lambda t: (_arrival(t), t.id))
+
+
+def _arrival(t: Trial) -> datetime:
+    assert t.measurement is not None
+    return t.measurement.received_at or datetime.max
+
+
+class CampaignState:
+    """One campaign's spec and trials, and what follows from them.
+
+    Answers are computed on first use and kept: build a new state after the
+    trials change (a state describes one moment of the campaign).
+    """
+
+    def __init__(self, spec: CampaignSpec, trials: list[Trial]) -> None:
+        self.spec = spec
+        self.trials = list(trials)
+
+    @cached_property
+    def budget_used(self) -> int:
+        """Experiments spent: measured or failed for good."""
+        return budget_used(self.trials)
+
+    @property
+    def budget_left(self) -> int:
+        return max(self.spec.budget.experiments - self.budget_used, 0)
+
+    @cached_property
+    def counts(self) -> dict[str, int]:
+        """Trials per status (only statuses that occur), in first-seen order."""
+        counts: dict[str, int] = {}
+        for t in self.trials:
+            counts[t.status.value] = counts.get(t.status.value, 0) + 1
+        return counts
+
+    @cached_property
+    def measured(self) -> list[Trial]:
+        """Measured trials in the order their measurements arrived."""
+        return measured_in_order(self.trials)
+
+    @cached_property
+    def acceptable(self) -> list[Trial]:
+        """Trials that count towards the campaign's result (see the module doc)."""
+        return [t for t in self.trials if acceptable(self.spec, t)]
+
+    @property
+    def single_goal(self) -> bool:
+        return len(self.spec.goals) == 1
+
+    @cached_property
+    def best(self) -> Trial | None:
+        """The best acceptable trial for the first goal."""
+        return best_trial(self.spec, self.trials)
+
+    @cached_property
+    def pareto(self) -> list[Trial]:
+        """Acceptable trials no other acceptable trial beats on every goal."""
+        return pareto_trials(self.spec, self.trials)
