@@ -21,7 +21,7 @@ from loop.spec.executor import Executor
 from loop.spec.feasibility import linear_problems
 from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
-from loop.spec.strategy import Budget, Strategy
+from loop.spec.strategy import Acquisition, Budget, Strategy
 
 #: Validation context key: False skips the adapter's own `check` (see `validate`).
 CHECK_ADAPTER = "check_adapter"
@@ -130,11 +130,11 @@ class CampaignSpec(SpecModel):
         return adapter_class(self.adapter["type"]).Config.model_validate(self.adapter)
 
     @property
-    def acquisition(self) -> str:
+    def acquisition(self) -> Acquisition:
         """The acquisition function in use (defaults by number of objectives)."""
         if self.strategy.acquisition:
             return self.strategy.acquisition
-        return "qLogNEI" if len(self.goals) == 1 else "qLogNEHVI"
+        return Acquisition.default_for(len(self.goals))
 
     @property
     def goals(self) -> tuple[Objective, ...]:
@@ -199,23 +199,16 @@ def _feature_problems(spec: CampaignSpec) -> list[Problem]:
 
 def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
     acq, n = spec.strategy.acquisition, len(spec.goals)
-    if acq == "qLogNEI" and n > 1:
-        return [
-            Problem(
-                "strategy.acquisition",
-                f"qLogNEI optimises one objective but {n} are declared",
-                "use qLogNEHVI for several objectives, or leave `acquisition` out",
-            )
-        ]
-    if acq == "qLogNEHVI" and n == 1:
-        return [
-            Problem(
-                "strategy.acquisition",
-                "qLogNEHVI needs at least two objectives",
-                "use qLogNEI for one objective, or leave `acquisition` out",
-            )
-        ]
-    return []
+    if acq is None or acq.several_goals == (n > 1):
+        return []
+    fits = Acquisition.default_for(n)
+    if n > 1:
+        why = f"{acq} optimises one objective but {n} are declared"
+        hint = f"use {fits} for several objectives, or leave `acquisition` out"
+    else:
+        why = f"{acq} needs at least two objectives"
+        hint = f"use {fits} for one objective, or leave `acquisition` out"
+    return [Problem("strategy.acquisition", why, hint)]
 
 
 def _inner_problems(exc: ValidationError, model: Any) -> list[tuple[str, str, str]]:

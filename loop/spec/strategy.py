@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -9,7 +10,28 @@ from pydantic import Field, field_validator
 from loop.spec.base import SpecModel, fail
 
 STRATEGY_ENGINES = ("botorch", "ax", "random", "sobol")
-ACQUISITIONS = ("qLogNEI", "qLogNEHVI")
+
+
+# The one list of acquisition names: the YAML's enum (and its JSON schema),
+# validation, the builders of `loop.acquisition` and the Ax strategy's mapping
+# all read it. It lives in the spec so that validating never imports torch.
+class Acquisition(StrEnum):
+    """The acquisition function: qLogNEI (noisy expected improvement) for one
+    goal, qLogNEHVI (noisy expected hypervolume improvement) for several; left
+    out, it follows the number of goals."""
+
+    qLogNEI = "qLogNEI"
+    qLogNEHVI = "qLogNEHVI"
+
+    @property
+    def several_goals(self) -> bool:
+        """True for a function of several goals (a hypervolume improvement)."""
+        return self is Acquisition.qLogNEHVI
+
+    @classmethod
+    def default_for(cls, goals: int) -> Acquisition:
+        """The function a campaign with *goals* goals uses when it names none."""
+        return cls.qLogNEI if goals == 1 else cls.qLogNEHVI
 
 
 class InitialDesign(SpecModel):
@@ -68,7 +90,7 @@ class Strategy(SpecModel):
     engine: Literal["botorch", "ax", "random", "sobol"] = "botorch"
     initial_design: InitialDesign = Field(default_factory=InitialDesign)
     surrogate: Surrogate = Field(default_factory=Surrogate)
-    acquisition: Literal["qLogNEI", "qLogNEHVI"] | None = None
+    acquisition: Acquisition | None = None
     batch_size: int = Field(1, ge=1, le=64)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from loop.spec.strategy import Acquisition
 from loop.strategies.base import Candidate, Context, History
 from loop.strategies.design import RandomStrategy
 
@@ -32,10 +33,10 @@ from loop.strategies.design import RandomStrategy
 MIN_OBSERVATIONS = 2
 #: Coefficients below this are treated as zero.
 EPS = 1e-12
-#: loop's acquisition names -> the BoTorch classes handed to Ax's MBM node.
+#: loop's acquisition functions -> the BoTorch classes handed to Ax's MBM node.
 ACQF = {
-    "qLogNEI": "botorch.acquisition.logei.qLogNoisyExpectedImprovement",
-    "qLogNEHVI": "botorch.acquisition.multi_objective.logei.qLogNoisyExpectedHypervolumeImprovement",
+    Acquisition.qLogNEI: "botorch.acquisition.logei.qLogNoisyExpectedImprovement",
+    Acquisition.qLogNEHVI: "botorch.acquisition.multi_objective.logei.qLogNoisyExpectedHypervolumeImprovement",
 }
 
 

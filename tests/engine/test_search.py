@@ -124,3 +124,11 @@ def test_search_with_linear_constraints_keeps_them() -> None:
         assert abs(x[:5].sum() - 1.0) < 1e-6
         assert x[0] + x[1] <= 0.3 + 1e-6
         assert np.count_nonzero(x[:5] > 1e-9) <= 4
+
+
+def test_every_acquisition_the_yaml_names_has_a_builder_and_an_ax_class() -> None:
+    from loop import acquisition
+    from loop.spec.strategy import Acquisition
+    from loop.strategies.ax import ACQF
+
+    assert set(acquisition._REGISTRY) == set(Acquisition) == set(ACQF)
