@@ -154,7 +154,7 @@ def sqlite_path(url: str) -> Path | None:
     return None if path in ("", ":memory:") else Path(path)
 
 
-def _storage_failure(exc: DBAPIError) -> StorageError | None:
+def storage_failure(exc: DBAPIError) -> StorageError | None:
     """The StorageError for a database failure that is not a bug of ours, or
     None (integrity and data errors stay as they are for the caller)."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
@@ -186,7 +186,7 @@ def _storage_failure(exc: DBAPIError) -> StorageError | None:
     return None
 
 
-def _make_engine(url: str, *, read_only: bool = False) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine for a supported URL; `BadInputError` for anything else.
 
     With *read_only* the database refuses every write: SQLite files are opened

@@ -19,16 +19,17 @@ from sqlmodel import Session, col, select
 from loop.errors import FieldProblem, InvalidBodyError, TrialStateError
 from loop.faults import fault
 from loop.records import Trial, TrialStatus
-from loop.storage.lab import (
-    LEASED,
-    _campaign_name,
-    _check_holder,
-    _idempotent,
-    _locked,
-    _move,
-    _trial_campaign,
-)
+from loop.storage.lab import LEASED
 from loop.storage.rows import trial_record
+from loop.storage.sessions import (
+    campaign_id,
+    campaign_name,
+    check_holder,
+    idempotency_row,
+    locked_trial,
+    transition,
+    trial_campaign,
+)
 from loop.storage.store import (
     Store,
     retried,
@@ -70,11 +71,11 @@ def accept_measurement(
     lease ended are accepted and flagged `late`; nothing is dropped.
     """
     with store.transaction() as s:
-        cid = _trial_campaign(s, trial_id)
+        cid = trial_campaign(s, trial_id)
         # the trial row first: concurrent posts for it wait here, then see the
         # key the first one stored and replay it
-        row = _locked(s, trial_id)
-        known = _idempotent(s, cid, idempotency_key)
+        row = locked_trial(s, trial_id)
+        known = idempotency_row(s, cid, idempotency_key)
         if known is not None:
             return _replay(s, known, trial_id, body_sha256, submission_id)
         status = TrialStatus(row.status)
@@ -96,13 +97,13 @@ def accept_measurement(
                 "operator; claim new work",
                 code="lease_superseded",
             )
-        _check_holder(row, key_id)
+        check_holder(row, key_id)
         late = (
             reoffered
             or status == TrialStatus.NEEDS_REVIEW
             or (row.lease_expires_at is not None and row.lease_expires_at < now)
         )
-        _move(
+        transition(
             s,
             trial_id,
             [status],
@@ -125,7 +126,7 @@ def accept_measurement(
         fault("ingest_mid_txn")
         s.refresh(row)
         response = respond(
-            trial_record(row, _campaign_name(s, cid), measurement), measurement
+            trial_record(row, campaign_name(s, cid), measurement), measurement
         )
         s.add(
             IdempotencyRow(
@@ -156,7 +157,7 @@ def find_idempotent(
 ) -> Accepted | None:
     """The stored response for a key seen before (a replay), or None for a new key."""
     with store.transaction() as s:
-        known = _idempotent(s, _trial_campaign(s, trial_id), key)
+        known = idempotency_row(s, trial_campaign(s, trial_id), key)
         if known is None:
             return None
         return _replay(s, known, trial_id, body_sha256, submission_id)
@@ -231,7 +232,7 @@ def finish_submission(
 def submissions(store: Store, campaign: str) -> list[dict[str, Any]]:
     """Every body received for *campaign*, oldest first (for audits and tests)."""
     with store.transaction(write=False) as s:
-        cid = store._campaign_id(s, campaign)
+        cid = campaign_id(s, campaign)
         rows = s.exec(
             select(SubmissionRow)
             .where(SubmissionRow.campaign_id == cid)

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from loop.errors import BadInputError, NotFoundError
+from loop.storage.sessions import campaign_id
 from loop.storage.store import Store, retried
 from loop.storage.tables import CampaignRow, RobotKeyRow, utcnow
 
@@ -33,7 +34,7 @@ def add_key(
     store: Store, campaign: str, name: str, prefix: str, digest: str, scopes: list[str]
 ) -> RobotKey:
     with store.transaction() as s:
-        cid = store._campaign_id(s, campaign)
+        cid = campaign_id(s, campaign)
         row = RobotKeyRow(
             campaign_id=cid,
             name=name,
@@ -87,7 +88,7 @@ def touch_key(store: Store, key_id: int) -> None:
 @retried
 def revoke_key(store: Store, campaign: str, name: str) -> RobotKey:
     with store.transaction() as s:
-        cid = store._campaign_id(s, campaign)
+        cid = campaign_id(s, campaign)
         row = s.exec(
             select(RobotKeyRow)
             .where(RobotKeyRow.campaign_id == cid)

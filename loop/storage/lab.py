@@ -26,20 +26,26 @@ from sqlmodel import Session, col, select
 
 from loop.errors import (
     FieldProblem,
-    ForbiddenError,
     InvalidBodyError,
-    NotFoundError,
     TrialStateError,
 )
 from loop.records import Trial, TrialStatus
 from loop.storage.rows import trial_record
+from loop.storage.sessions import (
+    campaign_id,
+    campaign_name,
+    check_holder,
+    idempotency_row,
+    locked_trial,
+    transition,
+    trial_campaign,
+)
 from loop.storage.store import (
     ConflictRetryError,
     Store,
     retried,
 )
 from loop.storage.tables import (
-    CampaignRow,
     IdempotencyRow,
     TrialRow,
     utcnow,
@@ -79,9 +85,9 @@ def claim_next(
     """
     with store.transaction() as s:
         now = store.now(s)
-        cid = store._campaign_id(s, campaign)
+        cid = campaign_id(s, campaign)
         if idempotency_key is not None:
-            known = _idempotent(s, cid, idempotency_key)
+            known = idempotency_row(s, cid, idempotency_key)
             if known is not None:
                 if known.route != "claims":
                     raise InvalidBodyError(
@@ -121,7 +127,7 @@ def claim_next(
         if row is None:
             return None
         assert row.id is not None
-        _move(
+        transition(
             s,
             row.id,
             [TrialStatus.PENDING],
@@ -169,7 +175,7 @@ def renew_lease(
         row.updated_at = utcnow()
         s.add(row)
         s.flush()
-        return trial_record(row, _campaign_name(s, row.campaign_id), None)
+        return trial_record(row, campaign_name(s, row.campaign_id), None)
 
 
 @retried
@@ -181,7 +187,7 @@ def mark_started(
         row = _held(s, trial_id, attempt, key_id, LEASED)
         now = store.now(s)
         if row.status == TrialStatus.CLAIMED.value:
-            _move(
+            transition(
                 s,
                 trial_id,
                 [TrialStatus.CLAIMED],
@@ -191,14 +197,14 @@ def mark_started(
                 lease_expires_at=now + timedelta(seconds=ttl),
             )
             s.refresh(row)
-        return trial_record(row, _campaign_name(s, row.campaign_id), None)
+        return trial_record(row, campaign_name(s, row.campaign_id), None)
 
 
 @retried
 def reap_expired(store: Store, campaign: str, max_attempts: int) -> list[Reaped]:
     """Settle every lease of *campaign* that has run out (see `_reap`)."""
     with store.transaction() as s:
-        return _reap(s, store._campaign_id(s, campaign), store.now(s), max_attempts)
+        return _reap(s, campaign_id(s, campaign), store.now(s), max_attempts)
 
 
 def _reap(s: Session, cid: int, now: datetime, max_attempts: int) -> list[Reaped]:
@@ -225,7 +231,7 @@ def _reap(s: Session, cid: int, now: datetime, max_attempts: int) -> list[Reaped
         else:
             to, again = TrialStatus.ABANDONED, False
             reason = f"lease expired on the last of {max_attempts} attempts"
-        _move(
+        transition(
             s,
             row.id,
             [status],
@@ -253,7 +259,7 @@ def fail_attempt(
     with store.transaction() as s:
         row = _held(s, trial_id, attempt, key_id, LEASED)
         to = TrialStatus.PENDING if retry else TrialStatus.FAILED
-        _move(
+        transition(
             s,
             trial_id,
             [TrialStatus(row.status)],
@@ -265,7 +271,7 @@ def fail_attempt(
             lease_expires_at=None,
         )
         s.refresh(row)
-        return trial_record(row, _campaign_name(s, row.campaign_id), None)
+        return trial_record(row, campaign_name(s, row.campaign_id), None)
 
 
 # ----------------------------------------------------------------- helpers
@@ -273,18 +279,7 @@ def fail_attempt(
 def trial_campaign_id(store: Store, trial_id: int) -> int:
     """The campaign a trial belongs to (404 when there is no such trial)."""
     with store.transaction(write=False) as s:
-        return _trial_campaign(s, trial_id)
-
-
-def _trial_campaign(s: Session, trial_id: int) -> int:
-    cid = s.exec(select(TrialRow.campaign_id).where(TrialRow.id == trial_id)).first()
-    if cid is None:
-        raise NotFoundError(f"no trial {trial_id}", "use the trial_id a claim returned")
-    return int(cid)
-
-
-def _campaign_name(s: Session, cid: int) -> str:
-    return s.exec(select(CampaignRow.name).where(CampaignRow.id == cid)).one()
+        return trial_campaign(s, trial_id)
 
 
 def _held(
@@ -295,8 +290,8 @@ def _held(
     expected: tuple[TrialStatus, ...],
 ) -> TrialRow:
     """The trial row, when *attempt* is current, in *expected*, and held by *key_id*."""
-    _trial_campaign(s, trial_id)
-    row = _locked(s, trial_id)
+    trial_campaign(s, trial_id)
+    row = locked_trial(s, trial_id)
     if TrialStatus(row.status) not in expected or row.attempt != attempt:
         raise TrialStateError(
             f"attempt {attempt} of trial {trial_id} is not leased: the trial is "
@@ -304,53 +299,5 @@ def _held(
             "the lease ran out or the attempt was settled; claim new work",
             code="lease_superseded",
         )
-    _check_holder(row, key_id)
+    check_holder(row, key_id)
     return row
-
-
-def _locked(s: Session, trial_id: int) -> TrialRow:
-    """The trial row, locked until the transaction ends (PostgreSQL; SQLite's
-    write transactions hold the whole database already)."""
-    row = s.exec(
-        select(TrialRow)
-        .where(TrialRow.id == trial_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"no trial {trial_id}", "use the trial_id a claim returned")
-    return row
-
-
-def _check_holder(row: TrialRow, key_id: int | None) -> None:
-    if key_id is not None and row.claimed_by_key not in (None, key_id):
-        raise ForbiddenError(
-            f"trial {row.id} attempt {row.attempt} was claimed by another robot",
-            "a robot may only heartbeat, start, report or fail attempts it claimed",
-        )
-
-
-def _move(
-    s: Session,
-    trial_id: int,
-    expected: list[TrialStatus],
-    new: TrialStatus,
-    attempt: int,
-    *,
-    reason: str | None = None,
-    next_attempt: bool = False,
-    details: dict[str, Any] | None = None,
-    **columns: Any,
-) -> None:
-    """The store's conditional transition, with lease columns in the same UPDATE."""
-    Store._transition(
-        s, trial_id, expected, new, attempt, reason, next_attempt, columns, details
-    )
-
-
-def _idempotent(s: Session, cid: int, key: str) -> IdempotencyRow | None:
-    return s.exec(
-        select(IdempotencyRow)
-        .where(IdempotencyRow.campaign_id == cid)
-        .where(IdempotencyRow.key == key)
-    ).first()

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
@@ -40,7 +40,6 @@ from loop.errors import (
     TrialStateError,
 )
 from loop.records import (
-    TRANSITIONS,
     CampaignRecord,
     Proposal,
     Trial,
@@ -50,15 +49,16 @@ from loop.storage.connection import (  # noqa: F401 - DEFAULT_URL etc. re-export
     DEFAULT_URL,
     METADATA_LIMIT,
     ConflictRetryError,
-    _make_engine,
-    _storage_failure,
+    make_engine,
     redact_url,
     retried,
     sqlite_path,
     storable_json,
     storable_text,
+    storage_failure,
 )
 from loop.storage.rows import campaign_record, trial_record
+from loop.storage.sessions import campaign_id, transition
 from loop.storage.tables import (
     CampaignRow,
     MeasurementRow,
@@ -93,7 +93,7 @@ class Store:
             )
         if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = _make_engine(url, read_only=read_only)
+        self.engine = make_engine(url, read_only=read_only)
         try:
             self._prepare(create)
         except OperationalError as exc:  # schema checks outside transaction()
@@ -150,7 +150,7 @@ class Store:
             with session.begin():
                 yield session
         except DBAPIError as exc:
-            failure = _storage_failure(exc)
+            failure = storage_failure(exc)
             if failure is None:
                 raise
             raise failure from exc
@@ -250,7 +250,7 @@ class Store:
         with self.transaction() as s:
             # the campaign row is locked so that two batches cannot both pass the
             # budget check on PostgreSQL (SQLite's BEGIN IMMEDIATE serialises them)
-            cid = self._campaign_id(s, campaign, lock=True)
+            cid = campaign_id(s, campaign, lock=True)
             committed = s.exec(
                 select(func.count())
                 .select_from(TrialRow)
@@ -293,7 +293,7 @@ class Store:
     def latest_fit(self, campaign: str) -> dict[str, Any] | None:
         """The model fit stored with the campaign's latest model round, if any."""
         with self.transaction(write=False) as s:
-            cid = self._campaign_id(s, campaign)
+            cid = campaign_id(s, campaign)
             row = s.exec(
                 select(ModelFitRow)
                 .where(ModelFitRow.campaign_id == cid)
@@ -306,7 +306,7 @@ class Store:
     def trials(self, campaign: str) -> list[Trial]:
         """Every trial of *campaign*, oldest first, with its measurement."""
         with self.transaction(write=False) as s:
-            cid = self._campaign_id(s, campaign)
+            cid = campaign_id(s, campaign)
             rows = s.exec(
                 select(TrialRow)
                 .where(TrialRow.campaign_id == cid)
@@ -336,8 +336,15 @@ class Store:
     ) -> None:
         """Move a trial from one of *expected* to *new* in one conditional UPDATE."""
         with self.transaction() as s:
-            self._transition(
-                s, trial_id, expected, new, attempt, reason, next_attempt, None, details
+            transition(
+                s,
+                trial_id,
+                expected,
+                new,
+                attempt,
+                reason=reason,
+                next_attempt=next_attempt,
+                details=details,
             )
 
     @retried
@@ -354,9 +361,7 @@ class Store:
     ) -> None:
         """Store a measurement and mark the trial COMPLETED, both or neither."""
         with self.transaction() as s:
-            self._transition(
-                s, trial_id, expected, TrialStatus.COMPLETED, attempt, None, False
-            )
+            transition(s, trial_id, expected, TrialStatus.COMPLETED, attempt)
             s.add(
                 MeasurementRow(
                     trial_id=trial_id,
@@ -384,84 +389,3 @@ class Store:
                 .order_by(col(TrialEventRow.id))
             ).all()
             return [r.model_dump() for r in rows]
-
-    # ----------------------------------------------------------------- helpers
-    @staticmethod
-    def _campaign_id(s: Session, name: str, *, lock: bool = False) -> int:
-        """The id of campaign *name*; with *lock*, its row stays locked (FOR NO
-        KEY UPDATE on PostgreSQL) until the transaction ends."""
-        query = select(CampaignRow.id).where(CampaignRow.name == name)
-        if lock:
-            query = query.with_for_update(key_share=True)
-        cid = s.exec(query).first()
-        if cid is None:
-            raise CampaignNotFoundError(f"no campaign named '{name}'", "check the name")
-        return int(cid)
-
-    @staticmethod
-    def _transition(
-        s: Session,
-        trial_id: int,
-        expected: Collection[TrialStatus],
-        new: TrialStatus,
-        attempt: int | None,
-        reason: str | None,
-        next_attempt: bool,
-        columns: dict[str, Any] | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        for old in expected:
-            if new not in TRANSITIONS[old]:
-                raise ValueError(
-                    f"illegal transition {old} -> {new}"
-                )  # a bug, not input
-        # lock the row first (PostgreSQL) so that the audited from-status is the
-        # one the conditional UPDATE below acts on
-        before = s.exec(
-            select(TrialRow.status)
-            .where(TrialRow.id == trial_id)
-            .with_for_update(key_share=True)
-        ).first()
-        values: dict[str, Any] = {
-            "status": new.value,
-            "updated_at": utcnow(),
-            **(columns or {}),
-        }
-        if reason is not None:
-            reason = storable_text(reason)
-            values["failure_reason"] = reason[:1000]
-        if next_attempt:
-            values["attempt"] = TrialRow.attempt + 1
-        stmt = (
-            update(TrialRow)
-            .where(col(TrialRow.id) == trial_id)
-            .where(col(TrialRow.status).in_([e.value for e in expected]))
-        )
-        if attempt is not None:
-            stmt = stmt.where(col(TrialRow.attempt) == attempt)
-        result = s.exec(stmt.values(**values))
-        if result.rowcount != 1:
-            current = s.get(TrialRow, trial_id)
-            state = (
-                f"is {current.status} (attempt {current.attempt})"
-                if current
-                else "does not exist"
-            )
-            raise TrialStateError(
-                f"trial {trial_id} {state}; expected {'/'.join(e.value for e in expected)}"
-                + (f" at attempt {attempt}" if attempt is not None else ""),
-                "another process changed it first; reload and retry",
-            )
-        row = s.get(TrialRow, trial_id)
-        assert row is not None
-        s.refresh(row)
-        s.add(
-            TrialEventRow(
-                trial_id=trial_id,
-                from_status=before,
-                to_status=new.value,
-                attempt=row.attempt,
-                reason=reason,
-                details=None if details is None else storable_json(details),
-            )
-        )

@@ -24,7 +24,7 @@ from loop.records import TrialStatus
 from loop.service.campaigns import status_document
 from loop.spec import validate
 from loop.storage import Store, migrations
-from loop.storage.connection import _make_engine
+from loop.storage.connection import make_engine
 from loop.storage.driver import acquire
 from loop.storage.tables import SCHEMA_VERSION
 
@@ -111,7 +111,7 @@ def test_stores_opened_at_once_on_a_new_database_create_it_once(
 
 
 def test_revision_0001_is_the_schema_before_the_driver_lease(any_db_url: str) -> None:
-    engine = _make_engine(any_db_url)
+    engine = make_engine(any_db_url)
     try:
         with engine.begin() as conn:
             migrations.migrate(conn, "0001")

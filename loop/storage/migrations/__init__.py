@@ -176,12 +176,12 @@ def prepare(
     connection ever opens it (that would switch an old file to WAL), so a
     refused file is left byte-identical.
     """
-    from loop.storage.connection import _make_engine, quick_check, sqlite_path
+    from loop.storage.connection import make_engine, quick_check, sqlite_path
 
     path = sqlite_path(url)
     if path is not None and path.exists():
         quick_check(path)
-        probe = engine if read_only else _make_engine(url, read_only=True)
+        probe = engine if read_only else make_engine(url, read_only=True)
         try:
             state = _read(probe)
         finally:
@@ -304,7 +304,7 @@ def status(url: str) -> DbState:
 
 def open_engine(url: str, *, read_only: bool = False) -> Engine:
     """An engine for `loop db`; a missing SQLite file is refused, never created."""
-    from loop.storage.connection import _make_engine, sqlite_path
+    from loop.storage.connection import make_engine, sqlite_path
 
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -312,7 +312,7 @@ def open_engine(url: str, *, read_only: bool = False) -> Engine:
             f"no database at {path}",
             "check --db / LOOP_DB; `loop run FILE.yaml` creates a new database",
         )
-    return _make_engine(url, read_only=read_only)
+    return make_engine(url, read_only=read_only)
 
 
 def sql_script(dialect: str, target: str = "head", start: str | None = None) -> str:
