@@ -24,6 +24,7 @@ import numpy as np
 
 from loop.records import Trial, TrialStatus
 from loop.spec import CampaignSpec
+from loop.spec.constraints import constraint_rows
 from loop.spec.descriptors import descriptor_table
 
 ColumnKind = Literal["fraction", "continuous", "integer", "onehot"]
@@ -203,36 +204,13 @@ class Encoder:
         return next(i for i, c in enumerate(self.columns) if c.name == name)
 
     def _linear_rows(self) -> LinearRows:
-        eq_rows: list[np.ndarray] = []
-        eq_rhs: list[float] = []
+        """The sum to one (when there is a composition), then the YAML's constraints."""
+        names = [c.name for c in self.columns]
+        scale = {c.name: self.total for c in self.columns if c.kind == "fraction"}
+        a_eq, b_eq, a_ub, b_ub = constraint_rows(self.spec.constraints, names, scale)
         if self.components:  # the fractions sum to 1
-            eq_rows.append(
-                np.where([c.kind == "fraction" for c in self.columns], 1.0, 0.0)
-            )
-            eq_rhs.append(1.0)
-        ub_rows: list[np.ndarray] = []
-        ub_rhs: list[float] = []
-        for con in self.spec.constraints:
-            row = np.zeros(self.dim)
-            for name, coef in con.coefficients.items():
-                i = self._index(name)
-                # composition amounts are total * fraction in the YAML's units
-                row[i] = coef * (
-                    self.total if self.columns[i].kind == "fraction" else 1.0
-                )
-            if con.eq is not None:
-                eq_rows.append(row)
-                eq_rhs.append(con.eq)
-            if con.le is not None:
-                ub_rows.append(row)
-                ub_rhs.append(con.le)
-            if con.ge is not None:
-                ub_rows.append(-row)
-                ub_rhs.append(-con.ge)
+            total = np.where([c.kind == "fraction" for c in self.columns], 1.0, 0.0)
+            a_eq, b_eq = np.vstack([total, a_eq]), np.concatenate([[1.0], b_eq])
         return LinearRows(
-            np.array(eq_rows).reshape(-1, self.dim),
-            np.array(eq_rhs),
-            np.array(ub_rows).reshape(-1, self.dim),
-            np.array(ub_rhs),
-            user_eq_start=1 if self.components else 0,
+            a_eq, b_eq, a_ub, b_ub, user_eq_start=1 if self.components else 0
         )

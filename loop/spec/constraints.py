@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from loop.spec.base import Frozen, SpecModel, fail
@@ -53,3 +55,39 @@ class LinearConstraint(SpecModel):
         if self.le is not None:
             parts.append(f"{lhs} <= {self.le:g}")
         return " and ".join(parts)
+
+
+def constraint_rows(
+    constraints: Sequence[LinearConstraint],
+    columns: Sequence[str],
+    scale: Mapping[str, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """*constraints* as matrix rows over *columns*: `(a_eq, b_eq, a_ub, b_ub)` with
+    `a_eq @ x = b_eq` and `a_ub @ x <= b_ub` (a `ge` limit is a negated row).
+
+    The one place constraints become rows: the validator's feasibility proof
+    (columns in the YAML's units) and the model's encoder (composition columns
+    as fractions, so *scale* multiplies their coefficients by the `total`) both
+    call it. A name missing from *columns* is a bug here, not input: validation
+    refuses unknown names before.
+    """
+    index = {name: i for i, name in enumerate(columns)}
+    factor = scale or {}
+    eq: list[tuple[np.ndarray, float]] = []
+    ub: list[tuple[np.ndarray, float]] = []
+    for con in constraints:
+        row = np.zeros(len(columns))
+        for name, coef in con.coefficients.items():
+            row[index[name]] = coef * factor.get(name, 1.0)
+        if con.eq is not None:
+            eq.append((row, con.eq))
+        if con.le is not None:
+            ub.append((row, con.le))
+        if con.ge is not None:
+            ub.append((-row, -con.ge))
+
+    def stacked(rows: list[tuple[np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray]:
+        a = np.array([r for r, _ in rows]).reshape(-1, len(columns))
+        return a, np.array([b for _, b in rows], dtype=float)
+
+    return (*stacked(eq), *stacked(ub))

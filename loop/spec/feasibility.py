@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from loop.errors import Problem
+from loop.spec.constraints import constraint_rows
 
 if TYPE_CHECKING:
     from loop.spec.campaign import CampaignSpec
@@ -74,41 +75,25 @@ def _feasible(spec: CampaignSpec, which: range | list[int]) -> bool:
     components = spec.space.components
     numeric = [p for p in spec.space.parameters if p.type != "categorical"]
     names = [*components, *(p.name for p in numeric)]
-    index = {n: i for i, n in enumerate(names)}
     n_comp = len(components)
     comp_lo = [comp.bounds[c][0] for c in components] if comp else []
     comp_hi = [comp.bounds[c][1] for c in components] if comp else []
     lower = np.array(comp_lo + [p.bounds[0] for p in numeric], dtype=float)
     upper = np.array(comp_hi + [p.bounds[1] for p in numeric], dtype=float)
-    a_eq: list[np.ndarray] = []
-    b_eq: list[float] = []
-    if comp is not None:
-        a_eq.append(np.array([1.0] * n_comp + [0.0] * len(numeric)))
-        b_eq.append(comp.total)
-    a_ub: list[np.ndarray] = []
-    b_ub: list[float] = []
-    for i in which:
-        con = spec.constraints[i]
-        row = np.zeros(len(names))
-        for name, coef in con.coefficients.items():
-            row[index[name]] = coef
-        if con.eq is not None:
-            a_eq.append(row)
-            b_eq.append(con.eq)
-        if con.le is not None:
-            a_ub.append(row)
-            b_ub.append(con.le)
-        if con.ge is not None:
-            a_ub.append(-row)
-            b_ub.append(-con.ge)
+    a_eq, b_eq, a_ub, b_ub = constraint_rows(
+        [spec.constraints[i] for i in which], names
+    )
+    if comp is not None:  # the amounts sum to the composition's total
+        total = np.array([1.0] * n_comp + [0.0] * len(numeric))
+        a_eq, b_eq = np.vstack([total, a_eq]), np.concatenate([[comp.total], b_eq])
     k = comp.max_components if comp else None
     point = find_point(
         lower,
         upper,
-        np.array(a_eq).reshape(-1, len(names)),
-        np.array(b_eq),
-        np.array(a_ub).reshape(-1, len(names)),
-        np.array(b_ub),
+        a_eq,
+        b_eq,
+        a_ub,
+        b_ub,
         cardinality=(np.arange(n_comp), k) if k is not None and k < n_comp else None,
     )
     return point is not None
