@@ -129,6 +129,12 @@ class Proposal(Record):
     seed: int | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def fields_of(cls, source: object) -> dict[str, Any]:
+        """The proposal's fields read from *source* (a proposal, a trial or a
+        table row), by name: what storing a proposal copies."""
+        return {name: getattr(source, name) for name in Proposal.model_fields}
+
 
 class Measurement(Record):
     """The objective values accepted for one trial attempt."""
@@ -143,23 +149,17 @@ class Measurement(Record):
     received_at: datetime | None = None
 
 
-class Trial(Record):
-    """A stored proposal with its status and, once measured, its measurement."""
+class Trial(Proposal):
+    """A stored proposal with its status and, once measured, its measurement.
+
+    Every field of the `Proposal` it was stored from, then what the store adds.
+    """
 
     id: int
     campaign: str
     iteration: int
     status: TrialStatus
     attempt: int
-    composition: dict[str, float]
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    phase: str
-    strategy: str
-    acquisition_value: float | None = None
-    predicted_mean: dict[str, float] = Field(default_factory=dict)
-    predicted_sd: dict[str, float] = Field(default_factory=dict)
-    seed: int | None = None
-    provenance: dict[str, Any] = Field(default_factory=dict)
     failure_reason: str | None = None
     measurement: Measurement | None = None
     lease_expires_at: datetime | None = None

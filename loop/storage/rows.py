@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loop.records import CampaignRecord, Measurement, Trial, TrialStatus
+from loop.records import CampaignRecord, Measurement, Proposal, Trial, TrialStatus
 from loop.storage.tables import CampaignRow, MeasurementRow, TrialRow
 
 
@@ -39,15 +39,7 @@ def trial_record(row: TrialRow, campaign: str, m: MeasurementRow | None) -> Tria
         iteration=row.iteration,
         status=TrialStatus(row.status),
         attempt=row.attempt,
-        composition=row.composition,
-        parameters=row.parameters,
-        phase=row.phase,
-        strategy=row.strategy,
-        acquisition_value=row.acquisition_value,
-        predicted_mean=row.predicted_mean,
-        predicted_sd=row.predicted_sd,
-        seed=row.seed,
-        provenance=row.provenance,
+        **Proposal.fields_of(row),
         failure_reason=row.failure_reason,
         measurement=measurement,
         lease_expires_at=row.lease_expires_at,

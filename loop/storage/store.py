@@ -268,15 +268,7 @@ class Store:
                     campaign_id=cid,
                     iteration=iteration,
                     status=TrialStatus.PENDING.value,
-                    composition=p.composition,
-                    parameters=p.parameters,
-                    phase=p.phase,
-                    strategy=p.strategy,
-                    acquisition_value=p.acquisition_value,
-                    predicted_mean=p.predicted_mean,
-                    predicted_sd=p.predicted_sd,
-                    seed=p.seed,
-                    provenance=p.provenance,
+                    **Proposal.fields_of(p),
                 )
                 for p in proposals
             ]
