@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from loop.records import CampaignRecord, Measurement, Trial, TrialStatus
+from loop.records import (
+    CampaignRecord,
+    CampaignStatus,
+    Measurement,
+    Trial,
+    TrialPhase,
+    TrialStatus,
+)
 from loop.storage.tables import CampaignRow, MeasurementRow, TrialRow
 
 
@@ -11,7 +18,7 @@ def campaign_record(row: CampaignRow) -> CampaignRecord:
     return CampaignRecord(
         id=row.id,
         name=row.name,
-        status=row.status,
+        status=CampaignStatus(row.status),
         spec=row.spec,
         created_at=row.created_at,
     )
@@ -41,7 +48,7 @@ def trial_record(row: TrialRow, campaign: str, m: MeasurementRow | None) -> Tria
         attempt=row.attempt,
         composition=row.composition,
         parameters=row.parameters,
-        phase=row.phase,
+        phase=TrialPhase(row.phase),
         strategy=row.strategy,
         acquisition_value=row.acquisition_value,
         predicted_mean=row.predicted_mean,
