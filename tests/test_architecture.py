@@ -62,6 +62,16 @@ FORBIDDEN = {
         "loop.service",
         "loop.cli",
     },
+    "loop/documents.py": {
+        "loop.space",
+        "loop.model",
+        "loop.strategies",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+        "loop.api",
+        "loop.cli",
+    },
     "loop/service": {"loop.cli", "loop.api"},
     "loop/api": {
         "loop.cli",
