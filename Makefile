@@ -42,6 +42,7 @@ lint: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/loop schema -o campaigns/schema/campaign.schema.json
+	$(BIN)/loop schema --api -o docs/reference/openapi.json
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

@@ -94,11 +94,14 @@ def schema(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write here.")
     ] = None,
+    api: Annotated[bool, typer.Option("--api", help="The HTTP API's OpenAPI.")] = False,
 ) -> None:
     """Print (or write) the JSON Schema of campaign files, for editors."""
-    from loop.spec.schema import campaign_schema
-
-    text = json.dumps(campaign_schema(), indent=2) + "\n"
+    if api:  # the robot HTTP API's, as served (docs/reference/openapi.json)
+        from loop.api.app import openapi_document as document
+    else:
+        from loop.spec.schema import campaign_schema as document
+    text = json.dumps(document(), indent=2) + "\n"
     if output:
         output.write_text(text, encoding="utf-8")
         out.print(f"wrote {output}")
@@ -317,16 +320,18 @@ def inspect(
         raise BadInputError(
             f"unknown format '{output_format}'", "use table, json or yaml"
         )
+    store = Store(db, create=False, read_only=True)
     if explain is not None:
         from loop.report.terminal import explanation_panel
         from loop.service.explain import explain_trial
 
-        doc = explain_trial(Store(db, create=False, read_only=True), name, explain)
+        explained = explain_trial(store, name, explain)
         if output_format == "table":
-            out.print(explanation_panel(doc), soft_wrap=False)
+            out.print(explanation_panel(explained), soft_wrap=False)
             return
+        doc = explained.model_dump(mode="json")
     else:
-        doc = status_document(Store(db, create=False, read_only=True), name)
+        doc = status_document(store, name)
     if output_format == "json":
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
     elif output_format == "yaml":

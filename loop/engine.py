@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from loop.model.state import from_document, to_document
-from loop.records import Proposal, Trial, TrialStatus
+from loop.records import Proposal, Trial, TrialPhase, TrialStatus
 from loop.space.design import sobol_design, uniform_samples
 from loop.space.encoding import Encoder
 from loop.space.feasible import Feasibility
@@ -140,7 +140,7 @@ class CampaignEngine:
         issued = sum(
             1
             for t in self._trials
-            if t.phase == "initial" and t.status != TrialStatus.STALE
+            if t.phase is TrialPhase.INITIAL and t.status != TrialStatus.STALE
         )
         n_design = max(0, min(n, self.initial_size - issued))
         if len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
@@ -168,7 +168,7 @@ class CampaignEngine:
             pool = sobol_design(self.encoder, self.feasibility, size, self.spec.seed)
         else:
             pool = uniform_samples(self.encoder, self.feasibility, size, self.spec.seed)
-        return fresh(self.context, pool, history, n, "initial")
+        return fresh(self.context, pool, history, n, TrialPhase.INITIAL)
 
     def _pool_design(self, history: History, n: int) -> list[Candidate]:
         """The next rows of one seeded random order of the whole pool."""
@@ -176,7 +176,7 @@ class CampaignEngine:
         order = np.random.default_rng(self.spec.seed).permutation(len(self.pool))
         position = {int(i): k for k, i in enumerate(history.pool_index)}
         picks = [position[int(i)] for i in order if int(i) in position][:n]
-        return from_pool(history, np.array(picks, dtype=int), n, "initial")
+        return from_pool(history, np.array(picks, dtype=int), n, TrialPhase.INITIAL)
 
     def _proposal(self, c: Candidate, engine: str, seed: int) -> Proposal:
         if c.pool_index is not None and self.pool is not None:

@@ -112,6 +112,37 @@ TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
 }
 
 
+class TrialPhase(StrEnum):
+    """How a trial's configuration was chosen (stored with the trial, shown by
+    `inspect` and `--explain`)."""
+
+    #: the campaign's initial design (space-filling, before any model)
+    INITIAL = "initial"
+    #: the highest acquisition value under the GP
+    MODEL = "model"
+    #: a random feasible point where the optimiser found no new one
+    FALLBACK = "fallback"
+    #: a uniform sample (the random engine)
+    RANDOM = "random"
+    #: the next point of a Sobol sequence (the sobol engine)
+    SOBOL = "sobol"
+
+
+class CampaignStatus(StrEnum):
+    """Where a campaign stands as a whole (`loop inspect`, the status document).
+
+    ACTIVE while trials remain to be proposed or measured; COMPLETED when the
+    budget is spent; EXHAUSTED when the space holds no new feasible point (or a
+    replay's pool is empty); NEEDS_REVIEW when the driver stopped on trials an
+    operator must look at. `loop resume` turns NEEDS_REVIEW back into ACTIVE.
+    """
+
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    EXHAUSTED = "exhausted"
+    NEEDS_REVIEW = "needs_review"
+
+
 class Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -121,7 +152,7 @@ class Proposal(Record):
 
     composition: dict[str, float]
     parameters: dict[str, Any] = Field(default_factory=dict)
-    phase: str
+    phase: TrialPhase
     strategy: str
     acquisition_value: float | None = None
     predicted_mean: dict[str, float] = Field(default_factory=dict)
@@ -178,6 +209,6 @@ class CampaignRecord(Record):
 
     id: int
     name: str
-    status: str
+    status: CampaignStatus
     spec: dict[str, Any]
     created_at: datetime | None = None

@@ -92,6 +92,16 @@ FORBIDDEN = {
         "loop.api",
     },
     "loop/bench": {"loop.cli", "loop.api"},
+    "loop/documents.py": {
+        "loop.space",
+        "loop.model",
+        "loop.strategies",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+        "loop.api",
+        "loop.cli",
+    },
     "loop/service": {"loop.cli", "loop.api"},
     "loop/api": {
         "loop.cli",

@@ -2,9 +2,13 @@
 
 `create_app(store)` builds the app; `loop serve` runs it under uvicorn. Every
 route but `/healthz` and the OpenAPI document needs `Authorization: Bearer`.
-Errors are JSON `{code, message, hint, fields?}`; bad input is a 4xx, never a
-500. The interactive docs pages are off: they load scripts from a CDN, and the
-OpenAPI document at `/openapi.json` is what clients and schemathesis use.
+Routes return the documents of `loop.documents` and declare them, with the
+error body (`ErrorBody`: `{code, message, hint, fields?}`) of every 4xx/5xx
+they can answer, so `/openapi.json` describes every response; bad input is a
+4xx, never a 500. docs/reference/openapi.json is the committed copy (`loop
+schema --api`), compared with the served one by the tests. The interactive docs
+pages are off: they load scripts from a CDN, and the OpenAPI document at
+`/openapi.json` is what clients and schemathesis use.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import loop
 from loop.api import dashboard
+from loop.documents import (
+    ErrorBody,
+    FailureAck,
+    FieldProblemBody,
+    Health,
+    LeaseDocument,
+    MeasurementAck,
+    StatusDocument,
+    WorkDocument,
+)
 from loop.errors import (
     BodyTooLargeError,
     FieldProblem,
@@ -30,8 +44,7 @@ from loop.errors import (
     UnsupportedMediaError,
 )
 from loop.service import lab
-from loop.service.campaigns import status_document
-from loop.service.robots import READ, authenticate
+from loop.service.robots import authenticate
 from loop.storage import Store
 from loop.storage.keys import RobotKey
 from loop.threads import ensure_threads
@@ -61,34 +74,25 @@ ClaimKey = Annotated[
     ),
 ]
 
-_ERROR = {
-    "description": "an error with a message and a hint",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["code", "message", "hint"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "hint": {"type": "string"},
-                    "fields": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "pointer": {"type": "string"},
-                                "message": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            }
-        }
-    },
+#: What each error status means, for the OpenAPI document (docs/reference/api.md
+#: lists the codes behind each).
+_ERROR_MEANINGS = {
+    400: "a missing or malformed Idempotency-Key (bad_request)",
+    401: "no valid token (unauthorized)",
+    403: "a token of another campaign or robot, or without the scope (forbidden)",
+    404: "no such trial (not_found)",
+    409: "the trial or campaign is not in a state that accepts the call",
+    413: "a body above 64 KiB (body_too_large)",
+    415: "a Content-Type that is not JSON (unsupported_media_type)",
+    422: "the body, a path or a header parameter is invalid (invalid_body)",
+    503: "the database refused the operation; retry later (storage)",
 }
+
+
+#: The error answers of every API route, each with the ErrorBody model.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: _ERROR for code in (400, 401, 403, 404, 409, 413, 415, 422, 503)
+    status: {"model": ErrorBody, "description": meaning}
+    for status, meaning in _ERROR_MEANINGS.items()
 }
 
 
@@ -158,26 +162,27 @@ def create_app(store: Store) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"code": "http", "message": str(exc.detail), "hint": "see /openapi.json"},
-            status_code=exc.status_code,
-        )
+        body = ErrorBody(code="http", message=str(exc.detail), hint="see /openapi.json")
+        return JSONResponse(_dump(body), status_code=exc.status_code)
 
     @app.get("/healthz", tags=["meta"])
-    def healthz() -> dict[str, str]:
+    def healthz() -> Health:
         """Liveness, without credentials."""
-        return {"status": "ok"}
+        return Health(status="ok")
 
     @app.post(
         "/api/v1/campaigns/{name}/claims",
         tags=["robots"],
+        response_model=WorkDocument,
         responses={
             200: {"description": "a trial leased to the caller"},
             204: {"description": "nothing is ready; ask again later"},
             **ERRORS,
         },
     )
-    def claim(name: CampaignName, key: Caller, idempotency_key: ClaimKey = None) -> Any:
+    def claim(
+        name: CampaignName, key: Caller, idempotency_key: ClaimKey = None
+    ) -> WorkDocument | Response:
         """Lease the next ready trial (composition and parameters to make)."""
         work = lab.claim(store, key, name, idempotency_key)
         return Response(status_code=204) if work is None else work
@@ -190,7 +195,7 @@ def create_app(store: Store) -> FastAPI:
     )
     async def heartbeat(
         trial_id: TrialId, request: Request, key: Caller
-    ) -> dict[str, Any]:
+    ) -> LeaseDocument:
         """Extend the lease of an attempt the caller holds."""
         post = await _received(request, None)
         return await run_in_threadpool(lab.heartbeat, store, key, trial_id, post)
@@ -201,7 +206,7 @@ def create_app(store: Store) -> FastAPI:
         responses=ERRORS,
         openapi_extra=_raw_body(lab.AttemptBody),
     )
-    async def start(trial_id: TrialId, request: Request, key: Caller) -> dict[str, Any]:
+    async def start(trial_id: TrialId, request: Request, key: Caller) -> LeaseDocument:
         """Material is committed: after this the trial is never silently re-offered."""
         post = await _received(request, None)
         return await run_in_threadpool(lab.start, store, key, trial_id, post)
@@ -215,13 +220,15 @@ def create_app(store: Store) -> FastAPI:
     async def measurements(
         trial_id: TrialId,
         request: Request,
+        response: Response,
         key: Caller,
         idempotency_key: IdempotencyKey = None,
-    ) -> JSONResponse:
+    ) -> MeasurementAck:
         """Post the measured values of an attempt (Idempotency-Key required)."""
         post = await _received(request, idempotency_key)
-        status, body = await run_in_threadpool(lab.measure, store, key, trial_id, post)
-        return JSONResponse(body, status_code=status)
+        status, ack = await run_in_threadpool(lab.measure, store, key, trial_id, post)
+        response.status_code = status
+        return ack
 
     @app.post(
         "/api/v1/trials/{trial_id}/failure",
@@ -229,23 +236,32 @@ def create_app(store: Store) -> FastAPI:
         responses=ERRORS,
         openapi_extra=_raw_body(lab.FailureBody),
     )
-    async def failure(
-        trial_id: TrialId, request: Request, key: Caller
-    ) -> dict[str, Any]:
+    async def failure(trial_id: TrialId, request: Request, key: Caller) -> FailureAck:
         """The attempt gave no value; `retryable` asks for another attempt."""
         post = await _received(request, None)
         return await run_in_threadpool(lab.fail, store, key, trial_id, post)
 
-    @app.get("/api/v1/campaigns/{name}", tags=["campaigns"], responses=ERRORS)
-    def campaign(name: CampaignName, key: Caller) -> dict[str, Any]:
+    @app.get(
+        "/api/v1/campaigns/{name}",
+        tags=["campaigns"],
+        response_model_exclude_unset=True,  # `best` or `pareto`, never both
+        responses=ERRORS,
+    )
+    def campaign(name: CampaignName, key: Caller) -> StatusDocument:
         """The campaign's status document (as `loop inspect --format json`)."""
-        lab.authorize_campaign(key, READ, name)
-        return status_document(store, name)
+        return lab.campaign_status(store, key, name)
 
     # the live dashboard's pages at / and its script and styles (loop/api/dashboard.py)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC), name="static")
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document the app serves at /openapi.json, as committed in
+    docs/reference/openapi.json (`loop schema --api`). It depends on no data, so
+    it is built over an empty in-memory database."""
+    return create_app(Store("sqlite://")).openapi()
 
 
 async def _received(request: Request, idempotency_key: str | None) -> lab.Received:
@@ -271,15 +287,18 @@ async def _received(request: Request, idempotency_key: str | None) -> lab.Receiv
 
 
 def _error_response(exc: LoopError) -> JSONResponse:
+    """The ErrorBody of *exc*, with its status (a 5xx becomes 503: retry later)."""
     status = exc.http_status if exc.http_status < 500 else 503
-    content: dict[str, Any] = {
-        "code": exc.code,
-        "message": exc.message,
-        "hint": exc.hint,
-    }
-    if isinstance(exc, InvalidBodyError):
-        content["fields"] = [
-            {"pointer": p.pointer, "message": p.message} for p in exc.problems
-        ]
+    fields = (
+        [FieldProblemBody(pointer=p.pointer, message=p.message) for p in exc.problems]
+        if isinstance(exc, InvalidBodyError)
+        else None
+    )
+    body = ErrorBody(code=exc.code, message=exc.message, hint=exc.hint, fields=fields)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(content, status_code=status, headers=headers)
+    return JSONResponse(_dump(body), status_code=status, headers=headers)
+
+
+def _dump(body: ErrorBody) -> dict[str, Any]:
+    """An error body as JSON: `fields` only with invalid_body, never as null."""
+    return body.model_dump(mode="json", exclude_none=True)

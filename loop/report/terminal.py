@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from loop.documents import ExplainDocument
+
 BARS = "▁▂▃▄▅▆▇█"
 
 
@@ -140,13 +142,14 @@ def _compact(composition: dict[str, float], parameters: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def explanation_panel(doc: dict[str, Any]) -> Any:
+def explanation_panel(explained: ExplainDocument) -> Any:
     """A rich panel of `explain_trial`'s answer."""
     from rich.console import Group
     from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
+    doc = explained.model_dump(mode="json")
     t = doc["trial"]
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold", no_wrap=True)

@@ -11,12 +11,18 @@ Status changes with a reason (failures, retries, expired leases) are listed as
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from loop.documents import (
+    Acquisition,
+    ExplainDocument,
+    Neighbour,
+    Prediction,
+    StatusChange,
+    TrialDocument,
+)
 from loop.errors import NotFoundError
-from loop.records import Trial, TrialStatus
+from loop.records import Trial, TrialPhase, TrialStatus
 from loop.service.campaigns import load_spec, trial_document
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
@@ -26,21 +32,21 @@ from loop.storage import Store
 NEIGHBOURS = 3
 
 PHASES = {
-    "initial": "initial design: a space-filling point chosen before any model "
+    TrialPhase.INITIAL: "initial design: a space-filling point chosen before any model "
     "(fixed by the campaign seed), not by the measurements",
-    "model": "model-based: the point of highest acquisition value under the GP "
+    TrialPhase.MODEL: "model-based: the point of highest acquisition value under the GP "
     "fitted to the measurements known at the time",
-    "fallback": "fallback: the optimiser found no new feasible point, so a uniform "
+    TrialPhase.FALLBACK: "fallback: the optimiser found no new feasible point, so a uniform "
     "random feasible point was taken (the model's prediction is still recorded)",
-    "random": "random: a uniform sample of the feasible space (the random engine, "
+    TrialPhase.RANDOM: "random: a uniform sample of the feasible space (the random engine, "
     "or too few measurements for a model)",
-    "sobol": "sobol: the next point of a space-filling sequence (the sobol engine)",
+    TrialPhase.SOBOL: "sobol: the next point of a space-filling sequence (the sobol engine)",
 }
 
 
 def explain_trial(
     store: Store, name: str, trial_id: int, k: int = NEIGHBOURS
-) -> dict[str, Any]:
+) -> ExplainDocument:
     """Phase, stored prediction and acquisition value, and nearest measured trials."""
     spec = load_spec(store.get_campaign(name))
     trials = store.trials(name)
@@ -54,22 +60,22 @@ def explain_trial(
         )
     prov = trial.provenance
     predicted = {
-        n: {"mean": m, "sd": trial.predicted_sd.get(n)}
+        n: Prediction(mean=m, sd=trial.predicted_sd.get(n))
         for n, m in trial.predicted_mean.items()
     }
-    return {
-        "campaign": name,
-        "trial": trial_document(trial),
-        "phase": trial.phase,
-        "reason": PHASES.get(trial.phase, f"phase '{trial.phase}'"),
-        "acquisition": {
-            "function": spec.acquisition if trial.phase == "model" else None,
-            "value": trial.acquisition_value,
-        },
-        "predicted": predicted,
-        "measured": trial.values or None,
-        "surprise": _surprise(trial),
-        "model": {
+    return ExplainDocument(
+        campaign=name,
+        trial=TrialDocument.model_validate(trial_document(trial)),
+        phase=trial.phase,
+        reason=PHASES[trial.phase],
+        acquisition=Acquisition(
+            function=spec.acquisition if trial.phase is TrialPhase.MODEL else None,
+            value=trial.acquisition_value,
+        ),
+        predicted=predicted,
+        measured=trial.values or None,
+        surprise=_surprise(trial),
+        model={
             key: prov[key]
             for key in (
                 "model",
@@ -81,26 +87,26 @@ def explain_trial(
             )
             if key in prov
         },
-        "neighbours": nearest_measured(spec, trials, trial, k),
-        "failures": [
-            {
-                "attempt": e["attempt"],
-                "from_status": e["from_status"],
-                "to_status": e["to_status"],
-                "reason": e["reason"],
-                "details": e["details"],
-            }
+        neighbours=nearest_measured(spec, trials, trial, k),
+        failures=[
+            StatusChange(
+                attempt=e["attempt"],
+                from_status=e["from_status"],
+                to_status=e["to_status"],
+                reason=e["reason"],
+                details=e["details"],
+            )
             for e in store.events(trial_id)
             if e["reason"] is not None or e["details"]
         ],
-        "distance": "Euclidean in comp-rep (fractions of the total, parameters, "
+        distance="Euclidean in comp-rep (fractions of the total, parameters, "
         "one-hot categories), each column divided by its range",
-    }
+    )
 
 
 def nearest_measured(
     spec: CampaignSpec, trials: list[Trial], trial: Trial, k: int = NEIGHBOURS
-) -> list[dict[str, Any]]:
+) -> list[Neighbour]:
     """The *k* measured trials (other than *trial*) closest to it, nearest first.
 
     Ties are broken by trial id. `measured_before` says whether the neighbour's
@@ -125,16 +131,16 @@ def nearest_measured(
         assert t.measurement is not None
         arrived, proposed = t.measurement.received_at, trial.created_at
         out.append(
-            {
-                "id": t.id,
-                "distance": float(distance[i]),
-                "composition": t.composition,
-                "parameters": t.parameters,
-                "measurements": t.values,
-                "measured_before": None
+            Neighbour(
+                id=t.id,
+                distance=float(distance[i]),
+                composition=t.composition,
+                parameters=t.parameters,
+                measurements=t.values,
+                measured_before=None
                 if arrived is None or proposed is None
                 else arrived <= proposed,
-            }
+            )
         )
     return out
 

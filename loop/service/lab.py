@@ -27,6 +27,14 @@ from pydantic import (
     field_validator,
 )
 
+from loop.documents import (
+    FailureAck,
+    LeaseDocument,
+    MeasurementAck,
+    ObjectiveUnit,
+    StatusDocument,
+    WorkDocument,
+)
 from loop.errors import (
     BadInputError,
     FieldProblem,
@@ -36,8 +44,8 @@ from loop.errors import (
     TrialStateError,
 )
 from loop.records import Trial
-from loop.service.campaigns import load_spec
-from loop.service.robots import CLAIM, REPORT, authorize
+from loop.service.campaigns import load_spec, status_document
+from loop.service.robots import CLAIM, READ, REPORT, authorize
 from loop.spec import CampaignSpec
 from loop.storage import Store, inbox
 from loop.storage import lab as db
@@ -144,6 +152,12 @@ def authorize_campaign(key: RobotKey, scope: str, campaign: str) -> None:
     authorize(key, scope, key.campaign_id)
 
 
+def campaign_status(store: Store, key: RobotKey, campaign: str) -> StatusDocument:
+    """The campaign's status document, for a key allowed to read it."""
+    authorize_campaign(key, READ, campaign)
+    return StatusDocument.model_validate(status_document(store, campaign))
+
+
 def _trial_settings(
     store: Store, key: RobotKey, trial_id: int, scope: str
 ) -> RobotSettings:
@@ -155,29 +169,31 @@ def _trial_settings(
 # ------------------------------------------------------------------ claims
 def claim(
     store: Store, key: RobotKey, campaign: str, idempotency_key: str | None = None
-) -> dict[str, Any] | None:
+) -> WorkDocument | None:
     """Lease the next ready trial to *key*'s robot; None when nothing is ready.
 
-    With an Idempotency-Key, a retried claim returns the trial already granted.
+    With an Idempotency-Key, a retried claim returns the trial already granted:
+    the work document stored with the key (as JSON), exactly as first sent.
     """
     authorize_campaign(key, CLAIM, campaign)
     if idempotency_key is not None:
         _check_key(idempotency_key)
     conf = settings(store, campaign)
-    return db.claim_next(
+    granted = db.claim_next(
         store,
         campaign,
         key.id,
         conf.claim_ttl,
         conf.max_attempts,
-        respond=lambda trial: work_document(conf.spec, trial),
+        respond=lambda trial: work_document(conf.spec, trial).model_dump(mode="json"),
         idempotency_key=idempotency_key,
     )
+    return None if granted is None else WorkDocument.model_validate(granted)
 
 
 def heartbeat(
     store: Store, key: RobotKey, trial_id: int, post: Received
-) -> dict[str, Any]:
+) -> LeaseDocument:
     """Extend the lease of an attempt the caller holds."""
     conf = _trial_settings(store, key, trial_id, CLAIM)
     body = _parse(post.body.decode("utf-8", errors="replace"), AttemptBody)
@@ -185,7 +201,7 @@ def heartbeat(
     return lease_document(trial)
 
 
-def start(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str, Any]:
+def start(store: Store, key: RobotKey, trial_id: int, post: Received) -> LeaseDocument:
     """Material committed: CLAIMED -> STARTED; the trial is never silently re-offered."""
     conf = _trial_settings(store, key, trial_id, REPORT)
     body = _parse(post.body.decode("utf-8", errors="replace"), AttemptBody)
@@ -205,8 +221,11 @@ class Received:
 
 def measure(
     store: Store, key: RobotKey, trial_id: int, post: Received
-) -> tuple[int, dict[str, Any]]:
-    """Ingest a measurement post; returns (HTTP status, response body)."""
+) -> tuple[int, MeasurementAck]:
+    """Ingest a measurement post; returns (HTTP status, the stored measurement).
+
+    A replay returns the status and acknowledgement stored with the key.
+    """
     text, digest, submission = _keep(store, key, trial_id, "measurements", post)
     try:
         conf = _trial_settings(store, key, trial_id, REPORT)
@@ -220,7 +239,7 @@ def measure(
             store, trial_id, post.idempotency_key, digest, submission
         )
         if replay is not None:
-            return replay.status_code, replay.response
+            return replay.status_code, MeasurementAck.model_validate(replay.response)
         body = _parse(text, MeasurementBody)
         values, units = _check_measurement(conf.spec, body)
         accepted = inbox.accept_measurement(
@@ -234,15 +253,17 @@ def measure(
             idempotency_key=post.idempotency_key,
             body_sha256=digest,
             submission_id=submission,
-            respond=_measurement_response,
+            respond=lambda trial, row: _measurement_ack(trial, row).model_dump(
+                mode="json"
+            ),
         )
-        return accepted.status_code, accepted.response
+        return accepted.status_code, MeasurementAck.model_validate(accepted.response)
     except (BadInputError, TrialStateError) as exc:
         inbox.finish_submission(store, submission, exc.code, exc.http_status)
         raise
 
 
-def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str, Any]:
+def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> FailureAck:
     """A robot reports that an attempt gave no value."""
     text, _, submission = _keep(store, key, trial_id, "failure", post)
     try:
@@ -256,12 +277,9 @@ def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> dict[str
         inbox.finish_submission(store, submission, exc.code, exc.http_status)
         raise
     inbox.finish_submission(store, submission, "accepted", 200)
-    return {
-        "trial_id": trial.id,
-        "status": trial.status.value,
-        "attempt": trial.attempt,
-        "retried": retry,
-    }
+    return FailureAck(
+        trial_id=trial.id, status=trial.status, attempt=trial.attempt, retried=retry
+    )
 
 
 def _keep(
@@ -376,44 +394,47 @@ def _check_measurement(
 
 
 # --------------------------------------------------------------- documents
-def work_document(spec: CampaignSpec, trial: Trial) -> dict[str, Any]:
+def work_document(spec: CampaignSpec, trial: Trial) -> WorkDocument:
     """What a claim hands a robot: the trial, its lease and what to measure."""
-    return {
-        "trial_id": trial.id,
-        "attempt": trial.attempt,
-        "lease_expires_at": _iso(trial.lease_expires_at),
-        "campaign": spec.name,
-        "composition": trial.composition,
-        "parameters": trial.parameters,
-        "objectives": [{"name": o.name, "unit": o.unit} for o in spec.objectives],
-    }
+    return WorkDocument(
+        trial_id=trial.id,
+        attempt=trial.attempt,
+        lease_expires_at=_utc(trial.lease_expires_at),
+        campaign=spec.name,
+        composition=trial.composition,
+        parameters=trial.parameters,
+        objectives=[ObjectiveUnit(name=o.name, unit=o.unit) for o in spec.objectives],
+    )
 
 
-def lease_document(trial: Trial) -> dict[str, Any]:
-    return {
-        "trial_id": trial.id,
-        "attempt": trial.attempt,
-        "status": trial.status.value,
-        "lease_expires_at": _iso(trial.lease_expires_at),
-    }
+def lease_document(trial: Trial) -> LeaseDocument:
+    """The answer to heartbeat and start: the attempt's status and lease."""
+    return LeaseDocument(
+        trial_id=trial.id,
+        attempt=trial.attempt,
+        status=trial.status,
+        lease_expires_at=_utc(trial.lease_expires_at),
+    )
 
 
-def _measurement_response(trial: Trial, row: Any) -> dict[str, Any]:
-    return {
-        "trial_id": trial.id,
-        "attempt": row.attempt,
-        "status": trial.status.value,
-        "measurement_id": row.id,
-        "values": row.values,
-        "units": row.units,
-        "late": row.late,
-        "received_at": _iso(row.received_at),
-    }
+def _measurement_ack(trial: Trial, row: Any) -> MeasurementAck:
+    """The acknowledgement of a stored measurement row (kept for replays)."""
+    return MeasurementAck(
+        trial_id=trial.id,
+        attempt=row.attempt,
+        status=trial.status,
+        measurement_id=row.id,
+        values=row.values,
+        units=row.units,
+        late=row.late,
+        received_at=_utc(row.received_at),
+    )
 
 
-def _iso(moment: datetime | None) -> str | None:
+def _utc(moment: datetime | None) -> datetime | None:
+    """*moment* in UTC; a naive time (SQLite gives those) is read as UTC."""
     if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC)

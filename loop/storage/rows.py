@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from loop.records import CampaignRecord, Measurement, Proposal, Trial, TrialStatus
+from loop.records import (
+    CampaignRecord,
+    CampaignStatus,
+    Measurement,
+    Proposal,
+    Trial,
+    TrialStatus,
+)
 from loop.storage.tables import CampaignRow, MeasurementRow, TrialRow
 
 
@@ -11,7 +18,7 @@ def campaign_record(row: CampaignRow) -> CampaignRecord:
     return CampaignRecord(
         id=row.id,
         name=row.name,
-        status=row.status,
+        status=CampaignStatus(row.status),
         spec=row.spec,
         created_at=row.created_at,
     )

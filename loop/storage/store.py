@@ -41,6 +41,7 @@ from loop.errors import (
 )
 from loop.records import (
     CampaignRecord,
+    CampaignStatus,
     Proposal,
     Trial,
     TrialStatus,
@@ -226,12 +227,15 @@ class Store:
         spec: dict[str, Any] | None = None,
         status: str | None = None,
     ) -> None:
+        """Replace the campaign's spec snapshot and/or set its status (a
+        `CampaignStatus`; its plain-text value is accepted and checked)."""
+        checked = CampaignStatus(status) if status is not None else None
         with self.transaction() as s:
             row = s.exec(select(CampaignRow).where(CampaignRow.name == name)).one()
             if spec is not None:
                 row.spec = spec
-            if status is not None:
-                row.status = status
+            if checked is not None:
+                row.status = checked.value
             row.updated_at = utcnow()
             s.add(row)
 

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from loop.records import TrialPhase
 from loop.spec.strategy import Acquisition
 from loop.strategies.base import Candidate, Context, History
 from loop.strategies.design import RandomStrategy
@@ -232,9 +233,15 @@ class AxStrategy:
                     taken.append(x)
                     if row is not None:
                         chosen.append(row)
-                    phase = "model" if nodes[index] == "MBM" else "initial"
+                    phase = (
+                        TrialPhase.MODEL
+                        if nodes[index] == "MBM"
+                        else TrialPhase.INITIAL
+                    )
                     mean, sd = (
-                        _predict(client, mapping, x) if phase == "model" else ({}, {})
+                        _predict(client, mapping, x)
+                        if phase is TrialPhase.MODEL
+                        else ({}, {})
                     )
                     prov = {**info, "ax_node": nodes[index], "ax_trial": index}
                     out.append(Candidate(x, phase, None, mean, sd, prov, row))
@@ -244,7 +251,9 @@ class AxStrategy:
             rest = history.taking([c.x for c in out], chosen)
             more = RandomStrategy().propose(ctx, rest, n - len(out), seed)
             out += [
-                Candidate(c.x, "fallback", provenance=info, pool_index=c.pool_index)
+                Candidate(
+                    c.x, TrialPhase.FALLBACK, provenance=info, pool_index=c.pool_index
+                )
                 for c in more
             ]
         return out

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from loop.records import TrialPhase
 from loop.space.encoding import Encoder
 from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
@@ -58,7 +59,7 @@ class Candidate:
     """A feasible comp-rep point with the reasons it was chosen."""
 
     x: np.ndarray
-    phase: str
+    phase: TrialPhase
     acquisition_value: float | None = None
     predicted_mean: dict[str, float] = field(default_factory=dict)
     predicted_sd: dict[str, float] = field(default_factory=dict)

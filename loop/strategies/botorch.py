@@ -19,6 +19,7 @@ from loop.model.features import FeatureSpec
 from loop.model.outcomes import SUCCESS_LEVEL, JointModel, fit_joint, reference_point
 from loop.model.quiet import quiet_numerics
 from loop.model.surrogate import GPSettings, exact_linear_algebra
+from loop.records import TrialPhase
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.strategies.base import MODEL_MEMORY, Candidate, Context, History
@@ -128,7 +129,9 @@ class BotorchStrategy:
                 if not fallback:
                     break
                 candidate = Candidate(
-                    x=fallback[0].x, phase="fallback", pool_index=fallback[0].pool_index
+                    x=fallback[0].x,
+                    phase=TrialPhase.FALLBACK,
+                    pool_index=fallback[0].pool_index,
                 )
             mean, sd = joint.predict(candidate.x[None])
             extra = dict(provenance)
@@ -229,7 +232,9 @@ class BotorchStrategy:
             np.concatenate([self._previous[1], search.support_of(space, optima)]),
         )
         return Candidate(
-            x=repaired[best], phase="model", acquisition_value=float(scores[best])
+            x=repaired[best],
+            phase=TrialPhase.MODEL,
+            acquisition_value=float(scores[best]),
         )
 
     def _one_from_pool(
@@ -257,7 +262,7 @@ class BotorchStrategy:
         best = int(torch.argmax(values))
         return Candidate(
             x=rows[best],
-            phase="model",
+            phase=TrialPhase.MODEL,
             acquisition_value=float(values[best]),
             pool_index=int(index[best]),
         )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from loop.records import TrialPhase
 from loop.space.design import maximin, sobol_design, uniform_samples
 from loop.strategies.base import Candidate, Context, History
 
 
 def fresh(
-    ctx: Context, samples: np.ndarray, history: History, n: int, phase: str
+    ctx: Context, samples: np.ndarray, history: History, n: int, phase: TrialPhase
 ) -> list[Candidate]:
     """The first *n* rows of *samples* that repeat neither a stored trial nor each other."""
     taken = list(history.x_all)
@@ -29,7 +30,7 @@ def fresh(
 
 
 def from_pool(
-    history: History, order: np.ndarray, n: int, phase: str
+    history: History, order: np.ndarray, n: int, phase: TrialPhase
 ) -> list[Candidate]:
     """Candidates for the first *n* remaining pool rows at positions *order*."""
     assert history.pool is not None and history.pool_index is not None
@@ -49,14 +50,14 @@ class RandomStrategy:
     ) -> list[Candidate]:
         if history.pool is not None:
             order = np.random.default_rng(seed).permutation(len(history.pool))
-            return from_pool(history, order, n, "random")
+            return from_pool(history, order, n, TrialPhase.RANDOM)
         out: list[Candidate] = []
         for attempt in range(5):
             samples = uniform_samples(
                 ctx.encoder, ctx.feasibility, 4 * n + 8, seed + 7919 * attempt
             )
             taken = history.taking([c.x for c in out])
-            out += fresh(ctx, samples, taken, n - len(out), "random")
+            out += fresh(ctx, samples, taken, n - len(out), TrialPhase.RANDOM)
             if len(out) >= n:
                 break
         return out
@@ -73,10 +74,10 @@ class SobolStrategy:
         if history.pool is not None:
             rng = np.random.default_rng(seed)
             order = np.array(maximin(history.pool, n, history.x_all, ctx.encoder, rng))
-            return from_pool(history, order, n, "sobol")
+            return from_pool(history, order, n, TrialPhase.SOBOL)
         size = len(history.x_all) + n
         samples = sobol_design(ctx.encoder, ctx.feasibility, size + 8, ctx.spec.seed)
-        out = fresh(ctx, samples, history, n, "sobol")
+        out = fresh(ctx, samples, history, n, TrialPhase.SOBOL)
         if len(out) < n:
             out += RandomStrategy().propose(
                 ctx, history.taking([c.x for c in out]), n - len(out), seed

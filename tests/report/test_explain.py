@@ -52,40 +52,40 @@ def test_a_model_trial_reports_its_stored_acquisition_and_prediction(
     trials = single.store.trials(single.spec.name)
     trial = next(t for t in trials if t.phase == "model")
     doc = explain_trial(single.store, single.spec.name, trial.id)
-    assert doc["phase"] == "model" and doc["reason"].startswith("model-based")
-    assert doc["acquisition"] == {
+    assert doc.phase == "model" and doc.reason.startswith("model-based")
+    assert doc.acquisition.model_dump() == {
         "function": "qLogNEI",
         "value": trial.acquisition_value,
     }
     assert trial.acquisition_value is not None
-    assert doc["predicted"] == {
+    assert {n: p.model_dump() for n, p in doc.predicted.items()} == {
         "conductivity": {
             "mean": trial.predicted_mean["conductivity"],
             "sd": trial.predicted_sd["conductivity"],
         }
     }
-    assert doc["measured"] == trial.values
-    assert doc["model"]["n_train"] == trial.provenance["n_train"]
+    assert doc.measured == trial.values
+    assert doc.model["n_train"] == trial.provenance["n_train"]
     surprise = (trial.values["conductivity"] - trial.predicted_mean["conductivity"]) / (
         trial.predicted_sd["conductivity"]
     )
-    assert doc["surprise"]["conductivity"] == pytest.approx(surprise)
+    assert doc.surprise["conductivity"] == pytest.approx(surprise)
 
 
 def test_neighbours_are_the_truly_nearest_measured_trials(single: Finished) -> None:
     trials = single.store.trials(single.spec.name)
     for trial in trials:
         doc = explain_trial(single.store, single.spec.name, trial.id)
-        got = [(n["id"], n["distance"]) for n in doc["neighbours"]]
+        got = [(n.id, n.distance) for n in doc.neighbours]
         expected = brute_force_neighbours(single.spec, trials, trial)
         assert [i for i, _ in got] == [i for i, _ in expected]
         assert [d for _, d in got] == pytest.approx([d for _, d in expected])
         by_id = {t.id: t for t in trials}
-        for n in doc["neighbours"]:
-            assert n["measurements"] == by_id[n["id"]].values
+        for n in doc.neighbours:
+            assert n.measurements == by_id[n.id].values
             # known at proposal time exactly when measured before it was stored
-            arrived = by_id[n["id"]].measurement.received_at
-            assert n["measured_before"] == (arrived <= trial.created_at)
+            arrived = by_id[n.id].measurement.received_at
+            assert n.measured_before == (arrived <= trial.created_at)
 
 
 def test_neighbours_with_categories_integers_and_a_percent_total(
@@ -95,7 +95,7 @@ def test_neighbours_with_categories_integers_and_a_percent_total(
     spec = validate(campaign_data)
     trials = simulated_trials(spec, CampaignEngine(spec).ask(9, 0))
     for trial in trials:
-        got = [(n["id"], n["distance"]) for n in nearest_measured(spec, trials, trial)]
+        got = [(n.id, n.distance) for n in nearest_measured(spec, trials, trial)]
         expected = brute_force_neighbours(spec, trials, trial)
         assert [i for i, _ in got] == [i for i, _ in expected]
         assert [d for _, d in got] == pytest.approx([d for _, d in expected])
@@ -104,9 +104,9 @@ def test_neighbours_with_categories_integers_and_a_percent_total(
 def test_an_initial_design_trial_says_so(single: Finished) -> None:
     first = single.store.trials(single.spec.name)[0]
     doc = explain_trial(single.store, single.spec.name, first.id)
-    assert doc["phase"] == "initial" and doc["reason"].startswith("initial design")
-    assert doc["acquisition"] == {"function": None, "value": None}
-    assert doc["predicted"] == {}
+    assert doc.phase == "initial" and doc.reason.startswith("initial design")
+    assert doc.acquisition.model_dump() == {"function": None, "value": None}
+    assert doc.predicted == {}
 
 
 def test_unknown_trial_is_bad_input_with_a_hint(single: Finished) -> None:
@@ -127,14 +127,14 @@ def test_cli_prints_a_panel_and_json(single: Finished) -> None:
     as_json = runner.invoke(app, [*args, "--format", "json"])
     assert as_json.exit_code == 0, as_json.output
     expected = explain_trial(single.store, name, trial.id)
-    assert json.loads(as_json.stdout) == json.loads(json.dumps(expected, default=str))
+    assert json.loads(as_json.stdout) == expected.model_dump(mode="json")
     panel = runner.invoke(app, args, env={"COLUMNS": "120"})
     assert panel.exit_code == 0, panel.output
     text = panel.stdout
     assert f"trial {trial.id} of {name}" in text
     assert f"{trial.acquisition_value:.6g} (qLogNEI)" in text
-    for n in expected["neighbours"]:
-        assert f"trial {n['id']}" in text
+    for n in expected.neighbours:
+        assert f"trial {n.id}" in text
 
 
 def test_a_failed_attempt_shows_what_the_adapter_reported(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_a_failed_attempt_shows_what_the_adapter_reported(tmp_path: Path) -> Non
         details={"traceback": trace},
     )
     doc = explain_trial(store, name, trial.id)
-    assert [(f["to_status"], f["details"]) for f in doc["failures"][-2:]] == [
+    assert [(f.to_status, f.details) for f in doc.failures[-2:]] == [
         ("pending", {"job": job}),
         ("failed", {"traceback": trace}),
     ]

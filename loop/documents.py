@@ -1,0 +1,246 @@
+"""The documents loop publishes: what the robot API answers and `inspect` prints.
+
+Each is a frozen pydantic model, so the OpenAPI document (`/openapi.json`,
+committed as docs/reference/openapi.json) describes every response body, and a
+document that drifts from its declaration fails loudly instead of reaching a
+client. The service layer builds them (`loop.service.lab`, `loop.service.explain`);
+the API routes return them unchanged. Field names and values are the wire
+contract of docs/reference/api.md: renaming one is a breaking change.
+
+Three fields are absent rather than null when they do not apply. `best` and
+`pareto` of the status document (one or the other, by the number of
+objectives) default to None and are left unset; the route serialises with
+`response_model_exclude_unset`, so only the one the builder set appears (and
+`best` may be null: one objective, nothing acceptable yet). `fields` of an
+error body (only with `invalid_body`) is dropped when None.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from loop.records import CampaignStatus, TrialPhase, TrialStatus
+from loop.spec.objectives import Objective
+
+#: A process parameter's value: a number, or the category's text.
+ParameterValue = float | int | str
+#: A time in UTC, written ISO 8601 with a `Z` suffix.
+UtcTime = Annotated[AwareDatetime, Field(description="ISO 8601 in UTC with a Z suffix")]
+
+
+class Document(BaseModel):
+    """A published document: frozen, and no key beyond the declared ones."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ------------------------------------------------------------------ errors
+class FieldProblemBody(Document):
+    """One problem of an invalid request: where (a JSON pointer) and what."""
+
+    pointer: str = Field(
+        description="JSON pointer into the body, or the name of a path or header "
+        'parameter (`/trial_id`); `""` or `/` for the whole body'
+    )
+    message: str
+
+
+class ErrorBody(Document):
+    """Every 4xx and 5xx JSON answer: a stable code, what went wrong, what to do."""
+
+    code: str = Field(
+        description="stable machine-readable name (docs/reference/api.md, error codes)"
+    )
+    message: str = Field(description="what went wrong, naming the trial or field")
+    hint: str = Field(description="what to do about it")
+    fields: list[FieldProblemBody] | None = Field(
+        default=None,
+        description="only with `invalid_body`: every problem, one entry each",
+    )
+
+
+class Health(Document):
+    """`GET /healthz`: the server is alive (the database is not touched)."""
+
+    status: Literal["ok"]
+
+
+# ---------------------------------------------------------- robot answers
+class ObjectiveUnit(Document):
+    """A value a measurement must carry, and the unit it must be in."""
+
+    name: str
+    unit: str | None = Field(description="null when the campaign declares none")
+
+
+class WorkDocument(Document):
+    """What a claim hands a robot: the trial, its lease and what to measure."""
+
+    trial_id: int = Field(description="use it in every later path")
+    attempt: int = Field(description="the fencing token; send it with every call")
+    lease_expires_at: UtcTime | None = Field(
+        description="when the lease ends unless renewed (database clock)"
+    )
+    campaign: str
+    composition: dict[str, float] = Field(
+        description="component -> amount, in the units of the campaign's total"
+    )
+    parameters: dict[str, ParameterValue]
+    objectives: list[ObjectiveUnit]
+
+
+class LeaseDocument(Document):
+    """The answer to heartbeat and start: the attempt's status and lease."""
+
+    trial_id: int
+    attempt: int
+    status: TrialStatus
+    lease_expires_at: UtcTime | None
+
+
+class MeasurementAck(Document):
+    """The stored measurement, as accepted (a replay returns it unchanged)."""
+
+    trial_id: int
+    attempt: int = Field(description="the attempt the values belong to")
+    status: TrialStatus = Field(description="the trial's status after the post")
+    measurement_id: int
+    values: dict[str, float]
+    units: dict[str, str] = Field(
+        description="the declared unit of every objective that has one"
+    )
+    late: bool = Field(description="true when the post arrived after the lease ended")
+    received_at: UtcTime | None = Field(description="when the API stored it")
+
+
+class FailureAck(Document):
+    """The answer to a failure report: whether another attempt was granted."""
+
+    trial_id: int
+    status: TrialStatus = Field(description="pending (retried) or failed")
+    attempt: int = Field(description="the trial's attempt after the call")
+    retried: bool
+
+
+# --------------------------------------------------------- status document
+class TrialDocument(Document):
+    """One trial as `inspect`, the status document and `--explain` show it."""
+
+    id: int
+    iteration: int
+    status: TrialStatus
+    attempt: int
+    phase: TrialPhase
+    strategy: str
+    composition: dict[str, float]
+    parameters: dict[str, ParameterValue]
+    measurements: dict[str, float]
+    acquisition_value: float | None
+    predicted_mean: dict[str, float]
+    predicted_sd: dict[str, float]
+    failure_reason: str | None
+
+
+class DriverDocument(Document):
+    """The `loop run` / `loop resume` process driving a campaign."""
+
+    owner: str
+    since: str | None = Field(description="ISO 8601")
+    lease_expires_at: str | None = Field(description="ISO 8601")
+
+
+class Budget(Document):
+    """`budget.experiments` and how much of it completed and failed trials used."""
+
+    experiments: int
+    used: int
+
+
+class StatusDocument(Document):
+    """A campaign as `loop inspect --format json` and `GET /api/v1/campaigns/{name}`
+    show it. `best` is there for one objective, `pareto` for several."""
+
+    name: str
+    status: CampaignStatus
+    description: str
+    spec: dict[str, Any] = Field(
+        description="the stored campaign (campaign.schema.json), canonical JSON"
+    )
+    driver: DriverDocument | None
+    objectives: list[Objective]
+    budget: Budget
+    counts: dict[TrialStatus, int] = Field(description="trials per status")
+    trials: list[TrialDocument]
+    best: TrialDocument | None = Field(
+        default=None,
+        description="one objective: the best acceptable trial (null before one); "
+        "absent with several objectives",
+    )
+    pareto: list[TrialDocument] | None = Field(
+        default=None,
+        description="several objectives: the non-dominated trials; absent with one",
+    )
+
+
+# -------------------------------------------------------- explain document
+class Acquisition(Document):
+    """The acquisition function a model-phase trial was chosen by, and its value."""
+
+    function: str | None
+    value: float | None
+
+
+class Prediction(Document):
+    """The model's prediction for one objective when the trial was proposed."""
+
+    mean: float
+    sd: float | None
+
+
+class Neighbour(Document):
+    """A measured trial near the explained one (comp-rep, scaled by range)."""
+
+    id: int
+    distance: float
+    composition: dict[str, float]
+    parameters: dict[str, ParameterValue]
+    measurements: dict[str, float]
+    measured_before: bool | None = Field(
+        description="whether its measurement had arrived when the explained trial "
+        "was proposed (null if unknown)"
+    )
+
+
+class StatusChange(Document):
+    """A status change with a reason: a failure, a retry, an expired lease."""
+
+    attempt: int
+    from_status: TrialStatus | None
+    to_status: TrialStatus
+    reason: str | None
+    details: dict[str, Any] | None = Field(description="what the adapter reported")
+
+
+class ExplainDocument(Document):
+    """Why a trial was proposed (`loop inspect NAME --explain TRIAL`), from what
+    was stored with it; nothing is refitted."""
+
+    campaign: str
+    trial: TrialDocument
+    phase: TrialPhase
+    reason: str = Field(description="the phase in words")
+    acquisition: Acquisition
+    predicted: dict[str, Prediction]
+    measured: dict[str, float] | None
+    surprise: dict[str, float] = Field(
+        description="(measured - predicted mean) / predicted sd, per objective"
+    )
+    model: dict[str, Any] = Field(
+        description="the stored provenance: model, kernel, n_train, p_success, "
+        "reference_point, propose_seconds (those recorded)"
+    )
+    neighbours: list[Neighbour]
+    failures: list[StatusChange]
+    distance: str = Field(description="how neighbour distances are measured")
