@@ -2,8 +2,9 @@
 
 `fault("after_claim")` makes the process SIGKILL itself at once when the
 environment variable `LOOP_FAULT` names that point (alone or in a
-comma-separated list); otherwise it returns at the cost of one dictionary
-lookup. SIGKILL cannot be caught, so no `finally`, `atexit` or rollback runs:
+comma-separated list); `after_commit_proposals@3` kills on the third time the
+point is reached (e.g. after several model rounds). Otherwise it returns at the
+cost of one dictionary lookup. SIGKILL cannot be caught, so no `finally`, `atexit` or rollback runs:
 the database is left exactly as a power cut or the OOM killer would leave it.
 
 Tests start `loop run`, `loop resume` or `loop serve` as a child process with
@@ -34,23 +35,37 @@ POINTS: dict[str, str] = {
 }
 
 
+#: How often each point has been reached in this process.
+_reached: dict[str, int] = {}
+
+
 def fault(point: str) -> None:
-    """SIGKILL this process when `LOOP_FAULT` names *point*; otherwise do nothing."""
+    """SIGKILL this process when `LOOP_FAULT` names *point* (on its n-th visit
+    for `point@n`); otherwise do nothing."""
     armed = os.environ.get(ENV)
     if not armed:
         return
-    if point in (p.strip() for p in armed.split(",")):
-        os.kill(os.getpid(), signal.SIGKILL)
+    _reached[point] = _reached.get(point, 0) + 1
+    for entry in armed.split(","):
+        name, _, nth = entry.strip().partition("@")
+        if name == point and (not nth or int(nth) == _reached[point]):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def armed_points() -> list[str]:
-    """The point names `LOOP_FAULT` lists (empty when unset)."""
-    return [p.strip() for p in os.environ.get(ENV, "").split(",") if p.strip()]
+    """The point names `LOOP_FAULT` lists, without visit counts (empty when unset)."""
+    return [
+        p.strip().partition("@")[0]
+        for p in os.environ.get(ENV, "").split(",")
+        if p.strip()
+    ]
 
 
 def check_env() -> None:
     """Refuse a `LOOP_FAULT` naming a point that does not exist (exit 2)."""
     unknown = [p for p in armed_points() if p not in POINTS]
+    entries = [p.strip() for p in os.environ.get(ENV, "").split(",") if p.strip()]
+    unknown += [e for e in entries if "@" in e and not e.partition("@")[2].isdigit()]
     if unknown:
         from loop.errors import BadInputError
 
