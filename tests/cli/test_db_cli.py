@@ -136,7 +136,7 @@ def test_backup_of_a_live_database_includes_what_is_still_in_the_wal(
     writer = sqlite3.connect(tmp_path / "live.db", isolation_level=None)
     writer.execute("PRAGMA wal_autocheckpoint=0")
     writer.execute("UPDATE trial SET status = 'stale' WHERE id = 3")
-    writer.execute("UPDATE campaign SET status = 'paused'")
+    writer.execute("UPDATE campaign SET status = 'exhausted'")
     reader = sqlite3.connect(tmp_path / "live.db", isolation_level=None)
     reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM trial").fetchone()  # an open read transaction
@@ -144,7 +144,7 @@ def test_backup_of_a_live_database_includes_what_is_still_in_the_wal(
         assert (tmp_path / "live.db-wal").stat().st_size > 0
         naive = tmp_path / "naive-copy.db"
         shutil.copyfile(tmp_path / "live.db", naive)  # what `cp` would give
-        assert _campaign_status(naive) != "paused"  # lost, or even no table at all
+        assert _campaign_status(naive) != "exhausted"  # lost, or even no table at all
 
         result = loop("db", "backup", str(tmp_path / "copy.db"), "--db", url)
         assert result.exit_code == 0, result.output
@@ -157,7 +157,7 @@ def test_backup_of_a_live_database_includes_what_is_still_in_the_wal(
     with closing(sqlite3.connect(copy)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
     backup = Store(f"sqlite:///{copy}", create=False)
-    assert backup.get_campaign("c1").status == "paused"
+    assert backup.get_campaign("c1").status == "exhausted"
     copied, live = backup.trials("c1"), store.trials("c1")
     assert [t.model_dump() for t in copied] == [t.model_dump() for t in live]
     assert copied[2].status is TrialStatus.STALE

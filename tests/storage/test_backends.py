@@ -285,7 +285,7 @@ def test_a_serialization_failure_is_retried_and_then_given_up(
     def rename(failures: int) -> None:
         with store.transaction() as s:
             calls.append(1)
-            s.execute(text("update campaign set status = 'paused'"))
+            s.execute(text("update campaign set status = 'exhausted'"))
             if len(calls) <= failures:  # a real 40001 from the server
                 s.execute(
                     text(
@@ -296,7 +296,7 @@ def test_a_serialization_failure_is_retried_and_then_given_up(
 
     rename(2)
     assert len(calls) == 3
-    assert store.get_campaign("c").status == "paused"
+    assert store.get_campaign("c").status == "exhausted"
 
     store.update_campaign("c", status="active")
     calls.clear()
@@ -494,7 +494,7 @@ def test_a_held_sqlite_write_lock_is_a_503_not_a_crash(db_url: str) -> None:
     blocker.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(StorageError) as caught:
-            rc.store.update_campaign(rc.name, status="paused")
+            rc.store.update_campaign(rc.name, status="exhausted")
         assert "busy" in caught.value.message and caught.value.http_status == 503
         with live_server(rc.store) as url:
             started = time.monotonic()

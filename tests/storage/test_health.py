@@ -186,13 +186,13 @@ def test_a_read_only_store_reads_and_refuses_every_write(
         ]
         # the Store refuses before it asks the database ...
         with pytest.raises(StorageError, match="open read-only"):
-            reader.update_campaign(NAME, status="paused")
+            reader.update_campaign(NAME, status="exhausted")
         with pytest.raises(StorageError, match="open read-only"):
             reader.create_campaign("another", {"name": "another"})
         # ... and the database refuses too, whatever goes around the Store
         with pytest.raises(DBAPIError, match="(?i)read-?only"):
             with reader.engine.begin() as conn:
-                conn.execute(text("UPDATE campaign SET status = 'paused'"))
+                conn.execute(text("UPDATE campaign SET status = 'exhausted'"))
         with pytest.raises(DBAPIError, match="(?i)read-?only"):
             with reader.engine.begin() as conn:
                 conn.execute(text("DELETE FROM trial_event"))
@@ -211,7 +211,7 @@ def _write_lock_held(url: str) -> Iterator[None]:
         conn = sqlite3.connect(path, isolation_level=None, timeout=0)
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("UPDATE campaign SET status = 'paused'")
+            conn.execute("UPDATE campaign SET status = 'exhausted'")
             yield
             conn.execute("COMMIT")  # the lock was ours all along
         finally:
@@ -220,7 +220,7 @@ def _write_lock_held(url: str) -> Iterator[None]:
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
-            conn.execute(text("UPDATE campaign SET status = 'paused'"))
+            conn.execute(text("UPDATE campaign SET status = 'exhausted'"))
             conn.execute(text("SELECT id FROM trial FOR UPDATE")).all()
             yield
             conn.commit()
@@ -252,7 +252,7 @@ def test_a_writer_holding_the_write_lock_does_not_block_inspect_or_export(
     # the writer committed after them: inspect took no lock it had to wait for
     store = Store(any_db_url, create=False, read_only=True)
     try:
-        assert store.get_campaign(NAME).status == "paused"
+        assert store.get_campaign(NAME).status == "exhausted"
     finally:
         store.engine.dispose()
 
