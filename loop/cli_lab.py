@@ -195,8 +195,16 @@ def robot_simulate(
 ) -> None:
     """Drive a robot campaign through the real API with simulated robots."""
     from loop.plugins import adapter_class
+    from loop.ports import RobotSimulatorClass
 
-    summary = adapter_class("robot").simulate(
+    robot = adapter_class("robot")
+    if not isinstance(robot, RobotSimulatorClass):
+        raise BadInputError(
+            "the installed robot adapter cannot simulate robots",
+            "install loop's own robot adapter (`type: robot`), which provides "
+            "`simulate`",
+        )
+    summary = robot.simulate(
         url=url,
         campaign=campaign,
         token=token,

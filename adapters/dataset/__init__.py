@@ -25,7 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.dataset.table import Pool, load_pool
 from loop.errors import LoopError, Problem
-from loop.ports import DATA_ROOT_ENV, EvaluationRequest, EvaluationResult
+from loop.ports import (
+    DATA_ROOT_ENV,
+    EvaluationRequest,
+    EvaluationResult,
+    PinningAdapterClass,
+    PoolAdapter,
+)
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -130,6 +136,11 @@ class DatasetAdapter:
                 "sha256": self.data.sha256,
             },
         )
+
+
+#: A pool adapter that pins its data file (loop.ports); mypy checks the class
+#: against the protocols.
+_implements: PinningAdapterClass[DatasetConfig, PoolAdapter] = DatasetAdapter
 
 
 def _pool(

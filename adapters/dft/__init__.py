@@ -38,7 +38,7 @@ from adapters.dft.references import Reference, ReferenceError, References
 from adapters.dft.structures import CompositionError, SolidSolution, solid_solution
 from adapters.simulator.emt import atomic_fractions
 from loop.errors import Problem
-from loop.ports import EvaluationRequest, EvaluationResult
+from loop.ports import AdapterClass, EvaluationRequest, EvaluationResult, JobAdapter
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -315,6 +315,11 @@ class DFTAdapter:
             units={name: OBJECTIVES[name] for name in values},
             metadata=metadata,
         )
+
+
+#: A push adapter over long jobs (loop.ports); mypy checks the class against
+#: the protocols.
+_implements: AdapterClass[DFTConfig, JobAdapter] = DFTAdapter
 
 
 def _structure_meta(built: SolidSolution) -> dict[str, Any]:

@@ -20,11 +20,11 @@ import string
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adapters.dft.templates import JOB_SCRIPT, LOCAL_COMMAND, VASP_COMMAND
+from loop.warnings_guard import recorded_warnings
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -173,8 +173,7 @@ def _write_vasp_inputs(
     """INCAR, KPOINTS and POTCAR.spec from the input set; returns its warnings."""
     mode = "full" if relax == "volume" else relax
     kind = _input_set(input_set_name(config, mode))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as caught:
         inputs = kind(structure, user_incar_settings=incar_settings(config, mode))
         scratch = directory / ".vasp"
         inputs.write_input(scratch, potcar_spec=True)

@@ -10,10 +10,11 @@ pymatgen (`vasprun.xml` with `Vasprun`, and `OUTCAR`, when present, with
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from loop.warnings_guard import recorded_warnings
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -56,8 +57,7 @@ def parse(directory: Path) -> Outcome:
 def parse_vasp(directory: Path) -> Outcome:
     from pymatgen.io.vasp import Outcar, Vasprun
 
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
+    with recorded_warnings():
         try:
             run = Vasprun(
                 str(directory / "vasprun.xml"),

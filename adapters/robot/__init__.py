@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from loop.errors import Problem
+from loop.ports import PullAdapterClass, RobotSimulatorClass
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -60,13 +61,18 @@ class RobotAdapter:
 
     Config = RobotConfig
     #: Robots pull work; the driver never calls `evaluate`.
-    pull: ClassVar[bool] = True
+    pull: ClassVar[Literal[True]] = True
     #: A started robot run may have made a sample: never re-run it silently.
     rerun_safe: ClassVar[bool] = False
 
     def __init__(self, config: RobotConfig, spec: CampaignSpec) -> None:
         self.config = config
         self.spec = spec
+
+    @property
+    def max_attempts(self) -> int:
+        """Claims per trial before an expired one is abandoned (`max_attempts`)."""
+        return self.config.max_attempts
 
     @staticmethod
     def check(config: RobotConfig, spec: CampaignSpec) -> list[Problem]:
@@ -82,3 +88,9 @@ class RobotAdapter:
         from adapters.robot.simulate import run
 
         return run(**options)
+
+
+#: A pull adapter that can also play robots (loop.ports); mypy checks the class
+#: against the protocols.
+_implements: PullAdapterClass[RobotConfig] = RobotAdapter
+_simulates: RobotSimulatorClass = RobotAdapter

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
+from adapters.robot import RobotConfig
 from adapters.robot.client import RobotAPIError, RobotClient, Work
 from adapters.simulator.functions import SimFunction, build
 from loop.errors import LoopError
@@ -118,7 +119,8 @@ def run(
     if isinstance(built, list):
         raise LoopError(built[0].message, built[0].hint)
     comp = spec.space.composition
-    ttl = getattr(spec.adapter_config(), "claim_ttl", None)
+    config = spec.adapter_config()
+    ttl = config.claim_ttl if isinstance(config, RobotConfig) else None
     setup = _Setup(
         url=url,
         campaign=campaign,

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.simulator.functions import SimFunction, build, function_names
 from loop.errors import LoopError, Problem
-from loop.ports import EvaluationRequest, EvaluationResult
+from loop.ports import AdapterClass, EvaluationRequest, EvaluationResult, PushAdapter
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -136,6 +136,10 @@ class SimulatorAdapter:
             units=units,
             metadata={"function": self.config.function, "noise": self.config.noise},
         )
+
+
+#: A push adapter (loop.ports); mypy checks the class against the protocols.
+_implements: AdapterClass[SimulatorConfig, PushAdapter] = SimulatorAdapter
 
 
 def _real(name: str, outputs: dict[str, Any]) -> float:

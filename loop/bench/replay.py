@@ -21,6 +21,7 @@ from typing import Any
 from loop.bench import metrics
 from loop.errors import BadInputError
 from loop.plugins import adapter_class
+from loop.ports import PoolAdapter
 from loop.records import Trial, TrialStatus
 from loop.service.campaigns import ensure_campaign
 from loop.service.runner import run_campaign
@@ -66,7 +67,7 @@ class Plan:
 def prepare(spec: CampaignSpec, budget: int | None = None) -> Plan:
     """Read the pool and check that *spec* can be benchmarked with this budget."""
     adapter = adapter_class(spec.adapter["type"])(spec.adapter_config(), spec)
-    if not hasattr(adapter, "pool_values"):
+    if not isinstance(adapter, PoolAdapter):
         raise BadInputError(
             "loop bench replays dataset campaigns (adapter type dataset)",
             "point the campaign's adapter at a table: `adapter: {type: dataset, path: ...}`",
@@ -84,8 +85,7 @@ def prepare(spec: CampaignSpec, budget: int | None = None) -> Plan:
             f"the budget of {n} exceeds the pool of {len(signed)} candidates",
             f"use --budget {len(signed)} or less",
         )
-    report = adapter.pool_report() if hasattr(adapter, "pool_report") else {}
-    return Plan(spec, signed, n, report)
+    return Plan(spec, signed, n, adapter.pool_report())
 
 
 def replay(

@@ -10,10 +10,12 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from loop.warnings_guard import guarded_filters, recorded_warnings
+
 
 @contextmanager
 def quiet_numerics() -> Iterator[None]:
-    with warnings.catch_warnings():
+    with guarded_filters():
         # SLSQP line searches stop early with equality constraints; the best
         # restart is used either way.
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"botorch\.")
@@ -38,8 +40,7 @@ def optimisation_warnings_hidden() -> Iterator[None]:
     """
     from botorch.exceptions.warnings import OptimizationWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as caught:
         yield
     for w in caught:
         if not issubclass(w.category, OptimizationWarning):

@@ -14,6 +14,7 @@ from loop.campaign_state import (
 )
 from loop.errors import CampaignConflictError
 from loop.plugins import adapter_class
+from loop.ports import PinningAdapterClass
 from loop.records import CampaignRecord, Trial
 from loop.spec import CampaignSpec
 from loop.storage import Store
@@ -77,15 +78,15 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
 def _pins(spec: CampaignSpec, block: dict[str, Any]) -> dict[str, Any]:
     """Adapter-block values the adapter fixes for a new campaign, unless given.
 
-    An adapter may define `pin(config, spec) -> dict` (e.g. the dataset adapter
-    returns its data file's SHA-256); the values are stored with the campaign and
-    the adapter compares them each time it starts, so a campaign never continues
-    on different data.
+    A `loop.ports.PinningAdapterClass` gives them with `pin(config, spec)` (the
+    dataset adapter returns its data file's SHA-256); the values are stored
+    with the campaign and the adapter compares them each time it starts, so a
+    campaign never continues on different data.
     """
-    pin = getattr(adapter_class(block["type"]), "pin", None)
-    if pin is None:
+    plugin = adapter_class(block["type"])
+    if not isinstance(plugin, PinningAdapterClass):
         return {}
-    pins: dict[str, Any] = pin(spec.adapter_config(), spec)
+    pins = plugin.pin(spec.adapter_config(), spec)
     return {k: v for k, v in pins.items() if block.get(k) is None}
 
 
@@ -93,7 +94,8 @@ def _keep_pins(
     spec: CampaignSpec, block: dict[str, Any], stored: dict[str, Any]
 ) -> dict[str, Any]:
     """*block* with the stored pinned values where the file leaves them out."""
-    keys = getattr(adapter_class(block["type"]), "pinned", ())
+    plugin = adapter_class(block["type"])
+    keys = plugin.pinned if isinstance(plugin, PinningAdapterClass) else ()
     kept = {k: stored[k] for k in keys if block.get(k) is None and k in stored}
     return {**block, **kept}
 

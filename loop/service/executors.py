@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from loop.errors import LoopError
-from loop.ports import EvaluationRequest, EvaluationResult
+from loop.ports import EvaluationRequest, EvaluationResult, PushAdapter
 from loop.spec.executor import Executor as ExecutorSpec
 
 Finished = tuple[EvaluationRequest, EvaluationResult]
@@ -35,7 +35,7 @@ class Executor(Protocol):
     #: How many evaluations it runs at once.
     capacity: int
 
-    def submit(self, adapter: Any, request: EvaluationRequest) -> None:
+    def submit(self, adapter: PushAdapter, request: EvaluationRequest) -> None:
         """Start evaluating *request* (or queue it until `next_result`)."""
         ...
 
@@ -50,9 +50,9 @@ class InlineExecutor:
     capacity = 1
 
     def __init__(self) -> None:
-        self._waiting: deque[tuple[Any, EvaluationRequest]] = deque()
+        self._waiting: deque[tuple[PushAdapter, EvaluationRequest]] = deque()
 
-    def submit(self, adapter: Any, request: EvaluationRequest) -> None:
+    def submit(self, adapter: PushAdapter, request: EvaluationRequest) -> None:
         self._waiting.append((adapter, request))
 
     def next_result(self, timeout: float) -> Finished | None:
@@ -75,7 +75,7 @@ class ThreadExecutor:
         self._done: queue.Queue[tuple[EvaluationRequest, Any]] = queue.Queue()
         self._threads: list[threading.Thread] = []
 
-    def submit(self, adapter: Any, request: EvaluationRequest) -> None:
+    def submit(self, adapter: PushAdapter, request: EvaluationRequest) -> None:
         def run() -> None:
             try:
                 outcome: Any = adapter.evaluate(request)
@@ -115,7 +115,7 @@ class DaskExecutor:
         self._shared: dict[int, Any] = {}
         self._running: dict[Any, EvaluationRequest] = {}
 
-    def submit(self, adapter: Any, request: EvaluationRequest) -> None:
+    def submit(self, adapter: PushAdapter, request: EvaluationRequest) -> None:
         # send the adapter to the workers once per run, not with every task; keep
         # the future alive, or Dask drops the data later tasks still need
         if id(adapter) not in self._shared:
@@ -151,7 +151,7 @@ class DaskExecutor:
         return None
 
 
-def _evaluate(adapter: Any, request: EvaluationRequest) -> EvaluationResult:
+def _evaluate(adapter: PushAdapter, request: EvaluationRequest) -> EvaluationResult:
     return adapter.evaluate(request)
 
 

@@ -15,13 +15,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from loop.engine import CampaignEngine
 from loop.errors import LoopError
 from loop.faults import fault
 from loop.plugins import adapter_class
-from loop.ports import EvaluationRequest, EvaluationResult
+from loop.ports import (
+    Adapter,
+    EvaluationRequest,
+    EvaluationResult,
+    JobAdapter,
+    PoolAdapter,
+    PullAdapter,
+    PushAdapter,
+)
 from loop.records import Proposal, Trial, TrialStatus
 from loop.service.campaigns import best_trial, budget_used, load_spec
 from loop.service.executors import Executor, Finished, open_executor
@@ -75,16 +82,17 @@ def run_campaign(
 ) -> RunSummary:
     """Drive campaign *name* until its budget is spent.
 
-    Push adapters (simulator, dataset) are called for each trial; with a pull
-    adapter (robots) the driver keeps `batch_size` trials claimable and waits,
-    checking every *poll_seconds* for measurements and expired leases.
+    Push adapters (`loop.ports.PushAdapter`: simulator, dataset, DFT) are
+    called for each trial; with a pull adapter (`PullAdapter`: robots) the
+    driver keeps `batch_size` trials claimable and waits, checking every
+    *poll_seconds* for measurements and expired leases.
     Torch and BLAS threads are set first (`loop.threads.ensure_threads`).
     """
     ensure_threads()
     record = store.get_campaign(name)
     spec = load_spec(record)
     adapter = _adapter(spec)
-    pool = adapter.pool() if hasattr(adapter, "pool") else None
+    pool = adapter.pool() if isinstance(adapter, PoolAdapter) else None
     # the next fit starts from the last stored one, as in the driver that made it
     engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
     report = on_progress or (lambda _p: None)
@@ -95,10 +103,11 @@ def run_campaign(
         trials = store.trials(name)
         if record.status == "needs_review":
             store.update_campaign(name, status="active")
-        where = _where(spec) if not getattr(adapter, "pull", False) else ""
-        report(_progress(spec, trials, ("resuming" if trials else "starting") + where))
-        if getattr(adapter, "pull", False):
+        starting = "resuming" if trials else "starting"
+        if isinstance(adapter, PullAdapter):
+            report(_progress(spec, trials, starting))
             return _run_pull(store, spec, engine, adapter, report, poll_seconds, lease)
+        report(_progress(spec, trials, starting + _where(spec)))
         return _run_push(store, spec, engine, adapter, report, lease)
 
 
@@ -106,12 +115,12 @@ def _run_push(
     store: Store,
     spec: CampaignSpec,
     engine: CampaignEngine,
-    adapter: Any,
+    adapter: PushAdapter,
     report: ProgressCallback,
     lease: Lease,
 ) -> RunSummary:
     """Propose, evaluate with the adapter (on the campaign's executor), repeat."""
-    in_flight = getattr(adapter, "max_in_flight", None)
+    in_flight = adapter.max_in_flight if isinstance(adapter, JobAdapter) else None
     with open_executor(spec.executor, in_flight) as executor:
         try:
             return _push_loop(
@@ -119,7 +128,7 @@ def _run_push(
             )
         finally:
             # evaluations still waiting (on jobs that outlive us) stop waiting
-            if hasattr(adapter, "close"):
+            if isinstance(adapter, JobAdapter):
                 adapter.close()
 
 
@@ -127,7 +136,7 @@ def _push_loop(
     store: Store,
     spec: CampaignSpec,
     engine: CampaignEngine,
-    adapter: Any,
+    adapter: PushAdapter,
     report: ProgressCallback,
     lease: Lease,
     executor: Executor,
@@ -138,8 +147,8 @@ def _push_loop(
     By default proposals come in whole batches: `batch_size` trials are
     proposed, evaluated (up to the executor's capacity at once), and only then
     is the next batch proposed, so a campaign gives the same trials wherever it
-    runs. An adapter that declares `max_in_flight` (DFT: long jobs that finish
-    in any order) is refilled instead: as soon as an evaluation finishes and
+    runs. A `JobAdapter` (DFT: long jobs that finish in any order) is
+    refilled instead: as soon as an evaluation finishes and
     nothing waits, new trials are proposed with those still running as pending
     points, so that many stay in flight.
     """
@@ -226,7 +235,7 @@ def _run_pull(
     store: Store,
     spec: CampaignSpec,
     engine: CampaignEngine,
-    adapter: Any,
+    adapter: PullAdapter,
     report: ProgressCallback,
     poll_seconds: float,
     lease: Lease,
@@ -240,7 +249,7 @@ def _run_pull(
     last = ""
     while True:
         _check(lease)
-        reap_expired(store, name, adapter.config.max_attempts)
+        reap_expired(store, name, adapter.max_attempts)
         fault("after_reap")
         trials = store.trials(name)
         if budget_used(trials) >= budget:
@@ -375,9 +384,9 @@ def _settle(
         )
 
 
-def _recover(store: Store, name: str, adapter: Any) -> None:
+def _recover(store: Store, name: str, adapter: Adapter) -> None:
     """Re-offer attempts a previous driver left unfinished, when re-running is safe."""
-    if not getattr(adapter, "rerun_safe", False):
+    if not adapter.rerun_safe:
         return
     for t in store.trials(name):
         if t.status in (TrialStatus.CLAIMED, TrialStatus.STARTED):
@@ -391,16 +400,25 @@ def _recover(store: Store, name: str, adapter: Any) -> None:
             )
 
 
-def _adapter(spec: CampaignSpec) -> Any:
+def _adapter(spec: CampaignSpec) -> PushAdapter | PullAdapter:
+    """The campaign's adapter, started; one the driver can call or robots pull from."""
+    kind = spec.adapter["type"]
     try:
-        return adapter_class(spec.adapter["type"])(spec.adapter_config(), spec)
+        adapter = adapter_class(kind)(spec.adapter_config(), spec)
     except LoopError:
         raise
     except Exception as exc:
         raise LoopError(
-            f"adapter '{spec.adapter['type']}' could not start: {exc}",
+            f"adapter '{kind}' could not start: {exc}",
             "check the adapter block of the campaign",
         ) from exc
+    if isinstance(adapter, PushAdapter | PullAdapter):
+        return adapter
+    raise LoopError(
+        f"adapter '{kind}' neither evaluates trials nor lets robots pull them",
+        "an adapter implements `evaluate` (loop.ports.PushAdapter) or `pull` and "
+        "`max_attempts` (loop.ports.PullAdapter); see docs/how-to/write-an-adapter.md",
+    )
 
 
 def _progress(spec: CampaignSpec, trials: list[Trial], message: str) -> Progress:

@@ -14,6 +14,7 @@ from pydantic import (
 
 from loop.errors import LoopError, Problem, SpecError
 from loop.plugins import adapter_class
+from loop.ports import PullAdapterClass
 from loop.spec.base import Frozen, FrozenDict, SpecModel, deep_freeze, fail
 from loop.spec.composition import CompositionSpec
 from loop.spec.constraints import LinearConstraint
@@ -228,7 +229,7 @@ def _executor_problems(spec: CampaignSpec) -> list[Problem]:
     """Only push adapters that may re-run an evaluation can fan out to Dask."""
     plugin = adapter_class(spec.adapter["type"])
     if spec.executor.type != "dask" or (
-        getattr(plugin, "rerun_safe", False) and not getattr(plugin, "pull", False)
+        plugin.rerun_safe and not isinstance(plugin, PullAdapterClass)
     ):
         return []
     return [

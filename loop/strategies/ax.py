@@ -28,6 +28,7 @@ from loop.records import TrialPhase
 from loop.spec.strategy import Acquisition
 from loop.strategies.base import Candidate, Context, History
 from loop.strategies.design import RandomStrategy
+from loop.warnings_guard import guarded_filters
 
 #: Completed trials Ax needs before it leaves its own Sobol step for its model
 #: (the engine's threshold for model-based strategies is the same).
@@ -392,7 +393,7 @@ def _quiet() -> Iterator[None]:
     levels are raised to ERROR for the duration and then restored. Importing Ax
     logs once at INFO, so the first import happens under `logging.disable`.
     """
-    with warnings.catch_warnings():
+    with guarded_filters():
         warnings.simplefilter("ignore")
         previous = logging.root.manager.disable
         logging.disable(logging.INFO)
