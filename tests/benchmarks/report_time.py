@@ -62,7 +62,7 @@ def main() -> None:
         with sqlite3.connect(bare) as conn:
             conn.execute("DELETE FROM model_fit")
         result = {
-            "campaign": str(args.campaign.relative_to(ROOT)),
+            "campaign": str(args.campaign.resolve().relative_to(ROOT)),
             "trials": args.trials,
             "stored_fit": _time(spec.name, db, Path(tmp), args.repeats),
             "without_stored_fit": _time(spec.name, bare, Path(tmp), args.repeats),

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,9 @@ THREAD_VARIABLES = ("LOOP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def main() -> None:
+    # a SIGTERM (a killed benchmark) must still run the `finally` that stops a
+    # competitor, or the busy process outlives the benchmark and skews what follows
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20, 500, 2000])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
