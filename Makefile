@@ -29,11 +29,17 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
 
+# the sections of docs/benchmarks.md, one torch thread each (timings want a quiet machine)
 bench: $(STAMP)
-	$(BIN)/python -m tests.benchmarks.emt_vs_random --seeds 5
-	$(BIN)/python -m tests.benchmarks.moo_vs_random --seeds 5 --budget 30
-	$(BIN)/python -m tests.benchmarks.failure_region --seeds 5 --budget 24
-	$(BIN)/python -m tests.benchmarks.cardinality_latency
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.emt_vs_random --seeds 5
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.moo_vs_random --seeds 5 --budget 30
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.failure_region --seeds 5 --budget 24
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.cardinality_latency --sizes 50 200 --repeats 3
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.latency --cases simplex,categorical \
+		--sizes 20 100 500 --batches 1 8 --repeats 3
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.latency --cases electrolyte --campaign-n 50
+	$(BIN)/python -m tests.benchmarks.threads --sizes 20 500 2000 --threads 1 2 --competitor --repeats 3
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.report_time --trials 100 --repeats 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check loop adapters tests
