@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -236,13 +237,22 @@ def _self_command() -> str:
     return "loop"
 
 
+class InspectFormat(StrEnum):
+    """What `loop inspect --format` prints."""
+
+    TABLE = "table"  # for people: a table, or with --explain a panel
+    JSON = "json"  # the document, for scripts
+    YAML = "yaml"
+
+
 @friendly
 def inspect(
     name: Annotated[str, typer.Argument(help="Campaign name.")],
     db: DbOption = "sqlite:///loop.db",
     output_format: Annotated[
-        str, typer.Option("--format", help="table, json or yaml.")
-    ] = "table",
+        InspectFormat,
+        typer.Option("--format", help="Table, or JSON/YAML for scripts."),
+    ] = InspectFormat.TABLE,
     explain: Annotated[
         int | None,
         typer.Option(
@@ -254,29 +264,24 @@ def inspect(
     ] = None,
 ) -> None:
     """Show where a campaign stands: budget, trials, best so far."""
-    from loop.errors import BadInputError
     from loop.service.campaigns import status_document
     from loop.storage import Store
 
-    if output_format not in ("table", "json", "yaml"):
-        raise BadInputError(
-            f"unknown format '{output_format}'", "use table, json or yaml"
-        )
     store = Store(db, create=False, read_only=True)
     if explain is not None:
         from loop.report.terminal import explanation_panel
         from loop.service.explain import explain_trial
 
         explained = explain_trial(store, name, explain)
-        if output_format == "table":
+        if output_format is InspectFormat.TABLE:
             out.print(explanation_panel(explained), soft_wrap=False)
             return
         doc = explained.model_dump(mode="json")
     else:
         doc = status_document(store, name)
-    if output_format == "json":
+    if output_format is InspectFormat.JSON:
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-    elif output_format == "yaml":
+    elif output_format is InspectFormat.YAML:
         sys.stdout.write(
             yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False)
         )
@@ -326,12 +331,24 @@ def _print_table(doc: dict[str, Any]) -> None:
         out.print(escape(line), highlight=False)
 
 
+class ExportFormat(StrEnum):
+    """What `loop export --format` writes: the formats of `loop.service.export`.
+
+    Spelled out here, not imported, so that starting the command line does not
+    load the service layer (a test checks the two agree).
+    """
+
+    CSV = "csv"  # one row per trial, nested parts as JSON text
+    JSON = "json"  # one list of the trial documents
+
+
 @friendly
 def export(
     name: Annotated[str, typer.Argument(help="Campaign name.")],
     output_format: Annotated[
-        str, typer.Option("--format", help="csv or json.")
-    ] = "csv",
+        ExportFormat,
+        typer.Option("--format", help="One CSV row per trial, or JSON documents."),
+    ] = ExportFormat.CSV,
     output: Annotated[
         Path | None,
         typer.Option("-o", "--output", help="Write here instead of stdout."),
@@ -339,14 +356,9 @@ def export(
     db: DbOption = "sqlite:///loop.db",
 ) -> None:
     """Export every trial with its measurement, events and provenance."""
-    from loop.errors import BadInputError
-    from loop.service.export import FORMATS, render
+    from loop.service.export import render
     from loop.storage import Store
 
-    if output_format not in FORMATS:
-        raise BadInputError(
-            f"unknown format '{output_format}'", f"use {' or '.join(FORMATS)}"
-        )
     text = render(Store(db, create=False, read_only=True), name, output_format)
     if output is None:
         try:
