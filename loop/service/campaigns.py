@@ -4,33 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from loop.campaign_state import (
-    CampaignState,
-    acceptable,
-    best_trial,
-    budget_used,
-    load_spec,
-    pareto_trials,
-)
+from loop.campaign_state import CampaignState, load_spec
 from loop.errors import CampaignConflictError
 from loop.plugins import adapter_class
 from loop.ports import PinningAdapterClass
-from loop.records import CampaignRecord, Trial
+from loop.records import CampaignRecord, CampaignStatus, Trial
 from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import holder
-
-#: The read model's rules, imported from here by the service layer's callers.
-__all__ = [
-    "acceptable",
-    "best_trial",
-    "budget_used",
-    "ensure_campaign",
-    "load_spec",
-    "pareto_trials",
-    "status_document",
-    "trial_document",
-]
 
 #: Keys of the spec that may change when `loop run` continues a campaign.
 MUTABLE_KEYS = {"budget", "description", "executor"}
@@ -70,7 +51,7 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
                 "already committed",
                 f"set budget.experiments to at least {used}",
             )
-        store.update_campaign(spec.name, spec=data, status="active")
+        store.update_campaign(spec.name, spec=data, status=CampaignStatus.ACTIVE)
         return store.get_campaign(spec.name), "updated " + ", ".join(changed)
     return found, "continued"
 

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from loop.campaign_state import budget_used, load_spec
 from loop.errors import AuthError, ForbiddenError
 from loop.records import Trial, TrialStatus
-from loop.service.campaigns import budget_used, load_spec
 from loop.service.robots import READ, authenticate
 from loop.storage import Store
 from loop.storage import keys as key_db

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from loop.campaign_state import load_spec
 from loop.documents import (
     Acquisition,
     ExplainDocument,
@@ -23,7 +24,7 @@ from loop.documents import (
 )
 from loop.errors import NotFoundError
 from loop.records import Trial, TrialPhase, TrialStatus
-from loop.service.campaigns import load_spec, trial_document
+from loop.service.campaigns import trial_document
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.storage import Store

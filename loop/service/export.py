@@ -22,9 +22,10 @@ import math
 from datetime import datetime
 from typing import Any
 
+from loop.campaign_state import load_spec
 from loop.errors import BadInputError
 from loop.records import Trial
-from loop.service.campaigns import load_spec, trial_document
+from loop.service.campaigns import trial_document
 from loop.spec import CampaignSpec
 from loop.storage import Store
 

@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
 )
 
+from loop.campaign_state import load_spec
 from loop.documents import (
     FailureAck,
     LeaseDocument,
@@ -44,7 +45,7 @@ from loop.errors import (
     TrialStateError,
 )
 from loop.records import Trial
-from loop.service.campaigns import load_spec, status_document
+from loop.service.campaigns import status_document
 from loop.service.robots import CLAIM, READ, REPORT, authorize
 from loop.spec import CampaignSpec
 from loop.storage import Store, inbox

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from loop.campaign_state import CampaignState, budget_used, load_spec
 from loop.engine import CampaignEngine
 from loop.errors import LoopError
 from loop.faults import fault
@@ -29,8 +30,7 @@ from loop.ports import (
     PullAdapter,
     PushAdapter,
 )
-from loop.records import Proposal, Trial, TrialStatus
-from loop.service.campaigns import best_trial, budget_used, load_spec
+from loop.records import CampaignStatus, Proposal, Trial, TrialStatus
 from loop.service.executors import Executor, Finished, open_executor
 from loop.spec import CampaignSpec
 from loop.storage import Store
@@ -102,7 +102,7 @@ def run_campaign(
         _recover(store, name, adapter)
         trials = store.trials(name)
         if record.status == "needs_review":
-            store.update_campaign(name, status="active")
+            store.update_campaign(name, status=CampaignStatus.ACTIVE)
         starting = "resuming" if trials else "starting"
         if isinstance(adapter, PullAdapter):
             report(_progress(spec, trials, starting))
@@ -159,7 +159,7 @@ def _push_loop(
         _check(lease)
         trials = store.trials(name)
         if budget_used(trials) >= budget and not running:
-            store.update_campaign(name, status="completed")
+            store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
         waiting = [
             t for t in trials if t.status == TrialStatus.PENDING and t.id not in running
@@ -183,7 +183,7 @@ def _push_loop(
                     continue
                 if not running:
                     # every feasible configuration has been tried (a tiny or gridded space)
-                    store.update_campaign(name, status="exhausted")
+                    store.update_campaign(name, status=CampaignStatus.EXHAUSTED)
                     return _summary(spec, trials, finished=False, exhausted=True)
         request, result = _next_finished(executor, lease)
         running.pop(request.trial_id, None)
@@ -253,7 +253,7 @@ def _run_pull(
         fault("after_reap")
         trials = store.trials(name)
         if budget_used(trials) >= budget:
-            store.update_campaign(name, status="completed")
+            store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
         in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
         committed = sum(1 for t in trials if t.status.spends_budget)
@@ -276,11 +276,11 @@ def _run_pull(
                 fault("after_commit_proposals")
                 continue
             if not in_flight:
-                store.update_campaign(name, status="exhausted")
+                store.update_campaign(name, status=CampaignStatus.EXHAUSTED)
                 return _summary(spec, trials, finished=False, exhausted=True)
         if not in_flight:
             # what is left of the budget waits on an operator (needs review)
-            store.update_campaign(name, status="needs_review")
+            store.update_campaign(name, status=CampaignStatus.NEEDS_REVIEW)
             return _summary(spec, trials, finished=False)
         message = f"waiting for robots: {len(in_flight)} in flight"
         if message != last:
@@ -422,21 +422,23 @@ def _adapter(spec: CampaignSpec) -> PushAdapter | PullAdapter:
 
 
 def _progress(spec: CampaignSpec, trials: list[Trial], message: str) -> Progress:
-    best = best_trial(spec, trials) if len(spec.goals) == 1 else None
+    state = CampaignState(spec, trials)
+    best = state.best if state.single_goal else None
     value = best.values[spec.goals[0].name] if best else None
-    return Progress(budget_used(trials), spec.budget.experiments, value, message)
+    return Progress(state.budget_used, spec.budget.experiments, value, message)
 
 
 def _summary(
     spec: CampaignSpec, trials: list[Trial], finished: bool, exhausted: bool = False
 ) -> RunSummary:
+    state = CampaignState(spec, trials)
     return RunSummary(
         name=spec.name,
-        used=budget_used(trials),
+        used=state.budget_used,
         budget=spec.budget.experiments,
-        completed=sum(1 for t in trials if t.status == TrialStatus.COMPLETED),
-        failed=sum(1 for t in trials if t.status == TrialStatus.FAILED),
-        best=best_trial(spec, trials) if len(spec.goals) == 1 else None,
+        completed=state.counts.get(TrialStatus.COMPLETED.value, 0),
+        failed=state.counts.get(TrialStatus.FAILED.value, 0),
+        best=state.best if state.single_goal else None,
         finished=finished,
         exhausted=exhausted,
     )

@@ -15,7 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
+from loop.cli.campaign import ExportFormat
 from loop.records import Proposal, TrialStatus
+from loop.service.export import FORMATS
 from loop.spec import validate
 from loop.storage import Store, migrations
 from loop.storage.tables import SCHEMA_VERSION
@@ -319,9 +321,17 @@ def test_export_to_stdout_and_bad_input(upgraded: str) -> None:
     assert text.splitlines()[0].startswith("campaign,id,iteration,status")
     assert len(text.splitlines()) == 7
     bad = loop("export", NAME, "--format", "xlsx", "--db", upgraded)
-    assert bad.exit_code == 2 and "use csv or json" in bad.stderr
+    flat = " ".join(bad.stderr.replace("│", " ").split())  # typer's usage error box
+    assert bad.exit_code == 2 and "Invalid value for '--format'" in flat
+    assert "'xlsx' is not one of 'csv', 'json'" in flat
     unknown = loop("export", "nope", "--db", upgraded)
     assert unknown.exit_code == 2 and "no campaign named 'nope'" in unknown.stderr
+
+
+def test_export_offers_the_formats_the_service_renders() -> None:
+    # the command line spells them out so that it starts without the service layer
+    assert [f.value for f in ExportFormat] == list(FORMATS)
+    assert "<csv|json>" in loop("export", "--help").stdout
 
 
 def _rows(url: str, table: str) -> list[tuple]:

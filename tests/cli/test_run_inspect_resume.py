@@ -160,7 +160,11 @@ def test_inspect_formats_table_and_yaml(
     bad = runner.invoke(
         app, ["inspect", "mixed-bumps", "--db", db_url, "--format", "xml"]
     )
-    assert bad.exit_code == 2 and "table, json or yaml" in bad.stderr
+    # typer's usage error, in a box: it names the option and the choices
+    flat = " ".join(bad.stderr.replace("│", " ").split())
+    assert bad.exit_code == 2 and "Invalid value for '--format'" in flat
+    assert "'xml' is not one of 'table', 'json', 'yaml'" in flat
+    assert "<table|json|yaml>" in runner.invoke(app, ["inspect", "--help"]).stdout
 
 
 def test_loop_db_environment_variable_selects_the_database(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from loop.campaign_state import best_trial, pareto_trials
 from loop.engine import CampaignEngine
 from loop.errors import SpecError
 from loop.records import Measurement, Trial, TrialStatus
-from loop.service.campaigns import best_trial, pareto_trials
 from loop.spec import validate
 from tests.conftest import CAMPAIGNS
 from tests.support import simulated_trials

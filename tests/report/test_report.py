@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from loop.campaign_state import pareto_trials
 from loop.cli import app
 from loop.engine import CampaignEngine
 from loop.model.state import from_document
@@ -21,7 +22,7 @@ from loop.model.surrogate import fit_gp
 from loop.records import TrialStatus
 from loop.report.data import build_report
 from loop.report.html import render_html
-from loop.service.campaigns import ensure_campaign, pareto_trials
+from loop.service.campaigns import ensure_campaign
 from loop.spec import validate
 from loop.storage import Store
 from loop.strategies.botorch import gp_settings

@@ -140,7 +140,7 @@ def test_cli_schema_prints_the_committed_schema() -> None:
 
 
 def test_cli_prints_bracketed_hints_verbatim(tmp_path: Path, monkeypatch) -> None:
-    """BUG loop/cli.py:52-54 (`friendly`): the error message and hint are printed
+    """BUG loop/cli/common.py (`friendly`): the error message and hint are printed
     with Rich markup enabled, so text in square brackets that starts with a letter
     is taken for a style tag and vanishes: the hint "write [lo, hi]" for a
     non-finite bound is printed as "write ", "write a list, e.g. [a, b]" as
@@ -161,7 +161,7 @@ def test_cli_prints_bracketed_hints_verbatim(tmp_path: Path, monkeypatch) -> Non
 
 
 def test_cli_problem_lines_are_not_wrapped_when_piped(tmp_path: Path) -> None:
-    """BUG loop/cli.py:33 and 52: errors go through a Rich console that wraps at
+    """BUG loop/cli/common.py (consoles): errors go through a Rich console that wraps at
     80 columns when the output is not a terminal, so with `loop validate f.yaml
     2>&1 | grep ...` (or an editor parsing `file:line:`) a problem's
     `file:line: path: message` is split over two lines. Problem lines should be

@@ -1,17 +1,16 @@
-"""The `loop` command line: thin commands over `loop.service`.
-
-Exit codes: 0 ok, 1 runtime failure, 2 bad input, 130 interrupted by Ctrl-C or
-SIGTERM (resume continues). Errors print their message and hint, never a traceback.
-"""
+"""Commands about one campaign and its file: validate, schema, run, resume,
+inspect, export."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,62 +19,10 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from loop import __version__
-from loop.cli_common import DataRootOption, DbOption, err, friendly, out
-from loop.cli_db import db_app, export
-from loop.cli_lab import robot_app, robots_app, serve
-from loop.cli_report import report
+from loop.cli.common import DataRootOption, DbOption, err, friendly, out
 from loop.storage.connection import redact_url
 
-app = typer.Typer(
-    name="loop",
-    help="Closed-loop campaign engine for materials discovery.",
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    no_args_is_help=True,
-)
 
-
-def _print_version(value: bool) -> None:
-    if value:
-        out.print(f"loop {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-@friendly
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version",
-            help="Print the version.",
-            callback=_print_version,
-            is_eager=True,
-        ),
-    ] = False,
-    threads: Annotated[
-        int | None,
-        typer.Option(
-            "--threads",
-            metavar="N",
-            help="CPU threads for model fits (torch and BLAS) in this process, for "
-            "every command. Default: $LOOP_THREADS, else $OMP_NUM_THREADS, else 1 "
-            "(one thread does not fight other work for shared cores; see "
-            "docs/operations.md#threads).",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Closed-loop campaign engine for materials discovery."""
-    from loop.threads import request_threads
-
-    # checked now (bad values exit 2), applied by the first model work, so
-    # commands that fit no model never import torch
-    request_threads(threads, source="--threads")
-
-
-@app.command()
 @friendly
 def validate(
     file: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
@@ -88,7 +35,6 @@ def validate(
     out.print(f"[green]ok[/] {file}: campaign '{spec.name}' is valid", highlight=False)
 
 
-@app.command()
 @friendly
 def schema(
     output: Annotated[
@@ -109,7 +55,6 @@ def schema(
         sys.stdout.write(text)
 
 
-@app.command()
 @friendly
 def run(
     file: Annotated[Path, typer.Argument(help="Campaign YAML file.")],
@@ -135,7 +80,6 @@ def run(
     _drive(store, record.name, db)
 
 
-@app.command()
 @friendly
 def resume(
     name: Annotated[str, typer.Argument(help="Campaign name.")],
@@ -293,14 +237,22 @@ def _self_command() -> str:
     return "loop"
 
 
-@app.command()
+class InspectFormat(StrEnum):
+    """What `loop inspect --format` prints."""
+
+    TABLE = "table"  # for people: a table, or with --explain a panel
+    JSON = "json"  # the document, for scripts
+    YAML = "yaml"
+
+
 @friendly
 def inspect(
     name: Annotated[str, typer.Argument(help="Campaign name.")],
     db: DbOption = "sqlite:///loop.db",
     output_format: Annotated[
-        str, typer.Option("--format", help="table, json or yaml.")
-    ] = "table",
+        InspectFormat,
+        typer.Option("--format", help="Table, or JSON/YAML for scripts."),
+    ] = InspectFormat.TABLE,
     explain: Annotated[
         int | None,
         typer.Option(
@@ -312,29 +264,24 @@ def inspect(
     ] = None,
 ) -> None:
     """Show where a campaign stands: budget, trials, best so far."""
-    from loop.errors import BadInputError
     from loop.service.campaigns import status_document
     from loop.storage import Store
 
-    if output_format not in ("table", "json", "yaml"):
-        raise BadInputError(
-            f"unknown format '{output_format}'", "use table, json or yaml"
-        )
     store = Store(db, create=False, read_only=True)
     if explain is not None:
         from loop.report.terminal import explanation_panel
         from loop.service.explain import explain_trial
 
         explained = explain_trial(store, name, explain)
-        if output_format == "table":
+        if output_format is InspectFormat.TABLE:
             out.print(explanation_panel(explained), soft_wrap=False)
             return
         doc = explained.model_dump(mode="json")
     else:
         doc = status_document(store, name)
-    if output_format == "json":
+    if output_format is InspectFormat.JSON:
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-    elif output_format == "yaml":
+    elif output_format is InspectFormat.YAML:
         sys.stdout.write(
             yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False)
         )
@@ -384,116 +331,42 @@ def _print_table(doc: dict[str, Any]) -> None:
         out.print(escape(line), highlight=False)
 
 
-@app.command()
+class ExportFormat(StrEnum):
+    """What `loop export --format` writes: the formats of `loop.service.export`.
+
+    Spelled out here, not imported, so that starting the command line does not
+    load the service layer (a test checks the two agree).
+    """
+
+    CSV = "csv"  # one row per trial, nested parts as JSON text
+    JSON = "json"  # one list of the trial documents
+
+
 @friendly
-def bench(
-    file: Annotated[Path, typer.Argument(help="Dataset campaign YAML file.")],
-    strategies: Annotated[
-        str, typer.Option(help="Comma-separated strategy engines to compare.")
-    ] = "botorch,ax,random",
-    seeds: Annotated[int, typer.Option(min=1, help="Seeds per strategy.")] = 10,
-    budget: Annotated[
-        int | None,
-        typer.Option(min=1, help="Measurements per run (default: the file's)."),
-    ] = None,
+def export(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    output_format: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="One CSV row per trial, or JSON documents."),
+    ] = ExportFormat.CSV,
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="Write the full result as JSON."),
+        typer.Option("-o", "--output", help="Write here instead of stdout."),
     ] = None,
-    plot: Annotated[
-        Path | None, typer.Option(help="Write an HTML plot of the curves.")
-    ] = None,
-    data_root: DataRootOption = None,
+    db: DbOption = "sqlite:///loop.db",
 ) -> None:
-    """Replay a dataset campaign with several strategies and compare them."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """Export every trial with its measurement, events and provenance."""
+    from loop.service.export import render
+    from loop.storage import Store
 
-    from loop.bench.plot import write_plot
-    from loop.bench.replay import prepare, replay
-    from loop.errors import BadInputError
-    from loop.spec import load_path
-    from loop.spec.strategy import STRATEGY_ENGINES
-
-    spec = load_path(file)
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
-    unknown = [s for s in names if s not in STRATEGY_ENGINES]
-    if unknown or not names:
-        raise BadInputError(
-            f"unknown strategies: {', '.join(unknown) or '(none given)'}",
-            f"choose from {', '.join(STRATEGY_ENGINES)}",
-        )
-    # the pool is read and the budget checked before any progress is shown
-    plan = prepare(spec, budget)
-    for line in plan.pool_lines():
-        out.print(escape(line), highlight=False)
-    columns = (
-        TextColumn("[bold]bench"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.description}"),
-    )
-    with Progress(*columns, console=out) as bar:
-        task = bar.add_task("starting", total=seeds * len(names))
-
-        def show(done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, description=escape(message))
-
-        result = replay(plan, names, seeds, show)
-    _print_bench(result)
-    if output:
-        output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        out.print(f"wrote {output}", highlight=False)
-    if plot:
-        write_plot(result, plot)
-        out.print(f"wrote {plot}", highlight=False)
-
-
-def _print_bench(result: dict[str, Any]) -> None:
-    table = Table(
-        title=f"{result['campaign']}: pool {result['pool_size']}, budget {result['budget']}, "
-        f"{result['seeds']} seeds (top 1 % = {result['top1_size']}, top 5 % = "
-        f"{result['top5_size']} candidates)"
-    )
-    for col in (
-        "strategy",
-        "top-1 % found",
-        "top-5 % found",
-        "EF top-5",
-        "AF top-5",
-        "best found",
-        "found best",
-        "to best (median)",
-        "s / batch",
-    ):
-        table.add_column(col, justify="right")
-    for strategy, s in result["summary"].items():
-        table.add_row(
-            strategy,
-            f"{s['top1_found']['mean']:.2f} ± {s['top1_found']['sd']:.2f}",
-            f"{s['top5_found']['mean']:.2f} ± {s['top5_found']['sd']:.2f}",
-            f"{s['ef_top5']:.2f}",
-            "-" if s["af_top5"] is None else f"{s['af_top5']:.2f}",
-            "-" if s["best"] is None else f"{s['best']['mean']:.4g}",
-            s["found_best"],
-            "-" if s["to_best_median"] is None else f"{s['to_best_median']:g}",
-            "-"
-            if s["propose_seconds_median"] is None
-            else f"{s['propose_seconds_median']:.2f}",
-        )
-    out.print(table)
-
-
-app.command()(serve)
-app.command()(report)
-app.add_typer(robots_app, name="robots")
-app.add_typer(robot_app, name="robot")
-app.command()(export)
-app.add_typer(db_app, name="db")
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()
+    text = render(Store(db, create=False, read_only=True), name, output_format)
+    if output is None:
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `loop export NAME | head`: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
+        return
+    output.write_text(text, encoding="utf-8")
+    out.print(escape(f"wrote {output}"), highlight=False)

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from loop.cli_common import DbOption, err, friendly, out
+from loop.cli.common import DbOption, err, friendly, out
 from loop.errors import BadInputError
 from loop.storage.connection import redact_url
 

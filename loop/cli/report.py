@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from loop.cli_common import DbOption, friendly, out
+from loop.cli.common import DbOption, friendly, out
 
 
 @friendly

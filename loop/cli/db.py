@@ -1,16 +1,14 @@
-"""Database commands: `loop db version|upgrade|backup` and `loop export`."""
+"""Database commands: `loop db version|upgrade|backup`."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from loop.cli_common import DbOption, friendly, out
+from loop.cli.common import DbOption, friendly, out
 from loop.errors import BadInputError
 
 db_app = typer.Typer(
@@ -92,36 +90,3 @@ def db_backup(
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-@friendly
-def export(
-    name: Annotated[str, typer.Argument(help="Campaign name.")],
-    output_format: Annotated[
-        str, typer.Option("--format", help="csv or json.")
-    ] = "csv",
-    output: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", help="Write here instead of stdout."),
-    ] = None,
-    db: DbOption = "sqlite:///loop.db",
-) -> None:
-    """Export every trial with its measurement, events and provenance."""
-    from loop.service.export import FORMATS, render
-    from loop.storage import Store
-
-    if output_format not in FORMATS:
-        raise BadInputError(
-            f"unknown format '{output_format}'", f"use {' or '.join(FORMATS)}"
-        )
-    text = render(Store(db, create=False, read_only=True), name, output_format)
-    if output is None:
-        try:
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        except BrokenPipeError:  # `loop export NAME | head`: stop quietly
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(1) from None
-        return
-    output.write_text(text, encoding="utf-8")
-    out.print(escape(f"wrote {output}"), highlight=False)
