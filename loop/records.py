@@ -160,10 +160,11 @@ class Proposal(Record):
     seed: int | None = None
     provenance: dict[str, Any] = Field(default_factory=dict)
 
-    @classmethod
-    def fields_of(cls, source: object) -> dict[str, Any]:
+    @staticmethod
+    def fields_of(source: object) -> dict[str, Any]:
         """The proposal's fields read from *source* (a proposal, a trial or a
-        table row), by name: what storing a proposal copies."""
+        table row), by name: what storing a proposal copies. Always a
+        `Proposal`'s fields, also when called on `Trial`."""
         return {name: getattr(source, name) for name in Proposal.model_fields}
 
 
