@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,chgnet]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,chgnet,peers]'
 	touch $(STAMP)
 
 demo: $(STAMP)
