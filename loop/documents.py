@@ -239,7 +239,8 @@ class ExplainDocument(Document):
     )
     model: dict[str, Any] = Field(
         description="the stored provenance: model, kernel, n_train, p_success, "
-        "reference_point, propose_seconds (those recorded)"
+        "reference_point, propose_seconds, domain (nearest measured distance, "
+        "typical spacing, their ratio, outside: ratio above 3) (those recorded)"
     )
     neighbours: list[Neighbour]
     failures: list[StatusChange]

@@ -11,8 +11,6 @@ Status changes with a reason (failures, retries, expired leases) are listed as
 
 from __future__ import annotations
 
-import numpy as np
-
 from loop.campaign_state import load_spec
 from loop.documents import (
     Acquisition,
@@ -25,6 +23,7 @@ from loop.documents import (
 from loop.errors import NotFoundError
 from loop.records import Trial, TrialPhase, TrialStatus
 from loop.service.campaigns import trial_document
+from loop.space.domain import scaled_distances
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.storage import Store
@@ -85,6 +84,7 @@ def explain_trial(
                 "p_success",
                 "reference_point",
                 "propose_seconds",
+                "domain",
             )
             if key in prov
         },
@@ -123,8 +123,7 @@ def nearest_measured(
         return []
     x = enc.encode(trial.composition, trial.parameters)
     rows = enc.encode_many([(t.composition, t.parameters) for t in measured])
-    scale = np.where(enc.upper > enc.lower, enc.upper - enc.lower, 1.0)
-    distance = np.sqrt((((rows - x) / scale) ** 2).sum(axis=1))
+    distance = scaled_distances(enc, rows, x)
     order = sorted(range(len(measured)), key=lambda i: (distance[i], measured[i].id))
     out = []
     for i in order[:k]:
