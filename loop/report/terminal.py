@@ -218,7 +218,7 @@ def explanation_panel(explained: ExplainDocument) -> Any:
     if acq["value"] is not None:
         fn = f" ({acq['function']})" if acq["function"] else ""
         head.add_row("acquisition", f"{_fmt(acq['value'])}{fn}")
-    model = dict(doc["model"])
+    model = {k: v for k, v in doc["model"].items() if v is not None}
     domain = model.pop("domain", None)
     if model:
         head.add_row(

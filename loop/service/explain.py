@@ -17,6 +17,7 @@ from loop.documents import (
     ExplainDocument,
     Neighbour,
     Prediction,
+    ProposalModel,
     StatusChange,
     TrialDocument,
 )
@@ -75,19 +76,9 @@ def explain_trial(
         predicted=predicted,
         measured=trial.values or None,
         surprise=_surprise(trial),
-        model={
-            key: prov[key]
-            for key in (
-                "model",
-                "kernel",
-                "n_train",
-                "p_success",
-                "reference_point",
-                "propose_seconds",
-                "domain",
-            )
-            if key in prov
-        },
+        model=ProposalModel.model_validate(
+            {k: prov[k] for k in ProposalModel.model_fields if k in prov}
+        ),
         neighbours=nearest_measured(spec, trials, trial, k),
         failures=[
             StatusChange(

@@ -173,15 +173,19 @@ def test_the_domain_distance_is_relative_to_the_spacing_of_the_data() -> None:
 def test_explain_warns_when_a_proposal_lies_outside_the_data(single: Finished) -> None:
     from rich.console import Console
 
+    from loop.documents import DomainDocument, ProposalModel
     from loop.report.terminal import explanation_panel
     from loop.service.explain import explain_trial
 
     trial = next(t for t in single.store.trials(single.spec.name) if t.phase == "model")
     explained = explain_trial(single.store, single.spec.name, trial.id)
-    assert explained.model["domain"] == trial.provenance["domain"]
+    assert explained.model.domain is not None
+    assert explained.model.domain.model_dump() == trial.provenance["domain"]
 
     def shown(domain: dict) -> str:
-        doc = explained.model_copy(update={"model": {"domain": domain}})
+        doc = explained.model_copy(
+            update={"model": ProposalModel(domain=DomainDocument(**domain))}
+        )
         console = Console(width=200, record=True)
         console.print(explanation_panel(doc))
         return console.export_text()
