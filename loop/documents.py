@@ -223,6 +223,39 @@ class StatusChange(Document):
     details: dict[str, Any] | None = Field(description="what the adapter reported")
 
 
+class DomainDocument(Document):
+    """How far a proposal lay from the measurements when it was proposed
+    (`loop.space.domain`)."""
+
+    nearest: float = Field(description="distance to the nearest measured trial")
+    spacing: float = Field(description="typical spacing of the measured trials")
+    ratio: float = Field(description="nearest / spacing: about 1 inside the data")
+    outside: bool = Field(description="ratio above 3: outside the measured data")
+
+
+class ProposalModel(Document):
+    """What the stored provenance says about the model behind a proposal (the
+    keys recorded; strategies without a model record none)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str | None = Field(default=None, description="e.g. SingleTaskGP")
+    kernel: str | None = None
+    n_train: int | None = Field(
+        default=None, description="measurements it learned from"
+    )
+    p_success: float | None = Field(
+        default=None, description="predicted success (once some trial had failed)"
+    )
+    reference_point: dict[str, float] | None = Field(
+        default=None, description="hypervolume reference point (several goals)"
+    )
+    propose_seconds: float | None = Field(
+        default=None, description="time to propose the batch"
+    )
+    domain: DomainDocument | None = None
+
+
 class ExplainDocument(Document):
     """Why a trial was proposed (`loop inspect NAME --explain TRIAL`), from what
     was stored with it; nothing is refitted."""
@@ -237,9 +270,8 @@ class ExplainDocument(Document):
     surprise: dict[str, float] = Field(
         description="(measured - predicted mean) / predicted sd, per objective"
     )
-    model: dict[str, Any] = Field(
-        description="the stored provenance: model, kernel, n_train, p_success, "
-        "reference_point, propose_seconds (those recorded)"
+    model: ProposalModel = Field(
+        description="the stored provenance about the model (the keys recorded)"
     )
     neighbours: list[Neighbour]
     failures: list[StatusChange]

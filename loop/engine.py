@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ import numpy as np
 from loop.model.state import from_document, to_document
 from loop.records import Proposal, Trial, TrialPhase, TrialStatus
 from loop.space.design import sobol_design, uniform_samples
+from loop.space.domain import domain_of, typical_spacing
 from loop.space.encoding import Encoder
 from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
@@ -155,7 +157,23 @@ class CampaignEngine:
             candidates += get_strategy(engine).propose(
                 self.context, _taking(history, candidates), n - len(candidates), seed
             )
-        return [self._proposal(c, engine, seed) for c in candidates]
+        spacing = typical_spacing(self.encoder, history.x_done)
+        return [
+            self._proposal(self._with_domain(c, history, spacing), engine, seed)
+            for c in candidates
+        ]
+
+    def _with_domain(
+        self, c: Candidate, history: History, spacing: float | None
+    ) -> Candidate:
+        """*c* with its applicability-domain distance in provenance (proposals
+        chosen by a strategy from measurements; not the seeded design)."""
+        if c.phase is TrialPhase.INITIAL:
+            return c
+        domain = domain_of(self.encoder, history.x_done, c.x, spacing)
+        if domain is None:
+            return c
+        return replace(c, provenance={**c.provenance, "domain": domain.document()})
 
     def _design(self, history: History, n: int) -> list[Candidate]:
         if n <= 0:

@@ -287,6 +287,23 @@ def inspect(
         )
     else:
         _print_table(doc)
+        _print_model_check(store, name)
+
+
+def _print_model_check(store: Any, name: str) -> None:
+    """The held-out check of stored predictions (cheap: nothing is fitted)."""
+    from loop.report.terminal import calibration_lines
+    from loop.service.campaigns import held_out_check
+
+    lines = calibration_lines(held_out_check(store, name))
+    for line in lines:
+        out.print(escape(line), highlight=False)
+    if lines:
+        out.print(
+            f"[dim]cross-validated calibration and the failure model: "
+            f"loop report {escape(name)}[/]",
+            highlight=False,
+        )
 
 
 def _print_table(doc: dict[str, Any]) -> None:

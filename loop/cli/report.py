@@ -29,6 +29,7 @@ def report(
     from loop.errors import BadInputError
     from loop.report.data import build_report
     from loop.report.html import render_html
+    from loop.report.terminal import calibration_lines
     from loop.storage import Store
 
     path = output or Path(f"{name}-report.html")
@@ -52,6 +53,8 @@ def report(
         ) from exc
     for note in data.notes:
         out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    for line in calibration_lines(data.held_out, data.cv, data.failure):
+        out.print(escape(line), highlight=False)
     size = len(page.encode("utf-8")) / 1e6
     out.print(
         f"wrote {escape(str(path))} ({size:.1f} MB, self-contained: open it in any "

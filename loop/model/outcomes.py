@@ -43,8 +43,10 @@ class JointModel:
         """Only goals: the model can be handed to an acquisition function as is."""
         return not self.constraints
 
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return FittedSurrogate(self.model, {}).predict(x)
+    def predict(
+        self, x: np.ndarray, observation_noise: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return FittedSurrogate(self.model, {}).predict(x, observation_noise)
 
     def predict_mean(self, x: np.ndarray) -> np.ndarray:
         return FittedSurrogate(self.model, {}).predict_mean(x)

@@ -45,12 +45,22 @@ class FittedSurrogate:
     model: Any
     info: dict[str, Any]
 
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation (signed units) at rows of *x*."""
+    def predict(
+        self, x: np.ndarray, observation_noise: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and standard deviation (signed units) at rows of *x*.
+
+        The sd is the model's uncertainty about the true value; with
+        *observation_noise* it includes the measurement noise too, as it must
+        when predictions are checked against measurements.
+        """
         import torch
 
         with torch.no_grad(), exact_linear_algebra():
-            post = self.model.posterior(torch.as_tensor(x, dtype=torch.double))
+            post = self.model.posterior(
+                torch.as_tensor(x, dtype=torch.double),
+                observation_noise=observation_noise,
+            )
             mean = post.mean.numpy()
             sd = post.variance.clamp_min(0).sqrt().numpy()
         return mean, sd

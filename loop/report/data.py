@@ -47,6 +47,11 @@ class ReportData:
     pareto: dict[str, Any] | None
     trials: list[dict[str, Any]]
     notes: list[str]
+    #: Stored predictions of model proposals against their later measurements,
+    #: per objective (`loop.model.calibration.predicted_before_measured`).
+    held_out: dict[str, Any] | None = None
+    #: Cross-validated ROC AUC and Brier score of the failure model.
+    failure: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -96,6 +101,8 @@ def build_report(
         pareto=pareto(spec, trials) if measured and len(spec.goals) > 1 else None,
         trials=[trial_row(spec, t) for t in trials],
         notes=notes,
+        held_out=quality.held_out if quality else None,
+        failure=quality.failure if quality else None,
     )
 
 

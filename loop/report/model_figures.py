@@ -58,6 +58,64 @@ def cv_figure(cv: dict[str, Any]) -> Any:
     return fig
 
 
+def calibration_figure(cv: dict[str, Any], held_out: dict[str, Any] | None) -> Any:
+    """Observed against nominal coverage of central intervals, per output:
+    cross-validated, and (where there are any) the predictions stored with
+    model proposals against their later measurements."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    outputs = cv["outputs"]
+    titles = [
+        f"{o['name']}: 90 % interval covers {_share(o['calibration']['coverage']['90%'])}"
+        for o in outputs
+    ]
+    fig = make_subplots(rows=1, cols=len(outputs), subplot_titles=titles)
+    for j, o in enumerate(outputs, start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[0, 1],
+                mode="lines",
+                name="calibrated",
+                line={"dash": "dot", "color": GREY},
+                showlegend=j == 1,
+            ),
+            row=1,
+            col=j,
+        )
+        curves = [("cross-validated", o["calibration"])]
+        later = (held_out or {}).get(o["name"])
+        if later and later["curve"]:
+            curves.append(("predicted before measured", later))
+        for k, (name, summary) in enumerate(curves):
+            nominal, observed = zip(*summary["curve"], strict=True)
+            fig.add_trace(
+                go.Scatter(
+                    x=list(nominal),
+                    y=list(observed),
+                    mode="lines+markers",
+                    name=f"{name} (n = {summary['n']})",
+                    line={"dash": "dash" if k else "solid"},
+                    legendgroup=name,
+                    showlegend=j == 1,
+                ),
+                row=1,
+                col=j,
+            )
+        fig.update_xaxes(title_text="nominal coverage", range=[0, 1], col=j)
+        fig.update_yaxes(title_text="observed coverage", range=[0, 1.02], col=j)
+    fig.update_layout(
+        title="Calibration: how often the central intervals hold the measurement",
+        template=TEMPLATE,
+    )
+    return fig
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
 def relevance_figure(relevance: dict[str, Any]) -> Any:
     """Per output: 1 / lengthscale per GP input, and permutation importance."""
     import plotly.graph_objects as go

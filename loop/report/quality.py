@@ -22,6 +22,14 @@ fit to every measurement, with the campaign seed:
   (a component, a parameter; a categorical's one-hot columns together) is
   shuffled across all measured rows, every row is predicted again by the GP
   that did not see it, and the rise in RMSE is the input's importance.
+* **calibration** (`loop.model.calibration`): the cross-validated standardised
+  errors on the model's scale, with the measurement noise in the predictive sd,
+  give the coverage of the 50 % and 90 % intervals and a calibration curve; the
+  predictions stored with each model proposal, against what was measured later,
+  give the same check on data the model had not seen (`held_out`).
+* **failure model**: with failed experiments, the success classifier is
+  cross-validated the same way (its stored hyperparameters, k folds over
+  measured and failed trials) and scored by ROC AUC and Brier score.
 """
 
 from __future__ import annotations
@@ -33,11 +41,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from loop.model import calibration
 from loop.model.outcomes import JointModel, fit_joint
 from loop.model.quiet import quiet_numerics
 from loop.model.state import from_document
-from loop.model.surrogate import hyperparameters
-from loop.records import Trial
+from loop.model.surrogate import GPSettings, fit_gp, hyperparameters
+from loop.records import Trial, TrialStatus
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.strategies.botorch import gp_settings
@@ -53,11 +62,14 @@ MIN_FOR_CV = 3
 
 @dataclass(frozen=True)
 class Quality:
-    """Cross-validation, relevance and importance (None when not computable)."""
+    """Cross-validation, relevance and importance (None when not computable),
+    the held-out check of stored predictions, and the failure model's scores."""
 
     cv: dict[str, Any] | None
     relevance: dict[str, Any] | None
     notes: list[str]
+    held_out: dict[str, Any] | None = None
+    failure: dict[str, Any] | None = None
 
 
 def r2_score(measured: ArrayLike, predicted: ArrayLike) -> float | None:
@@ -93,6 +105,7 @@ def model_quality(
     done, x, y = encoder.measured(trials)  # the rows the engine's model learns from
     ids = [t.id for t in done]
     names = [o.name for o in spec.objectives]
+    held_out = calibration.predicted_before_measured(spec, trials)
     if len(x) < MIN_FOR_CV:
         return Quality(
             None,
@@ -101,6 +114,7 @@ def model_quality(
                 f"model quality needs at least {MIN_FOR_CV} measured trials "
                 f"(with every objective); this campaign has {len(x)}"
             ],
+            held_out,
         )
     outputs = [*spec.goals, *spec.outcome_constraints]
     stored = from_document(fit).get("outcomes")
@@ -116,8 +130,10 @@ def model_quality(
         on_step(f"cross-validating the GP ({fitter.k} folds, {len(x)} measurements)")
         folds = fitter.folds()
         mean, sd = fitter.predict(folds, x)
+        z = fitter.standardized_errors(folds)
         on_step("permutation importance")
         importance = _permutation(fitter, folds, x, mean)
+        failure = _failure_model(spec, encoder, trials, fitter, from_document(fit))
     fit_info = {
         "reused": not full.info.get("refit", True),
         "fit_seconds": full.info.get("fit_seconds"),
@@ -143,6 +159,7 @@ def model_quality(
                 "fold": [int(f) for f in fitter.fold_of],
                 "r2": r2_score(m, p),
                 "rmse": rmse(m, p),
+                "calibration": calibration.summary(z[:, j]),
             }
         )
     info = full.info
@@ -155,7 +172,7 @@ def model_quality(
         "permutation": importance,
         "n_train": int(info["n_train"]),
     }
-    return Quality(cv, relevance, [])
+    return Quality(cv, relevance, [], held_out, failure)
 
 
 class _Fitter:
@@ -223,6 +240,71 @@ class _Fitter:
                 for r, m_, s_ in zip(rows, mu[:, j], sigma[:, j], strict=True):
                     mean[r, j], sd[r, j] = o.from_model(float(m_), float(s_))
         return mean, sd
+
+    def standardized_errors(self, folds: list[JointModel]) -> np.ndarray:
+        """Per measured row and output, (measured - predicted) / predictive sd on
+        the model's scale, predicted by the fold that did not see the row; the
+        sd includes the measurement noise (a measurement is checked, not the
+        true value)."""
+        z = np.full((len(self.x), len(self.outputs)), np.nan)
+        model_values = np.column_stack(
+            [o.to_model(self.measured[:, j]) for j, o in enumerate(self.outputs)]
+        )
+        for f, model in enumerate(folds):
+            rows = np.flatnonzero(self.fold_of == f)
+            mu, sigma = model.predict(self.x[rows], observation_noise=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z[rows] = (model_values[rows] - mu) / sigma
+        return z
+
+
+def _failure_model(
+    spec: CampaignSpec,
+    encoder: Encoder,
+    trials: list[Trial],
+    fitter: _Fitter,
+    stored: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Cross-validated ROC AUC and Brier score of the success classifier (None
+    until at least two experiments have failed and two succeeded)."""
+    failed = [t for t in trials if t.status == TrialStatus.FAILED]
+    if len(failed) < 2 or len(fitter.x) < 2:
+        return None
+    x = np.concatenate(
+        [fitter.x, encoder.encode_many([(t.composition, t.parameters) for t in failed])]
+    )
+    labels = np.concatenate([np.ones(len(fitter.x)), np.zeros(len(failed))])
+    settings: GPSettings = fitter.settings
+    seed = spec.seed + 2  # the engine's success model's seed (`fit_joint`)
+    warm = stored.get("success")
+    full = fit_gp(x, labels[:, None], settings, seed, warm=warm, refit=not warm)
+    kept = hyperparameters(full.model)
+    k = min(MAX_FOLDS, len(x))
+    fold_of = np.zeros(len(x), dtype=int)
+    order = np.random.default_rng(spec.seed).permutation(len(x))
+    for f, rows in enumerate(np.array_split(order, k)):
+        fold_of[rows] = f
+    p = np.zeros(len(x))
+    for f in range(k):
+        train, test = fold_of != f, fold_of == f
+        if labels[train].min() == labels[train].max():
+            p[test] = labels[train][0]  # one class only: a classifier says just that
+            continue
+        model = fit_gp(
+            x[train], labels[train][:, None], settings, seed, kept, refit=False
+        )
+        mean, _ = model.predict(x[test])
+        p[test] = np.clip(mean[:, 0], 0.0, 1.0)
+    return {
+        "k": k,
+        "n_success": int(len(fitter.x)),
+        "n_failed": len(failed),
+        "auc": calibration.roc_auc(labels, p),
+        "brier": calibration.brier_score(labels, p),
+        "brier_constant": calibration.brier_score(
+            labels, np.full(len(labels), labels.mean())
+        ),
+    }
 
 
 def _columns(columns: list[np.ndarray], x: np.ndarray) -> np.ndarray:

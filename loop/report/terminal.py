@@ -88,6 +88,45 @@ def _fmt(value: Any) -> str:
     return "-" if value is None else f"{value:.6g}"
 
 
+def calibration_lines(
+    held_out: dict[str, Any] | None,
+    cv: dict[str, Any] | None = None,
+    failure: dict[str, Any] | None = None,
+) -> list[str]:
+    """The model check in a few lines: per output, cross-validated R² and the
+    coverage of its 90 % interval; the predictions made before measuring; the
+    failure model's AUC and Brier score."""
+    lines = []
+    for o in (cv or {}).get("outputs", []):
+        cal = o["calibration"]
+        r2 = "-" if o["r2"] is None else f"{o['r2']:.2f}"
+        lines.append(
+            f"model check  {o['name']}: cross-validated R² {r2}, 90 % interval "
+            f"covers {_share(cal['coverage']['90%'])} of {cal['n']} "
+            f"({cal['verdict']})"
+        )
+    for name, check in (held_out or {}).items():
+        if not check["n"]:
+            continue
+        lines.append(
+            f"model check  {name}: predicted before measured, 90 % interval covers "
+            f"{_share(check['coverage']['90%'])}, 50 % covers "
+            f"{_share(check['coverage']['50%'])} of {check['n']} ({check['verdict']})"
+        )
+    if failure:
+        auc = "-" if failure["auc"] is None else f"{failure['auc']:.2f}"
+        lines.append(
+            f"failure model  AUC {auc}, Brier {failure['brier']:.3f} (always the "
+            f"base rate: {failure['brier_constant']:.3f}), "
+            f"{failure['n_failed']} failed of {failure['n_failed'] + failure['n_success']}"
+        )
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def _value(value: Any) -> str:
     """A provenance value, floats to 4 significant digits."""
     if isinstance(value, float):
@@ -95,6 +134,20 @@ def _value(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k} {_value(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def _domain_text(domain: dict[str, Any]) -> str:
+    """The applicability-domain distance in words, a warning when outside."""
+    said = (
+        f"nearest measurement {domain['ratio']:.2g} typical spacings away "
+        f"(distance {domain['nearest']:.3g}, spacing {domain['spacing']:.3g})"
+    )
+    if domain["outside"]:
+        return (
+            f"[bold yellow]outside the measured data:[/] {said}; the prediction "
+            "here is mostly the model's prior, so this trial explores"
+        )
+    return said
 
 
 def _details(details: dict[str, Any] | None) -> str:
@@ -165,11 +218,15 @@ def explanation_panel(explained: ExplainDocument) -> Any:
     if acq["value"] is not None:
         fn = f" ({acq['function']})" if acq["function"] else ""
         head.add_row("acquisition", f"{_fmt(acq['value'])}{fn}")
-    if doc["model"]:
+    model = {k: v for k, v in doc["model"].items() if v is not None}
+    domain = model.pop("domain", None)
+    if model:
         head.add_row(
             "provenance",
-            escape(", ".join(f"{k} {_value(v)}" for k, v in doc["model"].items())),
+            escape(", ".join(f"{k} {_value(v)}" for k, v in model.items())),
         )
+    if domain:
+        head.add_row("data nearby", _domain_text(domain))
     for f in doc.get("failures", []):
         said = [x for x in (f["reason"], _details(f["details"])) if x]
         head.add_row(

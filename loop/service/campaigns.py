@@ -104,6 +104,15 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
     return doc
 
 
+def held_out_check(store: Store, name: str) -> dict[str, Any]:
+    """Per objective, how the predictions stored with model proposals compare
+    with what was measured later (`loop.model.calibration`); no model is fitted."""
+    from loop.model.calibration import predicted_before_measured
+
+    spec = load_spec(store.get_campaign(name))
+    return predicted_before_measured(spec, store.trials(name))
+
+
 def _driver(store: Store, name: str) -> dict[str, Any] | None:
     """Who drives the campaign (`loop run`/`resume`) and until when, if anyone."""
     held = holder(store, name)

@@ -11,20 +11,20 @@ Status changes with a reason (failures, retries, expired leases) are listed as
 
 from __future__ import annotations
 
-import numpy as np
-
 from loop.campaign_state import load_spec
 from loop.documents import (
     Acquisition,
     ExplainDocument,
     Neighbour,
     Prediction,
+    ProposalModel,
     StatusChange,
     TrialDocument,
 )
 from loop.errors import NotFoundError
 from loop.records import Trial, TrialPhase, TrialStatus
 from loop.service.campaigns import trial_document
+from loop.space.domain import scaled_distances
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.storage import Store
@@ -76,18 +76,9 @@ def explain_trial(
         predicted=predicted,
         measured=trial.values or None,
         surprise=_surprise(trial),
-        model={
-            key: prov[key]
-            for key in (
-                "model",
-                "kernel",
-                "n_train",
-                "p_success",
-                "reference_point",
-                "propose_seconds",
-            )
-            if key in prov
-        },
+        model=ProposalModel.model_validate(
+            {k: prov[k] for k in ProposalModel.model_fields if k in prov}
+        ),
         neighbours=nearest_measured(spec, trials, trial, k),
         failures=[
             StatusChange(
@@ -123,8 +114,7 @@ def nearest_measured(
         return []
     x = enc.encode(trial.composition, trial.parameters)
     rows = enc.encode_many([(t.composition, t.parameters) for t in measured])
-    scale = np.where(enc.upper > enc.lower, enc.upper - enc.lower, 1.0)
-    distance = np.sqrt((((rows - x) / scale) ** 2).sum(axis=1))
+    distance = scaled_distances(enc, rows, x)
     order = sorted(range(len(measured)), key=lambda i: (distance[i], measured[i].id))
     out = []
     for i in order[:k]:

@@ -94,6 +94,19 @@ class Objective(SpecModel):
             return float(np.exp(mu)), float(np.exp(mu) * sd)
         return float(mu), float(sd)
 
+    def standardized_error(self, value: float, mean: float, sd: float) -> float | None:
+        """(measured - predicted) / sd on the model's scale, for a prediction
+        given in units as `from_model` returns it (under `transform: log`: the
+        median and the spread median * sigma). None when it is undefined (a zero
+        sd, or a non-positive value under the log)."""
+        if self.transform == "log":
+            if value <= 0 or mean <= 0 or sd <= 0:
+                return None
+            return float((np.log(value) - np.log(mean)) / (sd / mean))
+        if sd <= 0:
+            return None
+        return float((value - mean) / sd)
+
     @property
     def is_constraint(self) -> bool:
         return self.role == "constraint"

@@ -134,7 +134,14 @@ class BotorchStrategy:
                     pool_index=fallback[0].pool_index,
                 )
             mean, sd = joint.predict(candidate.x[None])
+            _, noisy = joint.predict(candidate.x[None], observation_noise=True)
             extra = dict(provenance)
+            # what a measurement there is expected to scatter by (the model's
+            # sd plus the noise), for the calibration check of later reports
+            extra["predictive_sd"] = {
+                o.name: o.from_model(mean[0, j], noisy[0, j])[1]
+                for j, o in enumerate(outputs)
+            }
             if joint.success is not None:
                 extra["p_success"] = round(
                     float(joint.p_success(candidate.x[None])[0]), 4

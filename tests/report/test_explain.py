@@ -65,7 +65,7 @@ def test_a_model_trial_reports_its_stored_acquisition_and_prediction(
         }
     }
     assert doc.measured == trial.values
-    assert doc.model["n_train"] == trial.provenance["n_train"]
+    assert doc.model.n_train == trial.provenance["n_train"]
     surprise = (trial.values["conductivity"] - trial.predicted_mean["conductivity"]) / (
         trial.predicted_sd["conductivity"]
     )
