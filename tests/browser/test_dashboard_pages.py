@@ -225,15 +225,41 @@ def test_sessions_expire(db_url: str) -> None:
 
 
 def test_stored_text_is_escaped(db_url: str, sign_in: SignIn) -> None:
+    """A description, a measurement's source and a failure reason are stored
+    text: every page shows them as text, and none closes a script element."""
+    from loop.records import TrialStatus
     from loop.service.robots import add_robot
 
     rc = robot_campaign(db_url, description="<img src=x onerror=alert(1)>")
     token = add_robot(rc.store, rc.name, "viewer", role="read").token
+    hostile = "</script><script>alert('x')</script>"
+    measured, failed = rc.propose(2)
+    for trial in (measured, failed):
+        rc.store.transition(trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED)
+    rc.store.complete(measured.id, 1, {"conductivity": 5.0}, source=hostile)
+    rc.store.transition(
+        failed.id, [TrialStatus.CLAIMED], TrialStatus.FAILED, reason=hostile
+    )
     with live_server(rc.store) as url:
-        served = Served(url, rc, token)
-        page = sign_in(served).get(f"/dashboard/campaigns/{rc.name}").text
-    assert "<img src=x" not in page
-    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+        client = sign_in(Served(url, rc, token))
+        campaign = f"/dashboard/campaigns/{rc.name}"
+        pages = {
+            "campaign": client.get(campaign).text,
+            "live": client.get(f"/dashboard/api/campaigns/{rc.name}/live").json()[
+                "html"
+            ],
+            "model": client.get(f"{campaign}/model").text,
+            "download": client.get(f"{campaign}/report.html").text,
+        }
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pages["campaign"]
+    for where, html in pages.items():
+        assert "<img src=x" not in html and "<script>alert" not in html, where
+    shown = "&lt;/script&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    assert shown in pages["live"]  # the measurement's source, as the robot
+    rows = Page(pages["model"]).data_rows("trial-table", "data-trial")
+    assert [r["cells"][-1]["text"] for r in rows] == ["", hostile]
+    report = Page(pages["download"])
+    assert report.json("report-data")["trials"][1]["failure_reason"] == hostile
 
 
 def test_the_model_page_fits_once_per_measurement(
