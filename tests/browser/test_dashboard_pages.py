@@ -10,11 +10,22 @@ from typing import Any
 
 import httpx
 import pytest
+from itsdangerous.encoding import (
+    base64_decode,
+    base64_encode,
+    bytes_to_int,
+    int_to_bytes,
+)
 
 from adapters.robot.client import RobotClient
 from loop.api.dashboard import CSP
 from loop.errors import AuthError
-from loop.service.dashboard import SESSION_COOKIE, SESSION_SECONDS, Dashboard
+from loop.service.dashboard import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    Dashboard,
+    SessionSigner,
+)
 from loop.storage import Store
 from loop.storage import keys as key_db
 from tests.browser.conftest import Served
@@ -127,8 +138,8 @@ def test_the_session_cookie_holds_no_token(served: Served) -> None:
     value = r.cookies[SESSION_COOKIE]
     secret_part = served.read_token.split("_", 2)[2]
     assert secret_part not in value and served.read_token not in value
-    version, prefix, expires, mac = value.split(".")
-    assert (version, prefix) == ("v1", served.read_token.split("_")[1])
+    prefix, _signed_at, _signature = value.split(".")
+    assert prefix == served.read_token.split("_")[1]
 
 
 def test_without_a_session_pages_redirect_and_the_json_is_refused(
@@ -147,11 +158,16 @@ def test_without_a_session_pages_redirect_and_the_json_is_refused(
     assert r.status_code == 401 and r.json()["code"] == "unauthorized"
     # a forged or altered cookie is no session either
     good = sign_in(served).cookies[SESSION_COOKIE]
-    v, prefix, expires, mac = good.split(".")
+    prefix, signed_at, mac = good.split(".")
+    later = base64_encode(int_to_bytes(bytes_to_int(base64_decode(signed_at)) + 3600))
+    key = key_db.key_by_prefix(served.campaign.store, prefix)
+    assert key is not None
     for bad in (
-        f"{v}.{prefix}.{int(expires) + 3600}.{mac}",
-        f"{v}.{prefix}.{expires}.{mac[:-2]}AA",
-        "v1.deadbeef.99999999999.x",
+        f"{prefix}.{later.decode()}.{mac}",
+        f"{prefix}.{signed_at}.{mac[:-2]}AA",
+        SessionSigner(b"another secret", key).sign(prefix).decode(),
+        f"v1.{prefix}.99999999999.x",  # the hand-made cookies of before
+        "deadbeef.AAAA.x",
         "garbage",
     ):
         r = httpx.get(served.url + "/", cookies={SESSION_COOKIE: bad})
@@ -217,11 +233,17 @@ def test_sessions_expire(db_url: str) -> None:
 
     rc = robot_campaign(db_url)
     board = Dashboard(rc.store)
-    key, cookie = board.login(add_robot(rc.store, rc.name, "v", role="read").token)
-    assert board.session(cookie).id == key.id
-    later = int(cookie.split(".")[2]) + 1
+    key = key_db.key_by_prefix(rc.store, rc.token.split("_")[1])
+    assert key is not None
+    signed_at = 1_000_000_000  # September 2001
+    cookie = board.cookie(key, now=signed_at)
+    assert board.session(cookie, now=signed_at + SESSION_SECONDS).id == key.id
     with pytest.raises(AuthError, match="expired"):
-        board.session(cookie, now=later)
+        board.session(cookie, now=signed_at + SESSION_SECONDS + 1)
+    with pytest.raises(AuthError, match="expired"):
+        board.session(cookie)  # by the clock: long ago
+    _key, fresh = board.login(add_robot(rc.store, rc.name, "v", role="read").token)
+    assert board.session(fresh).name == "v"
 
 
 def test_stored_text_is_escaped(db_url: str, sign_in: SignIn) -> None:
