@@ -23,10 +23,10 @@ import threading
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, quote
+from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader
 from starlette.concurrency import run_in_threadpool
@@ -41,7 +41,7 @@ router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 #: How often a campaign page asks whether anything changed (milliseconds).
 POLL_MS = 3000
-#: Largest sign-in form accepted (bytes).
+#: Largest sign-in form accepted (bytes): a token is under 100.
 MAX_FORM = 4096
 
 #: plotly draws with inline styles, and its WebGL traces (parallel coordinates,
@@ -209,19 +209,23 @@ def login_page(next: str = "/") -> HTMLResponse:
     return _login_page(_safe_next(next))
 
 
-@router.post("/login", response_model=None)
-async def login(request: Request) -> Response:
-    """Check the pasted token; on success set the session cookie and go on."""
-    body = await request.body()
-    if len(body) > MAX_FORM or not _same_origin(request):
+@router.post("/login", response_model=None, max_body_size=MAX_FORM)
+async def login(
+    request: Request,
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Check the pasted token; on success set the session cookie and go on.
+
+    A form above MAX_FORM bytes is refused (413) as it arrives, before it is
+    buffered (FastAPI's `max_body_size`)."""
+    if not _same_origin(request):
         problem = RequestError(
             "this sign-in form did not come from this dashboard",
             "open /login on this server and paste the token there",
         )
         return _login_page("/", problem, status=400)
-    form = parse_qs(body.decode("utf-8", "replace"))
-    token = (form.get("token") or [""])[0]
-    next_path = _safe_next((form.get("next") or ["/"])[0])
+    next_path = _safe_next(next)
     try:
         _key, cookie = await run_in_threadpool(dashboard(request).login, token)
     except LoopError as exc:

@@ -18,7 +18,7 @@ from itsdangerous.encoding import (
 )
 
 from adapters.robot.client import RobotClient
-from loop.api.dashboard import CSP
+from loop.api.dashboard import CSP, MAX_FORM
 from loop.errors import AuthError
 from loop.service.dashboard import (
     SESSION_COOKIE,
@@ -187,6 +187,19 @@ def test_a_wrong_token_or_a_foreign_form_gets_no_session(served: Served) -> None
         headers={"Origin": "https://evil.example"},
     )
     assert r.status_code == 400 and SESSION_COOKIE not in r.cookies
+    # a form above MAX_FORM is refused as it arrives, with or without a length
+    padded = {"token": served.read_token, "next": "/", "pad": "x" * MAX_FORM}
+
+    def streamed() -> Iterator[bytes]:
+        yield f"token={served.read_token}&pad=".encode()
+        yield from (b"x" * 65536 for _ in range(100))
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for r in (
+        httpx.post(served.url + "/login", data=padded),
+        httpx.post(served.url + "/login", content=streamed(), headers=form),
+    ):
+        assert r.status_code == 413 and SESSION_COOKIE not in r.cookies
     # and `next` never leaves the site
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         r = httpx.post(
