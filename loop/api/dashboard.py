@@ -27,10 +27,11 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader
 from starlette.concurrency import run_in_threadpool
 
+from loop.documents import DashboardSummary, LiveFragment
 from loop.errors import AuthError, LoopError, RequestError
 from loop.service.dashboard import SESSION_COOKIE, SESSION_SECONDS, Dashboard
 from loop.storage.keys import RobotKey
@@ -328,7 +329,7 @@ def model_page(request: Request, name: str) -> Response:
             name=name,
             report=data,
             figures=figures,
-            measured_version=board.summary(key, name)["measured_version"],
+            measured_version=board.summary(key, name).measured_version,
         )
 
     return _view(request, build)
@@ -354,16 +355,17 @@ def report_download(request: Request, name: str) -> Response:
 
 # ------------------------------------------------------------ JSON for pages
 @router.get("/dashboard/api/campaigns/{name}/summary")
-def summary(request: Request, name: str) -> JSONResponse:
+def summary(request: Request, name: str, response: Response) -> DashboardSummary:
     """Counts, budget, the latest measurement and `version` (changes with any of them)."""
     key = _signed_in(request)
-    return JSONResponse(dashboard(request).summary(key, name), headers=HEADERS)
+    response.headers.update(HEADERS)
+    return dashboard(request).summary(key, name)
 
 
 @router.get("/dashboard/api/campaigns/{name}/live")
-def live(request: Request, name: str) -> JSONResponse:
+def live(request: Request, name: str, response: Response) -> LiveFragment:
     """The live part of the campaign page as HTML, with the `version` it shows."""
     key = _signed_in(request)
     view = dashboard(request).live(key, name)
-    payload = {"version": view["summary"]["version"], "html": live_fragment(view)}
-    return JSONResponse(payload, headers=HEADERS)
+    response.headers.update(HEADERS)
+    return LiveFragment(version=view["summary"].version, html=live_fragment(view))

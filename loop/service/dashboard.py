@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from loop.campaign_state import budget_used, load_spec
+from loop.documents import Budget, DashboardSummary, Document, LatestMeasurement
 from loop.errors import AuthError, ForbiddenError
 from loop.records import Trial, TrialStatus
 from loop.service.robots import READ, authenticate
@@ -185,11 +186,11 @@ class Dashboard:
                 "sign in with a token minted for that campaign",
             )
 
-    def campaigns(self, key: RobotKey) -> list[dict[str, Any]]:
+    def campaigns(self, key: RobotKey) -> list[DashboardSummary]:
         """One summary per campaign *key* may see."""
         return [self.summary(key, name) for name in self.visible(key)]
 
-    def summary(self, key: RobotKey, name: str) -> dict[str, Any]:
+    def summary(self, key: RobotKey, name: str) -> DashboardSummary:
         """Status, budget, counts and the latest measurement; `version` changes
         whenever anything the campaign page shows changes."""
         self.authorize(key, name)
@@ -228,7 +229,7 @@ class Dashboard:
         with self._lock:
             lock = self._report_locks.setdefault(name, threading.Lock())
         with lock:
-            stamp = self._read(name)["summary"]["measured_version"]
+            stamp = self._read(name)["summary"].measured_version
             cached = self._reports.get(name)
             if cached is not None and cached[0] == stamp:
                 return cached[1]
@@ -251,7 +252,8 @@ class Dashboard:
             for t in trials
             if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
         ]
-        measured_version = _digest([resolved, _latest(latest)])
+        latest_measurement = _latest(latest)
+        measured_version = _digest([resolved, latest_measurement])
         flight = [
             (
                 t.id,
@@ -263,22 +265,21 @@ class Dashboard:
             for t in trials
             if t.status.in_flight
         ]
-        summary = {
-            "name": record.name,
-            "status": record.status,
-            "description": spec.description,
-            "budget": {
-                "experiments": spec.budget.experiments,
-                "used": budget_used(trials),
-            },
-            "counts": counts,
-            "n_trials": len(trials),
-            "n_measured": len(done),
-            "n_in_flight": len(flight),
-            "latest_measurement": _latest(latest),
-            "measured_version": measured_version,
-        }
-        summary["version"] = _digest([record.status, measured_version, flight, counts])
+        summary = DashboardSummary(
+            name=record.name,
+            status=record.status,
+            description=spec.description,
+            budget=Budget(
+                experiments=spec.budget.experiments, used=budget_used(trials)
+            ),
+            counts=counts,
+            n_trials=len(trials),
+            n_measured=len(done),
+            n_in_flight=len(flight),
+            latest_measurement=latest_measurement,
+            measured_version=measured_version,
+            version=_digest([record.status, measured_version, flight, counts]),
+        )
         return {"summary": summary, "spec": spec, "trials": trials}
 
 
@@ -287,19 +288,24 @@ def _arrival_key(t: Trial) -> tuple[str, int]:
     return (_iso(t.measurement.received_at) or "", t.id)
 
 
-def _latest(t: Trial | None) -> dict[str, Any] | None:
+def _latest(t: Trial | None) -> LatestMeasurement | None:
     if t is None or t.measurement is None:
         return None
-    return {
-        "trial_id": t.id,
-        "attempt": t.measurement.attempt,
-        "received_at": _iso(t.measurement.received_at),
-    }
+    return LatestMeasurement(
+        trial_id=t.id,
+        attempt=t.measurement.attempt,
+        received_at=_iso(t.measurement.received_at),
+    )
 
 
 def _digest(payload: Any) -> str:
-    text = json.dumps(payload, sort_keys=True, default=str)
+    text = json.dumps(payload, sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    """A document as JSON data, anything else as text (for `_digest`)."""
+    return value.model_dump(mode="json") if isinstance(value, Document) else str(value)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -19,6 +19,7 @@ from itsdangerous.encoding import (
 
 from adapters.robot.client import RobotClient
 from loop.api.dashboard import CSP, MAX_FORM
+from loop.documents import DashboardSummary, LiveFragment
 from loop.errors import AuthError
 from loop.service.dashboard import (
     SESSION_COOKIE,
@@ -85,6 +86,11 @@ def test_pages_load_nothing_from_a_cdn(served: Served, sign_in: SignIn) -> None:
         "campaign": client.get(f"/dashboard/campaigns/{name}"),
     }
     live = client.get(f"/dashboard/api/campaigns/{name}/live").json()
+    summary = client.get(f"/dashboard/api/campaigns/{name}/summary")
+    assert summary.headers["cache-control"] == "no-store"
+    # the page script's JSON is the declared documents, and they agree
+    assert DashboardSummary.model_validate(summary.json()).n_measured == 2
+    assert LiveFragment.model_validate(live).version == summary.json()["version"]
     for where, r in pages.items():
         assert r.status_code == 200, where
         assert r.headers["content-security-policy"] == CSP, where
