@@ -276,3 +276,42 @@ class ExplainDocument(Document):
     neighbours: list[Neighbour]
     failures: list[StatusChange]
     distance: str = Field(description="how neighbour distances are measured")
+
+
+# ---------------------------------------------------------- dashboard JSON
+class LatestMeasurement(Document):
+    """The measurement that arrived last: its trial, attempt and arrival."""
+
+    trial_id: int
+    attempt: int
+    received_at: str | None = Field(description="ISO 8601 in UTC, without a zone")
+
+
+class DashboardSummary(Document):
+    """A campaign as the live dashboard polls it (`GET
+    /dashboard/api/campaigns/{name}/summary`, with the session cookie).
+
+    `version` changes whenever anything the campaign page shows changes;
+    `measured_version` only when a trial is resolved or a measurement arrives
+    (the model page watches it). Both are opaque: compare them, nothing else.
+    """
+
+    name: str
+    status: CampaignStatus
+    description: str
+    budget: Budget
+    counts: dict[TrialStatus, int] = Field(description="trials per status")
+    n_trials: int
+    n_measured: int
+    n_in_flight: int
+    latest_measurement: LatestMeasurement | None
+    measured_version: str
+    version: str
+
+
+class LiveFragment(Document):
+    """The live part of a campaign page (`GET /dashboard/api/campaigns/{name}/live`):
+    its HTML, and the summary `version` it shows."""
+
+    version: str
+    html: str

@@ -5,13 +5,14 @@ by pasting a token (a read-only key from `loop robots add NAME --campaign C
 --read-only`, or a robot's) into a form. The token is checked like any API
 request and never kept: the browser gets a session cookie
 
-    v1.<key prefix>.<expiry, unix seconds>.<HMAC-SHA256, base64url>
+    <key prefix>.<time of sign-in>.<HMAC-SHA256>
 
-signed with a secret stored in the database (`loop_meta` row
-`dashboard_session_secret`, made on first use), so every replica of the API
-over the same database accepts it. The MAC also covers the key's token hash,
-and each request looks the key up again: a revoked key's sessions end at once.
-docs/design.md ("Dashboard sessions") explains the choice.
+made by itsdangerous's `TimestampSigner` with a secret stored in the database
+(`loop_meta` row `dashboard_session_secret`, made on first use), so every
+replica of the API over the same database accepts it. The signature's salt
+holds the key's token hash, and each request looks the key up again: a revoked
+key's sessions end at once. docs/design.md ("Dashboard sessions") explains the
+choice.
 
 The views are plain data (dicts and lists) built from the same functions as
 `loop report` (loop/report/data.py). The model sections refit GPs, so they are
@@ -20,9 +21,7 @@ built on their own page and cached per campaign until the next measurement.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 import secrets
 import threading
@@ -30,10 +29,12 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from loop.campaign_state import budget_used, load_spec
+from loop.documents import Budget, DashboardSummary, Document, LatestMeasurement
 from loop.errors import AuthError, ForbiddenError
 from loop.records import Trial, TrialStatus
 from loop.service.robots import READ, authenticate
@@ -51,6 +52,8 @@ SESSION_COOKIE = "loop_session"
 SESSION_SECONDS = 12 * 3600
 #: The loop_meta row holding the session-signing secret (hex, 32 bytes).
 SECRET_ROW = "dashboard_session_secret"
+#: What a session signature is for; changing it ends every session.
+SESSION_SALT = "loop.dashboard-session.v2"
 #: Rows of the recent-measurements table.
 RECENT = 20
 
@@ -91,8 +94,24 @@ def session_secret(store: Store) -> bytes:
     return bytes.fromhex(value)
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class SessionSigner(TimestampSigner):
+    """itsdangerous's timestamped signer (HMAC-SHA256) for one key's sessions.
+
+    The salt holds the key's token hash, so a session of one key never fits
+    another; *now* (unix seconds) stands in for the clock, for tests.
+    """
+
+    def __init__(self, secret: bytes, key: RobotKey, now: float | None = None):
+        super().__init__(
+            secret,
+            salt=f"{SESSION_SALT}.{key.token_sha256}",
+            digest_method=hashlib.sha256,
+            key_derivation="hmac",
+        )
+        self.now = now
+
+    def get_timestamp(self) -> int:
+        return int(time.time() if self.now is None else self.now)
 
 
 class Dashboard:
@@ -113,10 +132,6 @@ class Dashboard:
                 self._secret = session_secret(self.store)
             return self._secret
 
-    def _mac(self, prefix: str, expires: int, token_sha256: str) -> str:
-        message = f"v1.{prefix}.{expires}.{token_sha256}".encode()
-        return _b64(hmac.new(self.secret, message, hashlib.sha256).digest())
-
     def login(self, token: str | None) -> tuple[RobotKey, str]:
         """Check *token* (401 if unknown or revoked, 403 without the read scope);
         returns its key and a session cookie value that does not contain it."""
@@ -129,24 +144,25 @@ class Dashboard:
         return key, self.cookie(key)
 
     def cookie(self, key: RobotKey, now: float | None = None) -> str:
-        expires = int((time.time() if now is None else now) + SESSION_SECONDS)
-        return f"v1.{key.prefix}.{expires}.{self._mac(key.prefix, expires, key.token_sha256)}"
+        """A session of *key*, signed at *now* (default: the clock)."""
+        return SessionSigner(self.secret, key, now).sign(key.prefix).decode()
 
     def session(self, cookie: str | None, now: float | None = None) -> RobotKey:
         """The key a session cookie stands for, or AuthError (HTTP 401)."""
         if not cookie:
             raise AuthError("not signed in", _SIGNED_OUT)
-        parts = cookie.split(".")
-        if len(parts) != 4 or parts[0] != "v1" or not parts[2].isdigit():
+        prefix, dot, _signed = cookie.partition(".")
+        if not dot:
             raise AuthError("the session cookie is not loop's", _SIGNED_OUT)
-        _, prefix, expires, mac = parts
-        if int(expires) < (time.time() if now is None else now):
-            raise AuthError("the session expired", _SIGNED_OUT)
         key = key_db.key_by_prefix(self.store, prefix)
-        if key is None or not hmac.compare_digest(
-            mac, self._mac(prefix, int(expires), key.token_sha256)
-        ):
+        if key is None:
             raise AuthError("the session is not valid", _SIGNED_OUT)
+        try:
+            SessionSigner(self.secret, key, now).unsign(cookie, SESSION_SECONDS)
+        except SignatureExpired:  # only once the signature is found good
+            raise AuthError("the session expired", _SIGNED_OUT) from None
+        except BadSignature:
+            raise AuthError("the session is not valid", _SIGNED_OUT) from None
         if key.revoked_at is not None:
             raise AuthError(f"the key '{key.name}' was revoked", _SIGNED_OUT)
         if READ not in key.scopes:
@@ -170,11 +186,11 @@ class Dashboard:
                 "sign in with a token minted for that campaign",
             )
 
-    def campaigns(self, key: RobotKey) -> list[dict[str, Any]]:
+    def campaigns(self, key: RobotKey) -> list[DashboardSummary]:
         """One summary per campaign *key* may see."""
         return [self.summary(key, name) for name in self.visible(key)]
 
-    def summary(self, key: RobotKey, name: str) -> dict[str, Any]:
+    def summary(self, key: RobotKey, name: str) -> DashboardSummary:
         """Status, budget, counts and the latest measurement; `version` changes
         whenever anything the campaign page shows changes."""
         self.authorize(key, name)
@@ -213,7 +229,7 @@ class Dashboard:
         with self._lock:
             lock = self._report_locks.setdefault(name, threading.Lock())
         with lock:
-            stamp = self._read(name)["summary"]["measured_version"]
+            stamp = self._read(name)["summary"].measured_version
             cached = self._reports.get(name)
             if cached is not None and cached[0] == stamp:
                 return cached[1]
@@ -236,7 +252,8 @@ class Dashboard:
             for t in trials
             if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
         ]
-        measured_version = _digest([resolved, _latest(latest)])
+        latest_measurement = _latest(latest)
+        measured_version = _digest([resolved, latest_measurement])
         flight = [
             (
                 t.id,
@@ -248,22 +265,21 @@ class Dashboard:
             for t in trials
             if t.status.in_flight
         ]
-        summary = {
-            "name": record.name,
-            "status": record.status,
-            "description": spec.description,
-            "budget": {
-                "experiments": spec.budget.experiments,
-                "used": budget_used(trials),
-            },
-            "counts": counts,
-            "n_trials": len(trials),
-            "n_measured": len(done),
-            "n_in_flight": len(flight),
-            "latest_measurement": _latest(latest),
-            "measured_version": measured_version,
-        }
-        summary["version"] = _digest([record.status, measured_version, flight, counts])
+        summary = DashboardSummary(
+            name=record.name,
+            status=record.status,
+            description=spec.description,
+            budget=Budget(
+                experiments=spec.budget.experiments, used=budget_used(trials)
+            ),
+            counts=counts,
+            n_trials=len(trials),
+            n_measured=len(done),
+            n_in_flight=len(flight),
+            latest_measurement=latest_measurement,
+            measured_version=measured_version,
+            version=_digest([record.status, measured_version, flight, counts]),
+        )
         return {"summary": summary, "spec": spec, "trials": trials}
 
 
@@ -272,19 +288,24 @@ def _arrival_key(t: Trial) -> tuple[str, int]:
     return (_iso(t.measurement.received_at) or "", t.id)
 
 
-def _latest(t: Trial | None) -> dict[str, Any] | None:
+def _latest(t: Trial | None) -> LatestMeasurement | None:
     if t is None or t.measurement is None:
         return None
-    return {
-        "trial_id": t.id,
-        "attempt": t.measurement.attempt,
-        "received_at": _iso(t.measurement.received_at),
-    }
+    return LatestMeasurement(
+        trial_id=t.id,
+        attempt=t.measurement.attempt,
+        received_at=_iso(t.measurement.received_at),
+    )
 
 
 def _digest(payload: Any) -> str:
-    text = json.dumps(payload, sort_keys=True, default=str)
+    text = json.dumps(payload, sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    """A document as JSON data, anything else as text (for `_digest`)."""
+    return value.model_dump(mode="json") if isinstance(value, Document) else str(value)
 
 
 def _iso(value: datetime | None) -> str | None:

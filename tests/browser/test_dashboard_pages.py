@@ -10,11 +10,23 @@ from typing import Any
 
 import httpx
 import pytest
+from itsdangerous.encoding import (
+    base64_decode,
+    base64_encode,
+    bytes_to_int,
+    int_to_bytes,
+)
 
 from adapters.robot.client import RobotClient
-from loop.api.dashboard import CSP
+from loop.api.dashboard import CSP, MAX_FORM
+from loop.documents import DashboardSummary, LiveFragment
 from loop.errors import AuthError
-from loop.service.dashboard import SESSION_COOKIE, SESSION_SECONDS, Dashboard
+from loop.service.dashboard import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    Dashboard,
+    SessionSigner,
+)
 from loop.storage import Store
 from loop.storage import keys as key_db
 from tests.browser.conftest import Served
@@ -74,6 +86,11 @@ def test_pages_load_nothing_from_a_cdn(served: Served, sign_in: SignIn) -> None:
         "campaign": client.get(f"/dashboard/campaigns/{name}"),
     }
     live = client.get(f"/dashboard/api/campaigns/{name}/live").json()
+    summary = client.get(f"/dashboard/api/campaigns/{name}/summary")
+    assert summary.headers["cache-control"] == "no-store"
+    # the page script's JSON is the declared documents, and they agree
+    assert DashboardSummary.model_validate(summary.json()).n_measured == 2
+    assert LiveFragment.model_validate(live).version == summary.json()["version"]
     for where, r in pages.items():
         assert r.status_code == 200, where
         assert r.headers["content-security-policy"] == CSP, where
@@ -127,8 +144,8 @@ def test_the_session_cookie_holds_no_token(served: Served) -> None:
     value = r.cookies[SESSION_COOKIE]
     secret_part = served.read_token.split("_", 2)[2]
     assert secret_part not in value and served.read_token not in value
-    version, prefix, expires, mac = value.split(".")
-    assert (version, prefix) == ("v1", served.read_token.split("_")[1])
+    prefix, _signed_at, _signature = value.split(".")
+    assert prefix == served.read_token.split("_")[1]
 
 
 def test_without_a_session_pages_redirect_and_the_json_is_refused(
@@ -147,11 +164,16 @@ def test_without_a_session_pages_redirect_and_the_json_is_refused(
     assert r.status_code == 401 and r.json()["code"] == "unauthorized"
     # a forged or altered cookie is no session either
     good = sign_in(served).cookies[SESSION_COOKIE]
-    v, prefix, expires, mac = good.split(".")
+    prefix, signed_at, mac = good.split(".")
+    later = base64_encode(int_to_bytes(bytes_to_int(base64_decode(signed_at)) + 3600))
+    key = key_db.key_by_prefix(served.campaign.store, prefix)
+    assert key is not None
     for bad in (
-        f"{v}.{prefix}.{int(expires) + 3600}.{mac}",
-        f"{v}.{prefix}.{expires}.{mac[:-2]}AA",
-        "v1.deadbeef.99999999999.x",
+        f"{prefix}.{later.decode()}.{mac}",
+        f"{prefix}.{signed_at}.{mac[:-2]}AA",
+        SessionSigner(b"another secret", key).sign(prefix).decode(),
+        f"v1.{prefix}.99999999999.x",  # the hand-made cookies of before
+        "deadbeef.AAAA.x",
         "garbage",
     ):
         r = httpx.get(served.url + "/", cookies={SESSION_COOKIE: bad})
@@ -171,6 +193,19 @@ def test_a_wrong_token_or_a_foreign_form_gets_no_session(served: Served) -> None
         headers={"Origin": "https://evil.example"},
     )
     assert r.status_code == 400 and SESSION_COOKIE not in r.cookies
+    # a form above MAX_FORM is refused as it arrives, with or without a length
+    padded = {"token": served.read_token, "next": "/", "pad": "x" * MAX_FORM}
+
+    def streamed() -> Iterator[bytes]:
+        yield f"token={served.read_token}&pad=".encode()
+        yield from (b"x" * 65536 for _ in range(100))
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for r in (
+        httpx.post(served.url + "/login", data=padded),
+        httpx.post(served.url + "/login", content=streamed(), headers=form),
+    ):
+        assert r.status_code == 413 and SESSION_COOKIE not in r.cookies
     # and `next` never leaves the site
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         r = httpx.post(
@@ -217,23 +252,55 @@ def test_sessions_expire(db_url: str) -> None:
 
     rc = robot_campaign(db_url)
     board = Dashboard(rc.store)
-    key, cookie = board.login(add_robot(rc.store, rc.name, "v", role="read").token)
-    assert board.session(cookie).id == key.id
-    later = int(cookie.split(".")[2]) + 1
+    key = key_db.key_by_prefix(rc.store, rc.token.split("_")[1])
+    assert key is not None
+    signed_at = 1_000_000_000  # September 2001
+    cookie = board.cookie(key, now=signed_at)
+    assert board.session(cookie, now=signed_at + SESSION_SECONDS).id == key.id
     with pytest.raises(AuthError, match="expired"):
-        board.session(cookie, now=later)
+        board.session(cookie, now=signed_at + SESSION_SECONDS + 1)
+    with pytest.raises(AuthError, match="expired"):
+        board.session(cookie)  # by the clock: long ago
+    _key, fresh = board.login(add_robot(rc.store, rc.name, "v", role="read").token)
+    assert board.session(fresh).name == "v"
 
 
 def test_stored_text_is_escaped(db_url: str, sign_in: SignIn) -> None:
+    """A description, a measurement's source and a failure reason are stored
+    text: every page shows them as text, and none closes a script element."""
+    from loop.records import TrialStatus
     from loop.service.robots import add_robot
 
     rc = robot_campaign(db_url, description="<img src=x onerror=alert(1)>")
     token = add_robot(rc.store, rc.name, "viewer", role="read").token
+    hostile = "</script><script>alert('x')</script>"
+    measured, failed = rc.propose(2)
+    for trial in (measured, failed):
+        rc.store.transition(trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED)
+    rc.store.complete(measured.id, 1, {"conductivity": 5.0}, source=hostile)
+    rc.store.transition(
+        failed.id, [TrialStatus.CLAIMED], TrialStatus.FAILED, reason=hostile
+    )
     with live_server(rc.store) as url:
-        served = Served(url, rc, token)
-        page = sign_in(served).get(f"/dashboard/campaigns/{rc.name}").text
-    assert "<img src=x" not in page
-    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+        client = sign_in(Served(url, rc, token))
+        campaign = f"/dashboard/campaigns/{rc.name}"
+        pages = {
+            "campaign": client.get(campaign).text,
+            "live": client.get(f"/dashboard/api/campaigns/{rc.name}/live").json()[
+                "html"
+            ],
+            "model": client.get(f"{campaign}/model").text,
+            "download": client.get(f"{campaign}/report.html").text,
+        }
+    assert "&lt;img src=x onerror=alert(1)&gt;" in pages["campaign"]
+    for where, html in pages.items():
+        assert "<img src=x" not in html and "<script>alert" not in html, where
+    shown = "&lt;/script&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"
+    assert shown in pages["live"]  # the measurement's source, as the robot
+    rows = Page(pages["model"]).data_rows("trial-table", "data-trial")
+    assert [r["cells"][-1]["text"] for r in rows] == ["", hostile]
+    report = Page(pages["download"])
+    assert report.json("report-data")["trials"][1]["failure_reason"] == hostile
 
 
 def test_the_model_page_fits_once_per_measurement(

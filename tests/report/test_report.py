@@ -241,6 +241,36 @@ def test_without_measurements_the_page_has_the_trials_and_says_so(
     assert data.cv is None and "at least 3" in data.notes[0]
 
 
+def test_stored_text_is_shown_as_text_and_cannot_close_a_script(
+    db_url: str,
+) -> None:
+    """The description and a failure reason reach the page escaped, and the
+    embedded JSON (which carries them too) cannot end its script element."""
+    from plotly.offline import get_plotlyjs
+
+    hostile = "</script><script>alert('x')</script><!--"
+    store = Store(db_url)
+    spec = validate({**electrolyte(10), "description": hostile})
+    ensure_campaign(store, spec)
+    store.add_trials(spec.name, 0, CampaignEngine(spec).ask(1, 0), 10)
+    (trial,) = store.trials(spec.name)
+    store.transition(trial.id, [TrialStatus.PENDING], TrialStatus.CLAIMED)
+    store.transition(
+        trial.id, [TrialStatus.CLAIMED], TrialStatus.FAILED, reason=hostile
+    )
+    html = render_html(build_report(store, spec.name))
+    ours = html.replace(get_plotlyjs(), "")  # all but the inlined plotly.js
+    assert "<script>alert" not in ours and "<!--" not in ours
+    escaped = "&lt;/script&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&lt;!--"
+    assert html.count(escaped) == 2  # the description and the failure reason
+    page = Page(html)
+    embedded = page.json("report-data")
+    assert embedded["campaign"]["description"] == hostile
+    assert embedded["trials"][0]["failure_reason"] == hostile
+    (row,) = page.data_rows("trial-table", "data-trial")
+    assert row["cells"][-1]["text"] == hostile
+
+
 def test_loop_report_writes_the_page_and_refuses_unknown_campaigns(
     single: Finished, tmp_path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
