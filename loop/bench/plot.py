@@ -10,6 +10,7 @@ from loop.bench.metrics import carried, mean_and_band
 COLOURS = {
     "botorch": "#1f77b4",
     "ax": "#ff7f0e",
+    "baybe": "#d62728",
     "random": "#7f7f7f",
     "sobol": "#2ca02c",
 }

@@ -27,6 +27,7 @@ from loop.service.campaigns import ensure_campaign
 from loop.service.runner import run_campaign
 from loop.spec import CampaignSpec, validate
 from loop.storage import Store
+from loop.strategies import check_strategy
 
 #: Called after each run with (runs done, runs in all, a one-line description).
 Progress = Callable[[int, int, str], None]
@@ -94,7 +95,13 @@ def replay(
     seeds: int,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Run every strategy on every seed; return traces and a summary (JSON-ready)."""
+    """Run every strategy on every seed; return traces and a summary (JSON-ready).
+
+    Every strategy is checked first (`check_strategy`), so a missing optional
+    peer stops the benchmark before its first run.
+    """
+    for strategy in strategies:
+        check_strategy(strategy, plan.spec, pooled=True)
     runs: dict[str, list[dict[str, Any]]] = {s: [] for s in strategies}
     total, done = seeds * len(strategies), 0
     with tempfile.TemporaryDirectory(prefix="loop-bench-") as tmp:

@@ -41,6 +41,7 @@ def bench(
     from loop.errors import BadInputError
     from loop.spec import load_path
     from loop.spec.strategy import STRATEGY_ENGINES
+    from loop.strategies import check_strategy
 
     spec = load_path(file)
     names = [s.strip() for s in strategies.split(",") if s.strip()]
@@ -50,6 +51,8 @@ def bench(
             f"unknown strategies: {', '.join(unknown) or '(none given)'}",
             f"choose from {', '.join(STRATEGY_ENGINES)}",
         )
+    for name in names:  # an optional peer that is missing stops here, not mid-run
+        check_strategy(name, spec, pooled=True)
     # the pool is read and the budget checked before any progress is shown
     plan = prepare(spec, budget)
     for line in plan.pool_lines():

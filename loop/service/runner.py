@@ -36,6 +36,7 @@ from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import Lease, driving
 from loop.storage.lab import reap_expired
+from loop.strategies import check_strategy
 from loop.threads import ensure_threads
 
 #: Tries per trial for failures an adapter marks retryable.
@@ -93,6 +94,8 @@ def run_campaign(
     spec = load_spec(record)
     adapter = _adapter(spec)
     pool = adapter.pool() if isinstance(adapter, PoolAdapter) else None
+    # an optional peer that is missing stops the run here, not after its design
+    check_strategy(spec.strategy.engine, spec, pooled=pool is not None)
     # the next fit starts from the last stored one, as in the driver that made it
     engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
     report = on_progress or (lambda _p: None)

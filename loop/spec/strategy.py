@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from loop.spec.base import SpecModel, fail
 
-STRATEGY_ENGINES = ("botorch", "ax", "random", "sobol")
+STRATEGY_ENGINES = ("botorch", "ax", "baybe", "random", "sobol")
 
 
 # The one list of acquisition names: the YAML's enum (and its JSON schema),
@@ -85,9 +85,14 @@ class OptimizerSettings(SpecModel):
 
 
 class Strategy(SpecModel):
-    """Which engine proposes, and with which settings."""
+    """Which engine proposes, and with which settings.
 
-    engine: Literal["botorch", "ax", "random", "sobol"] = "botorch"
+    `baybe` needs the optional extra `peers` (BayBE); a campaign naming it
+    validates without it, and a run stops before its first proposal if it is
+    missing.
+    """
+
+    engine: Literal["botorch", "ax", "baybe", "random", "sobol"] = "botorch"
     initial_design: InitialDesign = Field(default_factory=InitialDesign)
     surrogate: Surrogate = Field(default_factory=Surrogate)
     acquisition: Acquisition | None = None
