@@ -19,11 +19,11 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from adapters.dataset.table import Pool, load_pool
+from adapters.dataset.table import Pool, Range, load_pool
 from loop.errors import LoopError, Problem
 from loop.ports import (
     DATA_ROOT_ENV,
@@ -37,6 +37,22 @@ if TYPE_CHECKING:
     from loop.spec import CampaignSpec
 
 
+def _where_kind(value: Any) -> str:
+    if isinstance(value, dict | Range):
+        return "range"
+    return "values" if isinstance(value, list | tuple) else "value"
+
+
+#: One `where` entry: a value, a list of values, or a numeric range. A mapping is
+#: always read as a range, so its mistakes are reported as such.
+WhereEntry = Annotated[
+    Annotated[Range, Tag("range")]
+    | Annotated[list[str | float], Tag("values")]
+    | Annotated[str | float, Tag("value")],
+    Discriminator(_where_kind),
+]
+
+
 class DatasetConfig(BaseModel):
     """The `adapter:` block for `type: dataset`."""
 
@@ -46,8 +62,9 @@ class DatasetConfig(BaseModel):
     path: str = Field(min_length=1)
     #: Campaign name (component, parameter or objective) -> CSV column, where they differ.
     columns: dict[str, str] = Field(default_factory=dict)
-    #: Keep only rows whose column equals the value (or one of the values).
-    where: dict[str, str | float | list[str | float]] = Field(default_factory=dict)
+    #: Keep only rows whose column equals the value (or one of the values), or
+    #: lies in a numeric range (`{ge: 292.15, le: 294.15}`).
+    where: dict[str, WhereEntry] = Field(default_factory=dict)
     #: Rescale each row's composition to the campaign's total (e.g. at.% to fractions).
     normalize: bool = True
     #: SHA-256 the file must have. Stored with every new campaign (`pin`), so a

@@ -1,7 +1,8 @@
 """Turn a CSV table into a candidate pool for a campaign.
 
 Steps, each counting the rows it removes by reason (`Pool.dropped`, also
-logged): keep the rows the `where` filter selects; map campaign names to
+logged): keep the rows the `where` filter selects (a value, a list of values, or
+a numeric `Range`); map campaign names to
 columns; drop rows with a missing input or objective, an objective that is not
 a number or not finite, or unusable inputs; rescale compositions to the total
 (`normalize`); average replicate rows (identical inputs) into one candidate;
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
 from loop.errors import Problem
 from loop.spec.rules import violations
 
@@ -27,6 +30,28 @@ if TYPE_CHECKING:
     from loop.spec import CampaignSpec
 
 log = logging.getLogger(__name__)
+
+
+class Range(BaseModel):
+    """A `where` entry that keeps rows whose column is a number with ge <= value <= le.
+
+    For a column of measured or digitised values (a temperature of 292.65 K or
+    293.0497925 K), where listing every value would be brittle. Cells that are
+    not numbers are not selected.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ge: float | None = None
+    le: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Range:
+        if self.ge is None and self.le is None:
+            raise ValueError("a range needs `ge`, `le` or both")
+        if self.ge is not None and self.le is not None and self.ge > self.le:
+            raise ValueError(f"the range is empty: ge {self.ge} > le {self.le}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -88,7 +113,7 @@ def load_pool(
     dropped: dict[str, int] = {}
     rows_read = len(frame)
     for column, wanted in where.items():
-        keep = frame[column].isin(wanted if isinstance(wanted, list) else [wanted])
+        keep = _selected(frame[column], wanted)
         dropped[f"not selected by `where` on {column}"] = int((~keep).sum())
         frame = frame[keep]
     comp = spec.space.composition
@@ -120,16 +145,18 @@ def load_pool(
         groups.setdefault(key, []).append(i)
         configs[key] = config
     dropped["unusable inputs"] = bad
-    values_frame = frame[[col[o] for o in objectives]].apply(pd.to_numeric)
+    # one array, not a DataFrame per candidate: a pool of 1000 groups is built
+    # in a fraction of the time
+    values = frame[[col[o] for o in objectives]].apply(pd.to_numeric).to_numpy(float)
     pool_configs, pool_values, replicates, outside = [], [], [], 0
     for key, rows in groups.items():
         composition, parameters = configs[key]
         if violations(spec, composition, parameters):
             outside += len(rows)
             continue
-        means = values_frame.iloc[rows].mean()
+        means = values[rows].mean(axis=0)
         pool_configs.append((composition, parameters))
-        pool_values.append({o: float(means[col[o]]) for o in objectives})
+        pool_values.append({o: float(means[j]) for j, o in enumerate(objectives)})
         replicates.append(len(rows))
     dropped["outside the campaign's space"] = outside
     dropped = {why: n for why, n in dropped.items() if n}
@@ -157,6 +184,21 @@ def load_pool(
         "; ".join(dropped_lines(dropped)) or "no row dropped",
     )
     return pool, []
+
+
+def _selected(cells: pd.Series, wanted: Any) -> pd.Series:
+    """Mask of the cells a `where` entry keeps: a value, a list of values, a Range."""
+    import pandas as pd
+
+    if isinstance(wanted, Range):
+        numbers = pd.to_numeric(cells, errors="coerce")
+        keep = numbers.notna()
+        if wanted.ge is not None:
+            keep &= numbers >= wanted.ge
+        if wanted.le is not None:
+            keep &= numbers <= wanted.le
+        return keep
+    return cells.isin(list(wanted) if isinstance(wanted, list | tuple) else [wanted])
 
 
 def dropped_lines(dropped: dict[str, int]) -> list[str]:

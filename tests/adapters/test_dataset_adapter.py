@@ -107,6 +107,46 @@ def test_the_where_filter_selects_rows(table: Path) -> None:
     assert adapter.data.dropped["not selected by `where` on route"] == 5
 
 
+def test_a_where_range_keeps_rows_whose_column_lies_in_it(table: Path) -> None:
+    data = _campaign(table, where={"A (at%)": {"ge": 40, "le": 80}})
+    data["budget"] = {"experiments": 1}
+    spec = validate(data)
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    assert adapter.pool() == [
+        ({"A": 0.5, "B": 0.5}, {"route": "cast"}),
+        ({"A": 0.75, "B": 0.25}, {"route": "powder"}),
+    ]
+    assert adapter.pool_values() == [{"score": 2.0}, {"score": 5.0}]
+    assert adapter.data.dropped["not selected by `where` on A (at%)"] == 4
+
+
+def test_a_one_sided_where_range_and_a_range_on_text_cells(table: Path) -> None:
+    data = _campaign(table, where={"A (at%)": {"le": 25}})
+    data["budget"] = {"experiments": 1}
+    spec = validate(data)
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    # 25 (cast), 10 (no score) and 0 (a category the campaign does not allow)
+    assert adapter.pool() == [({"A": 0.25, "B": 0.75}, {"route": "cast"})]
+    text = _campaign(table, where={"route": {"ge": 0}})
+    with pytest.raises(SpecError, match="no candidate of table.csv fits"):
+        validate(text)
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        pytest.param({}, "needs `ge`, `le` or both", id="empty"),
+        pytest.param({"ge": 5, "le": 1}, "the range is empty", id="reversed"),
+        pytest.param({"gt": 5}, "gt", id="unknown-key"),
+    ],
+)
+def test_a_bad_where_range_is_refused(table: Path, bad: dict, words: str) -> None:
+    with pytest.raises(SpecError) as info:
+        validate(_campaign(table, where={"A (at%)": bad}))
+    problem = info.value.problems[0]
+    assert problem.path.startswith("adapter.where") and words in problem.message
+
+
 @pytest.mark.parametrize(
     ("change", "path", "words"),
     [
