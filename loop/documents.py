@@ -254,6 +254,14 @@ class ProposalModel(Document):
         default=None, description="time to propose the batch"
     )
     domain: DomainDocument | None = None
+    fallback: str | None = Field(
+        default=None, description="why no model-based point was made, if so"
+    )
+    winsorised: list[int] | None = Field(
+        default=None,
+        description="per output (goals, then constraints), measurements pulled in "
+        "to the robust fence before the fit (extreme values)",
+    )
 
 
 class ExplainDocument(Document):

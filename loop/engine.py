@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from loop.errors import FitError
 from loop.model.state import from_document, to_document
 from loop.records import Proposal, Trial, TrialPhase, TrialStatus
 from loop.space.design import sobol_design, uniform_samples
@@ -154,9 +155,15 @@ class CampaignEngine:
                 self.context, _taking(history, candidates), n - len(candidates), seed
             )
         elif len(candidates) < n:
-            candidates += get_strategy(engine).propose(
-                self.context, _taking(history, candidates), n - len(candidates), seed
-            )
+            rest = _taking(history, candidates)
+            try:
+                candidates += get_strategy(engine).propose(
+                    self.context, rest, n - len(candidates), seed
+                )
+            except Exception as exc:
+                if not model_failure(exc):
+                    raise
+                candidates += self._fallback(rest, n - len(candidates), seed, exc)
         spacing = typical_spacing(self.encoder, history.x_done)
         return [
             self._proposal(self._with_domain(c, history, spacing), engine, seed)
@@ -174,6 +181,17 @@ class CampaignEngine:
         if domain is None:
             return c
         return replace(c, provenance={**c.provenance, "domain": domain.document()})
+
+    def _fallback(
+        self, history: History, n: int, seed: int, exc: BaseException
+    ) -> list[Candidate]:
+        """Random feasible points when the model cannot be fitted or used, so one
+        bad measurement never stops a campaign; why is kept in provenance."""
+        reason = f"the model could not be used ({type(exc).__name__}: {exc})"
+        return [
+            replace(c, phase=TrialPhase.FALLBACK, provenance={"fallback": reason[:500]})
+            for c in get_strategy("random").propose(self.context, history, n, seed)
+        ]
 
     def _design(self, history: History, n: int) -> list[Candidate]:
         if n <= 0:
@@ -212,6 +230,18 @@ class CampaignEngine:
             seed=seed,
             provenance=c.provenance,
         )
+
+
+def model_failure(exc: BaseException) -> bool:
+    """True for the errors of fitting or using a model on awkward data (a
+    singular or non-PSD matrix, a failed fit, NaNs), which the engine answers
+    with a random fallback; any other error is a bug and propagates."""
+    if isinstance(exc, FitError | ArithmeticError):
+        return True
+    import torch
+    from linear_operator.utils.errors import NanError, NotPSDError
+
+    return isinstance(exc, torch.linalg.LinAlgError | NotPSDError | NanError)
 
 
 def _taking(history: History, candidates: list[Candidate]) -> History:

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from loop.model.robust import winsorise
 from loop.model.surrogate import FittedSurrogate, GPSettings, fit_gp, hyperparameters
 
 #: Success probability below which a region counts as failing.
@@ -37,6 +38,12 @@ class JointModel:
     constraints: list[tuple[int, float]] = field(default_factory=list)
     success: FittedSurrogate | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: The values it was fitted on (goals, then constraints; `winsorise`d).
+    y: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    @property
+    def y_goals(self) -> np.ndarray:
+        return self.y[:, : self.n_goals]
 
     @property
     def is_plain(self) -> bool:
@@ -103,9 +110,10 @@ def fit_joint(
     """
     memory = {} if memory is None else memory
     n_goals = y_goals.shape[1]
+    y, moved = winsorise(np.hstack([y_goals, y_constraints]))
     outcomes = fit_gp(
         x_done,
-        np.hstack([y_goals, y_constraints]),
+        y,
         settings,
         seed,
         warm=memory.get("outcomes"),
@@ -114,6 +122,8 @@ def fit_joint(
     )
     memory["outcomes"] = hyperparameters(outcomes.model)
     info: dict[str, Any] = {**outcomes.info}
+    if any(moved):
+        info["winsorised"] = moved
     constraints = [(n_goals + j, t) for j, t in enumerate(thresholds)]
     success = None
     if len(x_failed):
@@ -130,7 +140,7 @@ def fit_joint(
         memory["success"] = hyperparameters(fitted.model)
         success = fitted
         info["success_model"] = {"n_success": len(x_done), "n_failed": len(x_failed)}
-    return JointModel(outcomes.model, n_goals, constraints, success, info)
+    return JointModel(outcomes.model, n_goals, constraints, success, info, y)
 
 
 def _best_in_any_goal(y_goals: np.ndarray) -> np.ndarray:

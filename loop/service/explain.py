@@ -37,8 +37,9 @@ PHASES = {
     "(fixed by the campaign seed), not by the measurements",
     TrialPhase.MODEL: "model-based: the point of highest acquisition value under the GP "
     "fitted to the measurements known at the time",
-    TrialPhase.FALLBACK: "fallback: the optimiser found no new feasible point, so a uniform "
-    "random feasible point was taken (the model's prediction is still recorded)",
+    TrialPhase.FALLBACK: "fallback: no model-based point could be made (the optimiser "
+    "found no new feasible point, or the model could not be fitted or used: see "
+    "provenance), so a uniform random feasible point was taken",
     TrialPhase.RANDOM: "random: a uniform sample of the feasible space (the random engine, "
     "or too few measurements for a model)",
     TrialPhase.SOBOL: "sobol: the next point of a space-filling sequence (the sobol engine)",

@@ -75,7 +75,7 @@ class BotorchStrategy:
             seed,
             ctx.memory.setdefault(MODEL_MEMORY, {}),
         )
-        ref_point = reference_point(goals, y_goals) if len(goals) > 1 else None
+        ref_point = reference_point(goals, joint.y_goals) if len(goals) > 1 else None
         provenance: dict[str, Any] = dict(joint.info)
         if ref_point is not None:
             provenance["reference_point"] = {

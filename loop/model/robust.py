@@ -1,0 +1,56 @@
+"""Measured values made safe for a GP, whatever a robot or a file sent.
+
+A single value such as 1.7e308 (a robot's overflow, a unit slip, a sensor
+glitch) makes BoTorch's standardisation overflow, and one a million times
+the rest leaves every other measurement indistinguishable: the fit fails or
+the model is useless, and the campaign cannot propose any more. So before a
+fit each output column is *winsorised*: values farther than `FENCE` robust
+scales from the column's median are pulled in to that fence (a monotone map:
+the order of the measurements is kept, so an extreme best is still the best).
+The robust scale is the interquartile range; when half the values are equal
+(IQR 0) it is the median distance of the other values from the median. No
+real benchmark column comes near the fence (the largest seen is about 6 IQRs,
+docs/benchmarks.md), so ordinary data are never touched. Independently,
+magnitudes are capped at `LIMIT`, far below where squares overflow.
+
+What was pulled in is recorded in the fit's provenance (`winsorised`), so the
+operator sees that the model did not take a value at face value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Robust scales from the median beyond which a value is pulled in.
+FENCE = 20.0
+#: Largest magnitude a model sees (squares and sums stay finite).
+LIMIT = 1e100
+
+
+def winsorise(y: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """*y* (rows, outputs) with extreme values pulled in, and per output how many."""
+    out = np.clip(np.asarray(y, dtype=float), -LIMIT, LIMIT)
+    moved = []
+    for j in range(out.shape[1]):
+        column = out[:, j]
+        low, high = fences(column)
+        clipped = np.clip(column, low, high)
+        moved.append(int(np.sum(clipped != np.asarray(y, dtype=float)[:, j])))
+        out[:, j] = clipped
+    return out, moved
+
+
+def fences(column: np.ndarray) -> tuple[float, float]:
+    """(low, high): the median -/+ `FENCE` robust scales (infinite when the
+    column has no spread to measure one by)."""
+    if len(column) < 3:
+        return -np.inf, np.inf
+    median = float(np.median(column))
+    q1, q3 = np.percentile(column, [25, 75])
+    scale = float(q3 - q1)
+    if scale <= 0:
+        others = np.abs(column[column != median] - median)
+        scale = float(np.median(others)) if len(others) else 0.0
+    if not np.isfinite(scale) or scale <= 0:
+        return -np.inf, np.inf
+    return median - FENCE * scale, median + FENCE * scale
