@@ -320,6 +320,8 @@ def model_page(request: Request, name: str) -> Response:
         data = board.report(key, name)
         figures = {
             "cv": data.cv and model_figures.cv_figure(data.cv),
+            "calibration": data.cv
+            and model_figures.calibration_figure(data.cv, data.held_out),
             "relevance": data.relevance
             and model_figures.relevance_figure(data.relevance),
         }

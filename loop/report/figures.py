@@ -17,6 +17,11 @@ def label(name: str, unit: str | None) -> str:
     return f"{name} [{unit}]" if unit else name
 
 
+def percent(share: float | None) -> str:
+    """A share as a whole percentage, `-` when there is none."""
+    return "-" if share is None else f"{share:.0%}"
+
+
 def hover_ids(ids: list[int]) -> list[str]:
     return [f"trial {i}" for i in ids]
 

@@ -39,6 +39,8 @@ def render_html(data: ReportData) -> str:
         "progress": data.progress and figures.progress_figure(c, data.progress),
         "space": data.space and figures.space_figure(data.space),
         "cv": data.cv and model_figures.cv_figure(data.cv),
+        "calibration": data.cv
+        and model_figures.calibration_figure(data.cv, data.held_out),
         "relevance": data.relevance and model_figures.relevance_figure(data.relevance),
         "pareto": data.pareto and figures.pareto_figure(data.pareto),
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loop.report.figures import GREY, TEMPLATE, hover_ids, label
+from loop.report.figures import GREY, TEMPLATE, hover_ids, label, percent
 
 
 def cv_figure(cv: dict[str, Any]) -> Any:
@@ -67,7 +67,7 @@ def calibration_figure(cv: dict[str, Any], held_out: dict[str, Any] | None) -> A
 
     outputs = cv["outputs"]
     titles = [
-        f"{o['name']}: 90 % interval covers {_share(o['calibration']['coverage']['90%'])}"
+        f"{o['name']}: 90 % interval covers {percent(o['calibration']['coverage']['90%'])}"
         for o in outputs
     ]
     fig = make_subplots(rows=1, cols=len(outputs), subplot_titles=titles)
@@ -110,10 +110,6 @@ def calibration_figure(cv: dict[str, Any], held_out: dict[str, Any] | None) -> A
         template=TEMPLATE,
     )
     return fig
-
-
-def _share(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
 
 
 def relevance_figure(relevance: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from loop.documents import ExplainDocument
+from loop.report.figures import percent
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -102,7 +103,7 @@ def calibration_lines(
         r2 = "-" if o["r2"] is None else f"{o['r2']:.2f}"
         lines.append(
             f"model check  {o['name']}: cross-validated R² {r2}, 90 % interval "
-            f"covers {_share(cal['coverage']['90%'])} of {cal['n']} "
+            f"covers {percent(cal['coverage']['90%'])} of {cal['n']} "
             f"({cal['verdict']})"
         )
     for name, check in (held_out or {}).items():
@@ -110,8 +111,8 @@ def calibration_lines(
             continue
         lines.append(
             f"model check  {name}: predicted before measured, 90 % interval covers "
-            f"{_share(check['coverage']['90%'])}, 50 % covers "
-            f"{_share(check['coverage']['50%'])} of {check['n']} ({check['verdict']})"
+            f"{percent(check['coverage']['90%'])}, 50 % covers "
+            f"{percent(check['coverage']['50%'])} of {check['n']} ({check['verdict']})"
         )
     if failure:
         auc = "-" if failure["auc"] is None else f"{failure['auc']:.2f}"
@@ -121,10 +122,6 @@ def calibration_lines(
             f"{failure['n_failed']} failed of {failure['n_failed'] + failure['n_success']}"
         )
     return lines
-
-
-def _share(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 def _value(value: Any) -> str:

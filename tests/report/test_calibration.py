@@ -195,3 +195,24 @@ def test_explain_warns_when_a_proposal_lies_outside_the_data(single: Finished) -
     assert "outside the measured data" not in shown(near)
     far = {"nearest": 0.5, "spacing": 0.1, "ratio": 5.0, "outside": True}
     assert "outside the measured data" in shown(far)
+
+
+def test_the_report_page_shows_the_calibration_it_computed(double: Finished) -> None:
+    """Two goals with a failing region: coverage per output, the held-out check
+    and the failure model's scores are on the page, as computed."""
+    import re
+
+    page, data = double.html, double.data
+    assert 'id="fig-calibration"' in page and 'id="calibration-table"' in page
+    for o in data.cv["outputs"]:
+        row = re.search(
+            rf'<tr data-output="{o["name"]}" data-check="cross-validated">(.*?)</tr>',
+            page,
+            re.S,
+        )
+        assert row is not None
+        covers = o["calibration"]["coverage"]["90%"]
+        assert f'data-value="{covers}"' in row.group(1)
+        assert o["calibration"]["verdict"] in row.group(1)
+    assert data.failure is not None
+    assert f"{data.failure['brier']:.3f}" in page
