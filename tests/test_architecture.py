@@ -20,6 +20,13 @@ FORBIDDEN = {
         "loop.storage",
         "loop.service",
     },
+    "loop/durations.py": {
+        "loop.spec",
+        "loop.space",
+        "loop.engine",
+        "loop.storage",
+        "loop.service",
+    },
     "loop/records.py": {
         "loop.spec",
         "loop.space",

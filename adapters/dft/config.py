@@ -6,10 +6,10 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from adapters.robot import seconds
 from adapters.simulator.emt import EMT_ELEMENTS
+from loop.durations import Duration
 from loop.errors import Problem
 
 if TYPE_CHECKING:
@@ -114,8 +114,10 @@ class DFTConfig(_Block):
     work_dir: str = "dft-jobs"
     max_concurrent_jobs: int = Field(1, ge=1, le=4096)
     poll_seconds: float = Field(5.0, gt=0, le=3600)
-    time_limit: float = Field(3600.0, gt=0, description="per job (number or '2h')")
-    vanish_after: float = Field(
+    time_limit: Duration = Field(
+        3600.0, gt=0, description="per job (seconds, or '90m', '2h', 'PT2H')"
+    )
+    vanish_after: Duration = Field(
         120.0,
         ge=0,
         description="a job the scheduler no longer knows for this long is lost",
@@ -123,11 +125,6 @@ class DFTConfig(_Block):
     threads: int = Field(1, ge=1, le=256, description="OMP threads of a local job")
     cost_unit: Literal["cpu_seconds", "node_hours"] | None = None
     slurm: Slurm = Field(default_factory=Slurm)
-
-    @field_validator("time_limit", "vanish_after", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return seconds(value)
 
     @property
     def unit(self) -> str:

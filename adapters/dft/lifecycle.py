@@ -31,10 +31,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_incrementing,
+)
+
 from adapters.dft.jobs import TERMINAL, Backend, BackendError, JobStatus
 from loop.faults import fault
 
-#: Scheduler queries that may fail in a row (each waited out) before giving up.
+#: Tries of one scheduler query before its failure is raised.
 STATUS_RETRIES = 5
 
 
@@ -132,10 +139,18 @@ def wait(
 
     A job the scheduler does not know is given `vanish_after` seconds (a
     scheduler can be slow to list a new job) before it counts as vanished, and
-    a query that fails is repeated, up to `STATUS_RETRIES` times in a row.
-    Setting *stop* ends the wait (`Stopped`); the job is followed again later.
+    a query that fails is asked again after 1, 2, 3, ... times *poll_seconds*,
+    up to `STATUS_RETRIES` tries in all (a busy scheduler, "socket timed out",
+    is not a lost job). Setting *stop* ends the wait (`Stopped`); the job is
+    followed again later.
     """
-    errors = 0
+    ask_scheduler = Retrying(
+        retry=retry_if_exception_type(BackendError),
+        stop=stop_after_attempt(STATUS_RETRIES),
+        wait=wait_incrementing(start=poll_seconds, increment=poll_seconds),
+        sleep=lambda seconds: pause(seconds, stop),
+        reraise=True,
+    )
     while True:
         record = job.read()
         if record["state"] in TERMINAL:  # decided before; schedulers forget old jobs
@@ -146,16 +161,7 @@ def wait(
                 nodes=record.get("nodes"),
                 cpu_seconds=record.get("cpu_seconds"),
             )
-        try:
-            status = backend.status(job.directory, str(record["job_id"]))
-            errors = 0
-        except BackendError:
-            # a busy scheduler ("socket timed out") is not a lost job: ask again
-            errors += 1
-            if errors >= STATUS_RETRIES:
-                raise
-            pause(poll_seconds * errors, stop)
-            continue
+        status = ask_scheduler(backend.status, job.directory, str(record["job_id"]))
         if status.state == "unknown":
             missing = record.get("missing_since") or time.time()
             if "missing_since" not in record:

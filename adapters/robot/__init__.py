@@ -8,31 +8,16 @@ The controller side lives in `adapters.robot.client`.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
+from loop.durations import Duration
 from loop.errors import Problem
 from loop.ports import PullAdapterClass, RobotSimulatorClass
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def seconds(value: Any) -> float:
-    """A duration as seconds: a number, or text such as '90s', '15m', '2h'."""
-    if isinstance(value, bool):
-        raise ValueError("give a duration such as 900, '15m' or '2h'")
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"'{value}' is not a duration; use e.g. 900, '15m' or '2h'")
-    return float(match.group(1)) * _SECONDS[match.group(2)]
 
 
 class RobotConfig(BaseModel):
@@ -41,19 +26,15 @@ class RobotConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: Literal["robot"]
-    claim_ttl: float = Field(
+    claim_ttl: Duration = Field(
         900.0,
         gt=0,
-        description="seconds a claim lasts without a heartbeat (number or '15m', '2h')",
+        description="how long a claim lasts without a heartbeat (seconds, or '15m', "
+        "'2h', 'PT15M')",
     )
     max_attempts: int = Field(
         3, ge=1, le=20, description="claims per trial before it is abandoned"
     )
-
-    @field_validator("claim_ttl", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return seconds(value)
 
 
 class RobotAdapter:

@@ -17,15 +17,14 @@ safely over an unreliable network:
 Claims carry an Idempotency-Key too, so a claim retried after a lost response
 returns the trial the server already granted rather than stranding it.
 
-Besides the standard library it needs only httpx and `loop.errors` (for the
-error type the `loop` CLI knows how to print).
+Besides the standard library it needs only httpx, tenacity (the retries) and
+`loop.errors` (for the error type the `loop` CLI knows how to print).
 """
 
 from __future__ import annotations
 
 import json
 import random
-import time
 import uuid
 from dataclasses import dataclass
 from types import TracebackType
@@ -33,6 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from loop.errors import LoopError
 
@@ -44,6 +44,12 @@ RETRY_CODES = frozenset({"in_flight"})
 MAX_PAUSE = 30.0
 #: `RobotAPIError.status` when no HTTP response arrived at all.
 NO_RESPONSE = 0
+#: Failures without a response (the request may or may not have arrived): retried.
+NO_RESPONSE_ERRORS = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+)
 
 
 class RobotAPIError(LoopError):
@@ -53,6 +59,7 @@ class RobotAPIError(LoopError):
     stable error name (`lease_superseded`, `already_measured`, `invalid_body`,
     ...), and `fields` the JSON pointers of an invalid body with what is wrong
     at each (e.g. `[{"pointer": "/values/conductivity", "message": "missing"}]`).
+    `retry_after` is the server's Retry-After in seconds, when it sent a number.
     """
 
     def __init__(
@@ -62,10 +69,12 @@ class RobotAPIError(LoopError):
         message: str,
         hint: str = "",
         fields: list[dict[str, str]] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.code = code
         self.fields = list(fields or [])
+        self.retry_after = retry_after
         if status >= 400:
             self.http_status = status
         detail = "".join(
@@ -77,6 +86,7 @@ class RobotAPIError(LoopError):
     @classmethod
     def from_response(cls, response: httpx.Response) -> RobotAPIError:
         """The error a response carries; a body that is not loop's JSON is kept as text."""
+        retry_after = _seconds_or_none(response.headers.get("Retry-After"))
         try:
             body = response.json()
         except ValueError:
@@ -88,6 +98,7 @@ class RobotAPIError(LoopError):
                 "http",
                 f"HTTP {response.status_code} from {response.request.url}: {text}",
                 "is the URL the loop API (`loop serve`)?",
+                retry_after=retry_after,
             )
         fields = body.get("fields")
         return cls(
@@ -96,6 +107,7 @@ class RobotAPIError(LoopError):
             str(body.get("message", "")),
             str(body.get("hint", "")),
             fields if isinstance(fields, list) else None,
+            retry_after,
         )
 
 
@@ -289,47 +301,58 @@ class RobotClient:
         if body is not None:
             content = json.dumps(body, separators=(",", ":")).encode()
             send_headers["Content-Type"] = "application/json"
-        for attempt in range(self.retries + 1):
-            last = attempt == self.retries
-            try:
-                response = self._http.request(
-                    method, path, content=content, headers=send_headers
-                )
-            except (
-                httpx.TimeoutException,
-                httpx.NetworkError,
-                httpx.RemoteProtocolError,
-            ) as exc:
-                if last:
-                    raise RobotAPIError(
-                        NO_RESPONSE,
-                        "unreachable",
-                        f"{method} {self._http.base_url}{path} got no response after "
-                        f"{attempt + 1} tries: {type(exc).__name__}: {exc}",
-                        "check the URL and that `loop serve` is running and reachable",
-                    ) from exc
-                self._pause(attempt, None)
-                continue
-            if response.is_success:
-                return response
-            error = RobotAPIError.from_response(response)
-            if last or not _retryable(error):
-                raise error
-            self._pause(attempt, response)
-        raise AssertionError("unreachable")  # pragma: no cover
+        tries = self.retries + 1
+        retrying = Retrying(
+            retry=retry_if_exception(_transient),
+            stop=stop_after_attempt(tries),
+            wait=self._pause,
+            reraise=True,
+        )
+        try:
+            return retrying(self._send, method, path, content, send_headers)
+        except NO_RESPONSE_ERRORS as exc:
+            raise RobotAPIError(
+                NO_RESPONSE,
+                "unreachable",
+                f"{method} {self._http.base_url}{path} got no response after "
+                f"{tries} tries: {type(exc).__name__}: {exc}",
+                "check the URL and that `loop serve` is running and reachable",
+            ) from exc
 
-    def _pause(self, attempt: int, response: httpx.Response | None) -> None:
-        delay = self.backoff * 2**attempt * (0.5 + self._jitter.random())
-        retry_after = response.headers.get("Retry-After") if response else None
-        if retry_after:
-            try:
-                delay = max(delay, float(retry_after))
-            except ValueError:
-                pass  # an HTTP date: keep our own backoff
-        time.sleep(min(delay, MAX_PAUSE))
+    def _send(
+        self, method: str, path: str, content: bytes | None, headers: dict[str, str]
+    ) -> httpx.Response:
+        """One try: the response if it succeeded, else its `RobotAPIError`."""
+        response = self._http.request(method, path, content=content, headers=headers)
+        if not response.is_success:
+            raise RobotAPIError.from_response(response)
+        return response
+
+    def _pause(self, state: RetryCallState) -> float:
+        """Seconds to wait after try n (from 1): `backoff * 2**(n - 1)` times a
+        jitter of 0.5-1.5, at least the server's Retry-After, at most `MAX_PAUSE`."""
+        delay = self.backoff * 2 ** (state.attempt_number - 1)
+        delay *= 0.5 + self._jitter.random()
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RobotAPIError) and error.retry_after is not None:
+            delay = max(delay, error.retry_after)
+        return min(delay, MAX_PAUSE)
 
 
-def _retryable(error: RobotAPIError) -> bool:
-    if error.status in RETRY_STATUSES:
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: no response, a busy server, or a twin request in flight."""
+    if isinstance(exc, NO_RESPONSE_ERRORS):
         return True
-    return error.status == 409 and error.code in RETRY_CODES
+    if not isinstance(exc, RobotAPIError):
+        return False
+    if exc.status in RETRY_STATUSES:
+        return True
+    return exc.status == 409 and exc.code in RETRY_CODES
+
+
+def _seconds_or_none(retry_after: str | None) -> float | None:
+    """A Retry-After header in seconds; None if absent or an HTTP date."""
+    try:
+        return float(retry_after) if retry_after else None
+    except ValueError:
+        return None

@@ -128,27 +128,35 @@ class DaskExecutor:
         self._running[future] = request
 
     def next_result(self, timeout: float) -> Finished | None:
-        deadline = time.monotonic() + timeout
-        while self._running:
-            done = next((f for f in self._running if f.done()), None)
-            if done is not None:
-                request = self._running.pop(done)
-                try:
-                    return request, done.result()
-                except LoopError:
-                    raise
-                except Exception as exc:  # a worker died, the scheduler went away
-                    raise LoopError(
-                        "the Dask cluster failed while evaluating: "
-                        f"{type(exc).__name__}: {exc}",
-                        "check the cluster (workers alive, scheduler reachable); "
-                        "every result stored so far is kept, and `loop resume` "
-                        "re-runs the rest",
-                    ) from exc
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(0.02)
-        return None
+        """The first submitted evaluation that has finished, waiting at most
+        *timeout* s for one (so that the driver still checks its stop flag)."""
+        from distributed import wait
+
+        if not self._running:
+            return None
+        try:
+            with self.client.as_current():  # wait() asks the current client
+                wait(list(self._running), timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return None
+        except Exception as exc:  # a cancelled future, the scheduler went away
+            raise _cluster_failed(exc) from exc
+        future = next(f for f in self._running if f.done())
+        request = self._running.pop(future)
+        try:
+            return request, future.result()
+        except LoopError:
+            raise
+        except Exception as exc:  # a worker died
+            raise _cluster_failed(exc) from exc
+
+
+def _cluster_failed(exc: Exception) -> LoopError:
+    return LoopError(
+        f"the Dask cluster failed while evaluating: {type(exc).__name__}: {exc}",
+        "check the cluster (workers alive, scheduler reachable); every result "
+        "stored so far is kept, and `loop resume` re-runs the rest",
+    )
 
 
 def _evaluate(adapter: PushAdapter, request: EvaluationRequest) -> EvaluationResult:

@@ -15,23 +15,28 @@ quick_check` on such a connection before anything else touches a file.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import numbers
-import random
 import re
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import quote, unquote
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlmodel import create_engine
+from tenacity import (
+    RetryCallState,
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random_exponential,
+)
 
 from loop.errors import (
     BadInputError,
@@ -67,6 +72,25 @@ class ConflictRetryError(StorageError):
     can be run again as it is."""
 
 
+def _give_up(state: RetryCallState) -> NoReturn:
+    """Out of retries: the conflict becomes a plain `StorageError` (HTTP 503)."""
+    conflict = state.outcome.exception() if state.outcome else None
+    assert isinstance(conflict, ConflictRetryError)
+    raise StorageError(
+        f"{conflict.message} (gave up after {RETRIES} retries)", conflict.hint
+    ) from conflict
+
+
+_retry_conflicts = retry(
+    retry=retry_if_exception_type(ConflictRetryError),
+    stop=stop_after_attempt(RETRIES + 1),
+    # BACKOFF * 2**n * (1 + jitter in [0, 1)) before retry n + 1
+    wait=wait_exponential(multiplier=BACKOFF)
+    + wait_random_exponential(multiplier=BACKOFF),
+    retry_error_callback=_give_up,
+)
+
+
 def retried(fn: Callable[P, R]) -> Callable[P, R]:
     """Run *fn* (one whole transaction) again after a serialization failure or
     deadlock, up to `RETRIES` times with a short randomised backoff.
@@ -76,21 +100,7 @@ def retried(fn: Callable[P, R]) -> Callable[P, R]:
     error becomes a plain `StorageError` (HTTP 503), so that an outer `retried`
     does not multiply the attempts.
     """
-
-    @functools.wraps(fn)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        for attempt in range(RETRIES + 1):
-            try:
-                return fn(*args, **kwargs)
-            except ConflictRetryError as exc:
-                if attempt == RETRIES:
-                    raise StorageError(
-                        f"{exc.message} (gave up after {RETRIES} retries)", exc.hint
-                    ) from exc
-                time.sleep(BACKOFF * 2**attempt * (1 + random.random()))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    return run
+    return _retry_conflicts(fn)
 
 
 def storable_text(value: str) -> str:

@@ -7,13 +7,20 @@ an overloaded gateway before forwarding.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx
 import pytest
 from sqlmodel import select
 
-from adapters.robot.client import RobotAPIError, RobotClient
+from adapters.robot.client import (
+    MAX_PAUSE,
+    NO_RESPONSE,
+    RobotAPIError,
+    RobotClient,
+    Work,
+)
 from loop.service.robots import add_robot
 from loop.storage import inbox as db
 from loop.storage.tables import MeasurementRow
@@ -237,3 +244,113 @@ def test_a_robot_that_vanishes_after_claiming_is_replaced_on_attempt_two(
                 gone.report(lost, {"conductivity": 9.5})
     assert (caught.value.status, caught.value.code) == (409, "lease_superseded")
     assert _measurements(rc.store, lost.trial_id) == []
+
+
+# ------------------------------------------------- retries without a server
+class Scripted(httpx.BaseTransport):
+    """Answers each request with the next of *answers*: a response, or an error
+    to raise (no response at all); the last answer repeats."""
+
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers[min(len(self.requests), len(self.answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def _error(status: int, code: str, **headers: str) -> httpx.Response:
+    body = {"code": code, "message": code, "hint": ""}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The client's pauses between tries, recorded instead of slept."""
+    taken: list[float] = []
+    monkeypatch.setattr(time, "sleep", taken.append)
+    return taken
+
+
+def _client(transport: httpx.BaseTransport, retries: int = 5) -> RobotClient:
+    return RobotClient(
+        "http://robot.test", "token", "c", retries=retries, transport=transport
+    )
+
+
+def test_pauses_grow_with_jitter_and_keep_the_key_and_the_body(
+    pauses: list[float],
+) -> None:
+    transport = Scripted(
+        httpx.ConnectError("refused"),
+        _error(502, "http"),
+        _error(409, "in_flight"),
+        httpx.Response(200, json={"measurement_id": 1}),
+    )
+    with _client(transport) as robot:
+        work = Work(1, 1, None, {}, {}, [])
+        assert robot.report(work, {"x": 1.0}) == {"measurement_id": 1}
+    assert len(transport.requests) == 4 and len(pauses) == 3
+    backoff = robot.backoff
+    for n, pause in enumerate(pauses):
+        assert 0.5 * backoff * 2**n <= pause <= 1.5 * backoff * 2**n
+    assert len({r.headers["Idempotency-Key"] for r in transport.requests}) == 1
+    assert len({r.content for r in transport.requests}) == 1
+
+
+def test_retry_after_is_a_floor_capped_at_max_pause(pauses: list[float]) -> None:
+    transport = Scripted(
+        _error(503, "busy", **{"Retry-After": "7"}),
+        _error(429, "slow_down", **{"Retry-After": "3600"}),
+        _error(503, "busy", **{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+        httpx.Response(204),
+    )
+    with _client(transport) as robot:
+        assert robot.claim() is None
+    assert pauses[:2] == [7.0, MAX_PAUSE]
+    assert pauses[2] <= 1.5 * robot.backoff * 4, "an HTTP date: our own backoff"
+
+
+def test_out_of_retries_the_last_error_is_raised(pauses: list[float]) -> None:
+    transport = Scripted(_error(503, "busy"))
+    with _client(transport, retries=2) as robot:
+        with pytest.raises(RobotAPIError) as caught:
+            robot.status()
+    assert (caught.value.status, caught.value.code) == (503, "busy")
+    assert len(transport.requests) == 3 and len(pauses) == 2
+
+
+def test_unreachable_after_the_retries_names_the_tries(pauses: list[float]) -> None:
+    transport = Scripted(httpx.ReadTimeout("slow"))
+    with _client(transport, retries=3) as robot:
+        with pytest.raises(RobotAPIError) as caught:
+            robot.status()
+    error = caught.value
+    assert (error.status, error.code) == (NO_RESPONSE, "unreachable")
+    assert "after 4 tries: ReadTimeout: slow" in error.message
+    assert isinstance(error.__cause__, httpx.ReadTimeout)
+    assert len(transport.requests) == 4 and len(pauses) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        _error(409, "lease_superseded"),
+        _error(422, "invalid_body"),
+        _error(500, "error"),
+        httpx.UnsupportedProtocol("ftp://"),
+    ],
+    ids=["409-superseded", "422", "500", "not-a-network-error"],
+)
+def test_other_failures_are_raised_at_once(
+    answer: httpx.Response | Exception, pauses: list[float]
+) -> None:
+    transport = Scripted(answer)
+    with _client(transport) as robot:
+        with pytest.raises((RobotAPIError, httpx.UnsupportedProtocol)):
+            robot.status()
+    assert len(transport.requests) == 1 and pauses == []
