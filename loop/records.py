@@ -126,6 +126,8 @@ class TrialPhase(StrEnum):
     RANDOM = "random"
     #: the next point of a Sobol sequence (the sobol engine)
     SOBOL = "sobol"
+    #: chosen by the lab, not by loop: a measurement entered by hand (`loop tell`)
+    MANUAL = "manual"
 
 
 class CampaignStatus(StrEnum):

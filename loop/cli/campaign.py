@@ -387,3 +387,86 @@ def export(
         return
     output.write_text(text, encoding="utf-8")
     out.print(escape(f"wrote {output}"), highlight=False)
+
+
+@friendly
+def tell(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    value: Annotated[
+        list[str],
+        typer.Option(
+            "--value",
+            metavar="NAME=NUMBER",
+            help="A measured value; one per objective (repeat the option).",
+        ),
+    ],
+    trial: Annotated[
+        int | None,
+        typer.Option("--trial", metavar="ID", help="The proposed trial this measures."),
+    ] = None,
+    composition: Annotated[
+        str | None,
+        typer.Option(
+            help="Measured off plan: a formula (Fe70Cr20Ni10) or amounts "
+            "(EC=0.4,DMC=0.6).",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", metavar="NAME=VALUE", help="A process parameter (off plan)."
+        ),
+    ] = None,
+    db: DbOption = "sqlite:///loop.db",
+) -> None:
+    """Enter a measurement by hand: for a proposed trial, or a point never proposed."""
+    from loop.service.tell import tell as tell_measurement
+    from loop.storage import Store
+
+    values = {k: _number(k, v, "--value") for k, v in _pairs(value, "--value").items()}
+    amounts: dict[str, float] | str | None = composition
+    if composition is not None and "=" in composition:
+        amounts = {
+            k: _number(k, v, "--composition")
+            for k, v in _pairs(composition.split(","), "--composition").items()
+        }
+    store = Store(db, create=False)
+    told = tell_measurement(
+        store,
+        name,
+        values,
+        trial_id=trial,
+        composition=amounts,
+        parameters=_pairs(param or [], "--param") if trial is None else None,
+    )
+    shown = " ".join(f"{k}={v:.6g}" for k, v in told.values.items())
+    out.print(
+        f"trial {told.id} of {escape(name)} ({told.phase.value}): {escape(shown)}",
+        highlight=False,
+    )
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    """`NAME=VALUE` items as a dict; a clear error naming *option* otherwise."""
+    from loop.errors import BadInputError
+
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(
+                f"{option} '{item}' is not NAME=VALUE", f"write e.g. {option} name=1.5"
+            )
+        pairs[key.strip()] = raw.strip()
+    return pairs
+
+
+def _number(key: str, raw: str, option: str) -> float:
+    from loop.errors import BadInputError
+
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadInputError(
+            f"{option} {key}='{raw}' is not a number", f"write e.g. {option} {key}=1.5"
+        ) from None

@@ -43,6 +43,8 @@ PHASES = {
     TrialPhase.RANDOM: "random: a uniform sample of the feasible space (the random engine, "
     "or too few measurements for a model)",
     TrialPhase.SOBOL: "sobol: the next point of a space-filling sequence (the sobol engine)",
+    TrialPhase.MANUAL: "manual: chosen by the lab, not by loop; the measurement was "
+    "entered by hand (`loop tell` or `Campaign.tell`)",
 }
 
 

@@ -1,0 +1,78 @@
+"""Measurements entered by hand: `loop tell` and `loop.Campaign.tell`.
+
+An off-plan measurement (a configuration loop never proposed) becomes a trial
+and its measurement in one transaction, so a crash leaves both or neither and
+no driver ever sees an unmeasured off-plan trial to dispatch.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import col, func, select
+
+from loop.errors import BadInputError
+from loop.records import Proposal, Trial, TrialStatus
+from loop.storage.rows import trial_record
+from loop.storage.sessions import campaign_id, transition
+from loop.storage.store import Store, retried
+from loop.storage.tables import MeasurementRow, TrialEventRow, TrialRow
+
+
+@retried
+def add_measured_trial(
+    store: Store,
+    campaign: str,
+    proposal: Proposal,
+    values: dict[str, float],
+    budget: int,
+    *,
+    units: dict[str, str] | None = None,
+    source: str = "tell",
+) -> Trial:
+    """Store *proposal* as a COMPLETED trial with its measurement, within *budget*."""
+    with store.transaction() as s:
+        cid = campaign_id(s, campaign, lock=True)
+        committed = s.exec(
+            select(func.count())
+            .select_from(TrialRow)
+            .where(TrialRow.campaign_id == cid)
+            .where(col(TrialRow.status).not_in(["abandoned", "stale"]))
+        ).one()
+        if committed + 1 > budget:
+            raise BadInputError(
+                f"campaign '{campaign}' has used its budget of {budget} experiments",
+                "raise `budget.experiments` in the YAML and run `loop run` with it "
+                "(or `Campaign.from_yaml`), then tell again",
+            )
+        iteration = s.exec(
+            select(func.max(TrialRow.iteration)).where(TrialRow.campaign_id == cid)
+        ).one()
+        row = TrialRow(
+            campaign_id=cid,
+            iteration=(iteration if iteration is not None else -1) + 1,
+            status=TrialStatus.PENDING.value,
+            **Proposal.fields_of(proposal),
+        )
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        s.add(TrialEventRow(trial_id=row.id, to_status="pending", attempt=1))
+        transition(
+            s,
+            row.id,
+            [TrialStatus.PENDING],
+            TrialStatus.COMPLETED,
+            1,
+            reason="measured off plan, entered by hand",
+        )
+        measurement = MeasurementRow(
+            trial_id=row.id,
+            attempt=1,
+            values=values,
+            units=units or {},
+            meta={},
+            source=source,
+        )
+        s.add(measurement)
+        s.flush()
+        s.refresh(row)
+        return trial_record(row, campaign, measurement)
