@@ -10,6 +10,7 @@ from loop.plugins import adapter_class
 from loop.ports import PinningAdapterClass
 from loop.records import CampaignRecord, CampaignStatus, Trial
 from loop.spec import CampaignSpec
+from loop.spec.formulas import formula
 from loop.storage import Store
 from loop.storage.driver import holder
 
@@ -95,12 +96,12 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "budget": {"experiments": spec.budget.experiments, "used": state.budget_used},
         "counts": state.counts,
-        "trials": [trial_document(t) for t in state.trials],
+        "trials": [trial_document(t, spec) for t in state.trials],
     }
     if state.single_goal:
-        doc["best"] = trial_document(state.best) if state.best else None
+        doc["best"] = trial_document(state.best, spec) if state.best else None
     else:
-        doc["pareto"] = [trial_document(t) for t in state.pareto]
+        doc["pareto"] = [trial_document(t, spec) for t in state.pareto]
     return doc
 
 
@@ -125,7 +126,9 @@ def _driver(store: Store, name: str) -> dict[str, Any] | None:
     }
 
 
-def trial_document(t: Trial) -> dict[str, Any]:
+def trial_document(t: Trial, spec: CampaignSpec) -> dict[str, Any]:
+    """One trial as `inspect`, the status document, `--explain` and `export` show
+    it; `formula` is the atom-fraction formula of an element campaign's trial."""
     return {
         "id": t.id,
         "iteration": t.iteration,
@@ -134,6 +137,7 @@ def trial_document(t: Trial) -> dict[str, Any]:
         "phase": t.phase,
         "strategy": t.strategy,
         "composition": t.composition,
+        "formula": formula(spec.space.composition, t.composition),
         "parameters": t.parameters,
         "measurements": t.values,
         "acquisition_value": t.acquisition_value,

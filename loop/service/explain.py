@@ -69,7 +69,7 @@ def explain_trial(
     }
     return ExplainDocument(
         campaign=name,
-        trial=TrialDocument.model_validate(trial_document(trial)),
+        trial=TrialDocument.model_validate(trial_document(trial, spec)),
         phase=trial.phase,
         reason=PHASES[trial.phase],
         acquisition=Acquisition(

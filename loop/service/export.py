@@ -34,8 +34,8 @@ FORMATS = ("csv", "json")
 
 def export_trials(store: Store, name: str) -> list[dict[str, Any]]:
     """The trial documents of campaign *name*, oldest first, each with its events."""
-    store.get_campaign(name)
-    return [_document(store, name, t) for t in store.trials(name)]
+    spec = load_spec(store.get_campaign(name))
+    return [_document(store, spec, t) for t in store.trials(name)]
 
 
 def render(store: Store, name: str, fmt: str) -> str:
@@ -49,11 +49,11 @@ def render(store: Store, name: str, fmt: str) -> str:
     return to_csv(spec, docs)
 
 
-def _document(store: Store, name: str, t: Trial) -> dict[str, Any]:
+def _document(store: Store, spec: CampaignSpec, t: Trial) -> dict[str, Any]:
     m = t.measurement
     return {
-        "campaign": name,
-        **trial_document(t),
+        "campaign": spec.name,
+        **trial_document(t, spec),
         "seed": t.seed,
         "propose_seconds": t.provenance.get("propose_seconds"),
         "provenance": t.provenance,
@@ -126,6 +126,8 @@ def csv_columns(spec: CampaignSpec, docs: list[dict[str, Any]]) -> list[str]:
             f"composition.{c}"
             for c in names(list(spec.space.components), "composition")
         ),
+        # element campaigns: the atom-fraction formula beside the amounts
+        *(["formula"] if any(d.get("formula") for d in docs) else []),
         *(
             f"parameter.{p}"
             for p in names([p.name for p in spec.space.parameters], "parameters")
@@ -175,6 +177,8 @@ def _flat(d: dict[str, Any]) -> dict[str, Any]:
             received_at=m["received_at"],
             metadata=_json(m["metadata"]),
         )
+    if d.get("formula"):
+        row["formula"] = d["formula"]
     row["events"] = _json(d["events"])
     row["provenance"] = _json(d["provenance"])
     return row

@@ -179,3 +179,24 @@ def test_species_campaigns_take_no_formula() -> None:
     assert formula(comp, {"EC": 0.5, "DMC": 0.5}) is None
     with pytest.raises(BadInputError, match="species"):
         parse_formula(comp, "EC0.5DMC0.5")
+
+
+def test_formulas_come_out_in_export_and_the_status_document(db_url: str) -> None:
+    import csv
+    import io
+
+    campaign = loop.Campaign.from_yaml(HEA, db=db_url)
+    campaign.tell("Al30Co20Cr25Fe10Ni15", {"hardness": 590.0})
+    result = runner.invoke(app, ["export", campaign.name, "--db", db_url])
+    assert result.exit_code == 0, result.output
+    (row,) = csv.DictReader(io.StringIO(result.stdout))
+    assert row["formula"] == "Al0.3Co0.2Cr0.25Fe0.1Ni0.15"
+    assert parse_formula(campaign.spec.space.composition, row["formula"]) == (
+        pytest.approx({"Al": 0.3, "Co": 0.2, "Cr": 0.25, "Fe": 0.1, "Ni": 0.15})
+    )
+    doc = json.loads(
+        runner.invoke(
+            app, ["inspect", campaign.name, "--db", db_url, "--format", "json"]
+        ).stdout
+    )
+    assert doc["trials"][0]["formula"] == row["formula"]
