@@ -470,3 +470,41 @@ def _number(key: str, raw: str, option: str) -> float:
         raise BadInputError(
             f"{option} {key}='{raw}' is not a number", f"write e.g. {option} {key}=1.5"
         ) from None
+
+
+@friendly
+def import_(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    file: Annotated[Path, typer.Argument(help="CSV (header row) or JSON records.")],
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME=COLUMN,...",
+            help="Columns named differently from the campaign (as the dataset "
+            "adapter's `columns`).",
+        ),
+    ] = None,
+    normalize: Annotated[
+        bool,
+        typer.Option(help="Rescale each row's amounts to the campaign's total."),
+    ] = False,
+    db: DbOption = "sqlite:///loop.db",
+) -> None:
+    """Import past measurements: each row a trial that spends no budget."""
+    from loop.service.importer import import_file
+    from loop.storage import Store
+
+    mapping = _pairs(columns.split(","), "--columns") if columns else {}
+    done = import_file(Store(db, create=False), name, file, mapping, normalize)
+    if done.already:
+        out.print(
+            f"{escape(done.file)} (sha256 {done.sha256[:12]}) was imported into "
+            f"{escape(name)} before; nothing added",
+            highlight=False,
+        )
+        return
+    out.print(
+        f"imported {done.stored} measurements from {escape(done.file)} into "
+        f"{escape(name)} (phase imported; no budget spent)",
+        highlight=False,
+    )

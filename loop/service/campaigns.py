@@ -45,7 +45,7 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
             "anything else give the campaign a new `name`",
         )
     if changed:
-        used = sum(1 for t in store.trials(spec.name) if t.status.spends_budget)
+        used = sum(1 for t in store.trials(spec.name) if t.spends_budget)
         if spec.budget.experiments < used:
             raise CampaignConflictError(
                 f"the new budget {spec.budget.experiments} is below the {used} experiments "

@@ -130,9 +130,7 @@ def propose_batch(store: Store, name: str, n: int | None = None) -> list[Trial]:
     with driving(store, name) as lease:
         _check(lease)
         trials = store.trials(name)
-        slots = spec.budget.experiments - sum(
-            1 for t in trials if t.status.spends_budget
-        )
+        slots = spec.budget.experiments - sum(1 for t in trials if t.spends_budget)
         count = min(spec.strategy.batch_size if n is None else n, slots)
         if count <= 0:
             return []
@@ -201,7 +199,7 @@ def _push_loop(
             running[trial.id] = request
         free = executor.capacity - len(running)
         if len(starting) == len(waiting) and free > 0 and (refill or not running):
-            committed = sum(1 for t in trials if t.status.spends_budget)
+            committed = sum(1 for t in trials if t.spends_budget)
             slots = budget - committed
             if slots <= 0 and not running:
                 # everything left is in flight elsewhere (e.g. needs review)
@@ -286,7 +284,7 @@ def _run_pull(
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
         in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
-        committed = sum(1 for t in trials if t.status.spends_budget)
+        committed = sum(1 for t in trials if t.spends_budget)
         slots = min(spec.strategy.batch_size - len(in_flight), budget - committed)
         if slots > 0:
             iteration = max((t.iteration for t in trials), default=-1) + 1

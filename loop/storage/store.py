@@ -260,6 +260,7 @@ class Store:
                 .select_from(TrialRow)
                 .where(TrialRow.campaign_id == cid)
                 .where(col(TrialRow.status).not_in(["abandoned", "stale"]))
+                .where(TrialRow.phase != "imported")  # past data spends no budget
             ).one()
             if committed + len(proposals) > budget:
                 raise StorageError(
