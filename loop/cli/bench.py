@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from loop.cli.common import DataRootOption, friendly, out
+from loop.cli.common import DataRootOption, friendly, out, print_table
 
 
 class BenchFormat(StrEnum):
@@ -140,13 +140,4 @@ def _print_bench(result: dict[str, Any]) -> None:
             if s["propose_seconds_median"] is None
             else f"{s['propose_seconds_median']:.2f}",
         )
-    if out.is_terminal:
-        out.print(table)
-        return
-    # never squeezed to 80 columns: a log file or a pipe gets the table at its
-    # natural width (a Console caps `print(width=)` at its own width)
-    from rich.console import Console
-    from rich.measure import Measurement
-
-    wide = Console(file=out.file, width=200, soft_wrap=True)
-    wide.print(table, width=Measurement.get(wide, wide.options, table).maximum)
+    print_table(table)

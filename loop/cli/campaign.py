@@ -19,7 +19,7 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from loop.cli.common import DataRootOption, DbOption, err, friendly, out
+from loop.cli.common import DataRootOption, DbOption, err, friendly, out, print_table
 from loop.storage.connection import redact_url
 
 
@@ -508,3 +508,51 @@ def import_(
         f"{escape(name)} (phase imported; no budget spent)",
         highlight=False,
     )
+
+
+@friendly
+def list_(
+    db: DbOption = "sqlite:///loop.db",
+    output_format: Annotated[
+        InspectFormat,
+        typer.Option("--format", help="Table, or JSON/YAML for scripts."),
+    ] = InspectFormat.TABLE,
+) -> None:
+    """Every campaign in the database: status, budget, best so far."""
+    from loop.service.campaigns import overview
+    from loop.storage import Store
+
+    rows = overview(Store(db, create=False, read_only=True))
+    if output_format is InspectFormat.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if output_format is InspectFormat.YAML:
+        sys.stdout.write(yaml.safe_dump(rows, sort_keys=False))
+        return
+    if not rows:
+        out.print(f"no campaign in {redact_url(db)} yet", highlight=False)
+        return
+    table = Table()
+    for col in ("name", "status", "engine", "adapter", "budget", "trials", "best"):
+        table.add_column(
+            col, justify="right" if col in ("budget", "trials") else "left"
+        )
+    for r in rows:
+        if r["best"] is not None:
+            goal = next(k for k in r["best"] if k not in ("trial", "unit"))
+            unit = f" {r['best']['unit']}" if r["best"]["unit"] else ""
+            best = f"{goal} {r['best'][goal]:.6g}{unit} (trial {r['best']['trial']})"
+        elif r["pareto"] is not None:
+            best = f"{r['pareto']} on the Pareto front"
+        else:
+            best = "-"
+        table.add_row(
+            escape(r["name"]),
+            r["status"],
+            escape(r["engine"]),
+            escape(r["adapter"]),
+            f"{r['budget']['used']}/{r['budget']['experiments']}",
+            str(r["trials"]),
+            escape(best),
+        )
+    print_table(table)

@@ -77,3 +77,16 @@ def friendly(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def print_table(table: Any) -> None:
+    """*table* on stdout: fitted to a terminal; at its natural width (up to 200
+    columns) in a log file or a pipe, where nothing should be squeezed to 80."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    from rich.measure import Measurement
+
+    # a Console caps `print(width=)` at its own width, so a wider one is needed
+    wide = Console(file=out.file, width=200, soft_wrap=True)
+    wide.print(table, width=Measurement.get(wide, wide.options, table).maximum)

@@ -105,6 +105,41 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
     return doc
 
 
+def overview(store: Store) -> list[dict[str, Any]]:
+    """Every campaign of the database in a line: `loop list`."""
+    rows = []
+    for record in store.list_campaigns():
+        state = CampaignState(load_spec(record), store.trials(record.name))
+        spec = state.spec
+        best: dict[str, Any] | None = None
+        if state.single_goal and state.best is not None:
+            goal = spec.goals[0]
+            best = {
+                "trial": state.best.id,
+                goal.name: state.best.values[goal.name],
+                "unit": goal.unit,
+            }
+        rows.append(
+            {
+                "name": record.name,
+                "status": record.status.value,
+                "engine": spec.strategy.engine,
+                "adapter": spec.adapter["type"],
+                "budget": {
+                    "experiments": spec.budget.experiments,
+                    "used": state.budget_used,
+                },
+                "trials": len(state.trials),
+                "best": best,
+                "pareto": None if state.single_goal else len(state.pareto),
+                "created_at": record.created_at.isoformat()
+                if record.created_at
+                else None,
+            }
+        )
+    return rows
+
+
 def held_out_check(store: Store, name: str) -> dict[str, Any]:
     """Per objective, how the predictions stored with model proposals compare
     with what was measured later (`loop.model.calibration`); no model is fitted."""

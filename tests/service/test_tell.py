@@ -200,3 +200,21 @@ def test_formulas_come_out_in_export_and_the_status_document(db_url: str) -> Non
         ).stdout
     )
     assert doc["trials"][0]["formula"] == row["formula"]
+
+
+def test_loop_list_shows_every_campaign_with_its_budget_and_best(db_url: str) -> None:
+    empty = runner.invoke(app, ["list", "--db", db_url])
+    assert empty.exit_code == 0 and "no campaign" in empty.stdout
+    campaign = loop.Campaign.from_yaml(HEA, db=db_url)
+    campaign.tell("Al30Co20Cr25Fe10Ni15", {"hardness": 590.0})
+    campaign.tell("Al20Co20Cr20Fe20Ni20", {"hardness": 480.0})
+    table = runner.invoke(app, ["list", "--db", db_url])
+    assert table.exit_code == 0, table.output
+    line = next(ln for ln in table.stdout.splitlines() if campaign.name in ln)
+    assert "2/12" in line and "hardness 590 HV (trial 1)" in line
+    (row,) = json.loads(
+        runner.invoke(app, ["list", "--db", db_url, "--format", "json"]).stdout
+    )
+    assert row["name"] == campaign.name and row["adapter"] == "manual"
+    assert row["budget"] == {"experiments": 12, "used": 2}
+    assert row["best"] == {"trial": 1, "hardness": 590.0, "unit": "HV"}
