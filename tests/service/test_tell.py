@@ -203,8 +203,8 @@ def test_formulas_come_out_in_export_and_the_status_document(db_url: str) -> Non
 
 
 def test_loop_list_shows_every_campaign_with_its_budget_and_best(db_url: str) -> None:
-    empty = runner.invoke(app, ["list", "--db", db_url])
-    assert empty.exit_code == 0 and "no campaign" in empty.stdout
+    missing = runner.invoke(app, ["list", "--db", db_url])
+    assert missing.exit_code == 2 and "no database" in missing.output
     campaign = loop.Campaign.from_yaml(HEA, db=db_url)
     campaign.tell("Al30Co20Cr25Fe10Ni15", {"hardness": 590.0})
     campaign.tell("Al20Co20Cr20Fe20Ni20", {"hardness": 480.0})
