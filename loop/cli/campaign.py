@@ -19,7 +19,14 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from loop.cli.common import DataRootOption, DbOption, err, friendly, out
+from loop.cli.common import (
+    DataRootOption,
+    DbOption,
+    err,
+    friendly,
+    out,
+    printable,
+)
 from loop.storage.connection import redact_url
 
 
@@ -378,6 +385,8 @@ def export(
 
     text = render(Store(db, create=False, read_only=True), name, output_format)
     if output is None:
+        if sys.stdout.isatty():  # for the eye: no control character reaches it
+            text = printable(text)
         try:
             sys.stdout.write(text)
             sys.stdout.flush()

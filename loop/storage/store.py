@@ -101,9 +101,7 @@ class Store:
             )
         if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(
-            url, read_only=read_only, allow_memory=allow_memory
-        )
+        self.engine = make_engine(url, read_only=read_only, allow_memory=allow_memory)
         try:
             self._prepare(create)
         except OperationalError as exc:  # schema checks outside transaction()

