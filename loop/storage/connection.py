@@ -363,7 +363,8 @@ def quick_check(path: Path) -> None:
         f"the database file {path} is damaged: PRAGMA quick_check says: {said}",
         "loop left the file untouched; stop every loop process using it, keep "
         "the damaged file aside, and restore the last backup made with `loop db "
-        "backup` (never copy a live database with cp)",
+        f"backup` (never copy a live database with cp); `sqlite3 {path} 'PRAGMA "
+        "integrity_check'` lists every problem",
     )
 
 

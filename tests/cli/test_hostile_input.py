@@ -144,3 +144,88 @@ def test_csv_export_neutralises_formulas_but_keeps_numbers(
         "a-b",
     ]
 
+
+# ------------------------------------------- item 7: damaged or read-only files
+def _digest(path: Path) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+def _random_bytes(path: Path) -> None:
+    import random
+
+    path.write_bytes(random.Random(15).randbytes(40_000))
+
+
+def _garbage_page(path: Path) -> None:
+    """A real campaign database with 4 KiB of garbage written over its middle."""
+    from loop.storage import migrations
+
+    shutil.copyfile(FROZEN, path)
+    migrations.upgrade(f"sqlite:///{path}")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 4096] = b"\xa5" * 4096
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "damage", [_random_bytes, _garbage_page], ids=["random-bytes", "garbage-page"]
+)
+@pytest.mark.parametrize("command", [["version"], ["upgrade"], ["backup", "copy.db"]])
+def test_db_commands_refuse_a_damaged_file_and_leave_it_as_it_was(
+    damage, command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "loop.db"
+    damage(path)
+    image = _digest(path)
+    result = loop("db", *command, "--db", f"sqlite:///{path}")
+    assert result.exit_code == 1, result.output
+    assert f"error: the database file {path} is damaged" in result.stderr
+    assert "up to date" not in result.output and "nothing to do" not in result.output
+    assert "restore the last backup" in result.stderr
+    assert f"sqlite3 {path} 'PRAGMA integrity_check'" in result.stderr
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert _digest(path) == image
+    assert not (tmp_path / "copy.db").exists()
+
+
+@pytest.fixture
+def read_only_old(tmp_path: Path):
+    """The frozen schema-1 database in a file nobody may write to (chmod, or
+    for root, who ignores permissions, the immutable attribute)."""
+    import os
+    import stat
+    import subprocess
+
+    path = tmp_path / "old.db"
+    shutil.copyfile(FROZEN, path)
+    path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    immutable = False
+    if os.geteuid() == 0:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip("root ignores file modes and chattr is not allowed here")
+        immutable = True
+    yield path
+    if immutable:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_upgrade_of_a_read_only_file_says_so_and_changes_nothing(
+    read_only_old: Path,
+) -> None:
+    image = _digest(read_only_old)
+    url = f"sqlite:///{read_only_old}"
+    result = loop("db", "upgrade", "--db", url)
+    assert result.exit_code == 1, result.output
+    assert f"cannot write to the database {read_only_old}" in result.stderr
+    assert "readonly database; nothing was changed" in result.stderr
+    assert "hint: check that you may write the file and its directory" in result.stderr
+    assert "internal error" not in result.output and "Traceback" not in result.output
+    assert _digest(read_only_old) == image
+    # reading it still works: version says what it is, backup copies it
+    version = loop("db", "version", "--db", url)
+    assert version.exit_code == 0 and "schema 1" in version.stdout
