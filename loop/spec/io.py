@@ -110,7 +110,7 @@ class _LineLoader(yaml.SafeLoader):
                 node = super().compose_node(parent, index)
             finally:
                 self._open.discard(anchor)
-            if alias:
+            if alias and node is not None:
                 nodes, depth = self._measure(node, mark)
                 self._expanded += nodes
                 if self._expanded > MAX_ALIAS_NODES:
