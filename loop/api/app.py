@@ -269,7 +269,7 @@ def openapi_document() -> dict[str, Any]:
     """The OpenAPI document the app serves at /openapi.json, as committed in
     docs/reference/openapi.json (`loop schema --api`). It depends on no data, so
     it is built over an empty in-memory database."""
-    return create_app(Store("sqlite://")).openapi()
+    return create_app(Store("sqlite://", allow_memory=True)).openapi()
 
 
 async def _received(request: Request, idempotency_key: str | None) -> lab.Received:

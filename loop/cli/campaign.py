@@ -19,7 +19,15 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from loop.cli.common import DataRootOption, DbOption, err, friendly, out, print_table
+from loop.cli.common import (
+    DataRootOption,
+    DbOption,
+    err,
+    friendly,
+    out,
+    print_table,
+    printable,
+)
 from loop.storage.connection import redact_url
 
 
@@ -378,6 +386,8 @@ def export(
 
     text = render(Store(db, create=False, read_only=True), name, output_format)
     if output is None:
+        if sys.stdout.isatty():  # for the eye: no control character reaches it
+            text = printable(text)
         try:
             sys.stdout.write(text)
             sys.stdout.flush()

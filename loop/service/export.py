@@ -11,6 +11,11 @@ nested parts (metadata, events, provenance) as JSON text.
 
 Numbers are written so that they read back exactly: CSV uses Python's shortest
 round-tripping repr; JSON, which has no NaN or infinity, writes those as null.
+
+A CSV text cell that a spreadsheet would run as a formula (it starts with `=`,
+`+`, `-`, `@`, a tab or a carriage return: a robot's failure reason
+`=HYPERLINK(...)`) is written with a leading single quote, as OWASP advises;
+numbers, negative ones included, are written as numbers.
 """
 
 from __future__ import annotations
@@ -184,7 +189,18 @@ def _flat(d: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(text: str) -> str:
+    """*text* as a CSV cell no spreadsheet runs: a leading `'` before a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return inert(value)
     if value is None:
         return ""
     if isinstance(value, bool):
