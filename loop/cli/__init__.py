@@ -1,6 +1,7 @@
 """The `loop` command line: thin commands over `loop.service`, one module per noun.
 
-- `campaign`: validate, schema, run, resume, inspect, export (a campaign and its file);
+- `campaign`: validate, schema, run, resume, list, inspect, export (a campaign and its file);
+- `measurements`: tell, import (measurements entered by hand or from a file);
 - `bench`: replaying dataset campaigns to compare strategies;
 - `lab`: serve, `robots add|list|revoke`, `robot simulate` (labs with robots);
 - `report`: the HTML report;
@@ -20,7 +21,7 @@ from typing import Annotated
 import typer
 
 from loop import __version__
-from loop.cli import bench, campaign, db, lab, report
+from loop.cli import bench, campaign, db, lab, measurements, report
 from loop.cli.common import friendly, out
 
 app = typer.Typer(
@@ -77,8 +78,8 @@ app.command()(campaign.run)
 app.command()(campaign.resume)
 app.command("list")(campaign.list_)
 app.command()(campaign.inspect)
-app.command()(campaign.tell)
-app.command("import")(campaign.import_)
+app.command()(measurements.tell)
+app.command("import")(measurements.import_)
 app.command()(bench.bench)
 app.command()(lab.serve)
 app.command()(report.report)

@@ -1,0 +1,135 @@
+"""`loop tell` and `loop import`: measurements loop did not ask an adapter for.
+
+Thin commands over `loop.service.tell` and `loop.service.importer`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from loop.cli.common import DbOption, friendly, out
+
+
+@friendly
+def tell(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    value: Annotated[
+        list[str],
+        typer.Option(
+            "--value",
+            metavar="NAME=NUMBER",
+            help="A measured value; one per objective (repeat the option).",
+        ),
+    ],
+    trial: Annotated[
+        int | None,
+        typer.Option("--trial", metavar="ID", help="The proposed trial this measures."),
+    ] = None,
+    composition: Annotated[
+        str | None,
+        typer.Option(
+            help="Measured off plan: a formula (Fe70Cr20Ni10) or amounts "
+            "(EC=0.4,DMC=0.6).",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", metavar="NAME=VALUE", help="A process parameter (off plan)."
+        ),
+    ] = None,
+    db: DbOption = "sqlite:///loop.db",
+) -> None:
+    """Enter a measurement by hand: for a proposed trial, or a point never proposed."""
+    from loop.service.tell import tell as tell_measurement
+    from loop.storage import Store
+
+    values = {k: _number(k, v, "--value") for k, v in _pairs(value, "--value").items()}
+    amounts: dict[str, float] | str | None = composition
+    if composition is not None and "=" in composition:
+        amounts = {
+            k: _number(k, v, "--composition")
+            for k, v in _pairs(composition.split(","), "--composition").items()
+        }
+    store = Store(db, create=False)
+    told = tell_measurement(
+        store,
+        name,
+        values,
+        trial_id=trial,
+        composition=amounts,
+        parameters=_pairs(param or [], "--param") if trial is None else None,
+    )
+    shown = " ".join(f"{k}={v:.6g}" for k, v in told.values.items())
+    out.print(
+        f"trial {told.id} of {escape(name)} ({told.phase.value}): {escape(shown)}",
+        highlight=False,
+    )
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    """`NAME=VALUE` items as a dict; a clear error naming *option* otherwise."""
+    from loop.errors import BadInputError
+
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(
+                f"{option} '{item}' is not NAME=VALUE", f"write e.g. {option} name=1.5"
+            )
+        pairs[key.strip()] = raw.strip()
+    return pairs
+
+
+def _number(key: str, raw: str, option: str) -> float:
+    from loop.errors import BadInputError
+
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadInputError(
+            f"{option} {key}='{raw}' is not a number", f"write e.g. {option} {key}=1.5"
+        ) from None
+
+
+@friendly
+def import_(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    file: Annotated[Path, typer.Argument(help="CSV (header row) or JSON records.")],
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME=COLUMN,...",
+            help="Columns named differently from the campaign (as the dataset "
+            "adapter's `columns`).",
+        ),
+    ] = None,
+    normalize: Annotated[
+        bool,
+        typer.Option(help="Rescale each row's amounts to the campaign's total."),
+    ] = False,
+    db: DbOption = "sqlite:///loop.db",
+) -> None:
+    """Import past measurements: each row a trial that spends no budget."""
+    from loop.service.importer import import_file
+    from loop.storage import Store
+
+    mapping = _pairs(columns.split(","), "--columns") if columns else {}
+    done = import_file(Store(db, create=False), name, file, mapping, normalize)
+    if done.already:
+        out.print(
+            f"{escape(done.file)} (sha256 {done.sha256[:12]}) was imported into "
+            f"{escape(name)} before; nothing added",
+            highlight=False,
+        )
+        return
+    out.print(
+        f"imported {done.stored} measurements from {escape(done.file)} into "
+        f"{escape(name)} (phase imported; no budget spent)",
+        highlight=False,
+    )
