@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from loop.campaign_state import CampaignState, budget_used, load_spec
 from loop.engine import CampaignEngine
-from loop.errors import LoopError
+from loop.errors import CampaignPausedError, LoopError
 from loop.faults import fault
 from loop.plugins import adapter_class
 from loop.ports import (
@@ -106,12 +106,79 @@ def run_campaign(
         trials = store.trials(name)
         if record.status == "needs_review":
             store.update_campaign(name, status=CampaignStatus.ACTIVE)
+        breaker = Breaker(spec, trials)
         starting = "resuming" if trials else "starting"
         if isinstance(adapter, PullAdapter):
             report(_progress(spec, trials, starting))
-            return _run_pull(store, spec, engine, adapter, report, poll_seconds, lease)
+            return _run_pull(
+                store, spec, engine, adapter, report, poll_seconds, lease, breaker
+            )
         report(_progress(spec, trials, starting + _where(spec)))
-        return _run_push(store, spec, engine, adapter, report, lease)
+        return _run_push(store, spec, engine, adapter, report, lease, breaker)
+
+
+class Breaker:
+    """The failure breaker: too many trials in a row failed for good.
+
+    Trials count in the order they resolved (COMPLETED or FAILED, by the time
+    of that change), and only those resolved by this driver: a `loop resume`
+    starts counting from zero, so an operator who fixed the cause gets a whole
+    new allowance (`budget.max_consecutive_failures`, see `Budget`).
+    """
+
+    def __init__(self, spec: CampaignSpec, trials: list[Trial]) -> None:
+        self.spec = spec
+        self.limit = spec.budget.failure_limit(spec.strategy.batch_size)
+        #: trials already resolved when this driver started: never counted
+        self.before = {t.id for t in _resolved(trials)}
+
+    def failures(self, trials: list[Trial]) -> list[Trial]:
+        """The trials that failed in a row, latest last (those of this driver)."""
+        run: list[Trial] = []
+        for t in reversed(_resolved(trials)):
+            if t.id in self.before or t.status != TrialStatus.FAILED:
+                break
+            run.append(t)
+        return run[::-1]
+
+    def check(self, store: Store, trials: list[Trial]) -> None:
+        """Pause the campaign (needs_review) and raise when the limit is reached."""
+        failed = self.failures(trials)
+        if len(failed) < self.limit:
+            return
+        name = self.spec.name
+        store.update_campaign(name, status=CampaignStatus.NEEDS_REVIEW)
+        reasons: list[str] = []
+        for t in reversed(failed):
+            reason = (t.failure_reason or "no reason given").splitlines()[0][:200]
+            if reason not in reasons:
+                reasons.append(reason)
+        listed = "; ".join(
+            f"'{r}'" for r in reasons[:3]
+        ) + ("; ..." if len(reasons) > 3 else "")
+        state = CampaignState(self.spec, trials)
+        raise CampaignPausedError(
+            f"campaign '{name}' paused: the last {len(failed)} trials failed in a "
+            f"row (trials {failed[0].id}-{failed[-1].id}; limit "
+            f"budget.max_consecutive_failures = {self.limit}); last failure "
+            f"reasons: {listed}. {state.budget_used} of "
+            f"{self.spec.budget.experiments} experiments used; nothing more is "
+            "proposed",
+            "check the instrument or adapter (its configuration, credentials, data "
+            f"files) and `loop inspect {name} --explain TRIAL` for a failure's "
+            f"details; after fixing the cause continue with `loop resume {name}` "
+            "(the count starts again), or, if such failures are expected, raise "
+            "budget.max_consecutive_failures in the YAML and continue with "
+            "`loop run FILE.yaml`",
+        )
+
+
+def _resolved(trials: list[Trial]) -> list[Trial]:
+    """COMPLETED and FAILED trials in the order they resolved."""
+    done = [
+        t for t in trials if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
+    ]
+    return sorted(done, key=lambda t: (t.updated_at is None, t.updated_at, t.id))
 
 
 def _run_push(
@@ -121,13 +188,22 @@ def _run_push(
     adapter: PushAdapter,
     report: ProgressCallback,
     lease: Lease,
+    breaker: Breaker,
 ) -> RunSummary:
     """Propose, evaluate with the adapter (on the campaign's executor), repeat."""
     in_flight = adapter.max_in_flight if isinstance(adapter, JobAdapter) else None
     with open_executor(spec.executor, in_flight) as executor:
         try:
             return _push_loop(
-                store, spec, engine, adapter, report, lease, executor, in_flight
+                store,
+                spec,
+                engine,
+                adapter,
+                report,
+                lease,
+                executor,
+                in_flight,
+                breaker,
             )
         finally:
             # evaluations still waiting (on jobs that outlive us) stop waiting
@@ -144,6 +220,7 @@ def _push_loop(
     lease: Lease,
     executor: Executor,
     in_flight: int | None,
+    breaker: Breaker,
 ) -> RunSummary:
     """Keep the executor busy with claimed trials until the budget is spent.
 
@@ -154,6 +231,9 @@ def _push_loop(
     refilled instead: as soon as an evaluation finishes and
     nothing waits, new trials are proposed with those still running as pending
     points, so that many stay in flight.
+
+    When the failure breaker trips, nothing more is claimed or proposed; the
+    evaluations still running are settled, then `CampaignPausedError` is raised.
     """
     name, budget = spec.name, spec.budget.experiments
     refill = in_flight is not None
@@ -164,6 +244,14 @@ def _push_loop(
         if budget_used(trials) >= budget and not running:
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
+        if len(breaker.failures(trials)) >= breaker.limit:
+            if not running:
+                breaker.check(store, trials)
+            request, result = _next_finished(executor, lease)
+            running.pop(request.trial_id, None)
+            _check(lease)
+            _settle(store, spec, request, result)
+            continue
         waiting = [
             t for t in trials if t.status == TrialStatus.PENDING and t.id not in running
         ]
@@ -242,11 +330,14 @@ def _run_pull(
     report: ProgressCallback,
     poll_seconds: float,
     lease: Lease,
+    breaker: Breaker,
 ) -> RunSummary:
     """Keep `batch_size` trials in flight for robots until the budget is spent.
 
     A new proposal is made as soon as a slot frees, with the trials still in
-    flight as pending points; expired leases are reaped on every pass.
+    flight as pending points; expired leases are reaped on every pass. When the
+    failure breaker trips the driver stops (`CampaignPausedError`): trials
+    already claimable stay so, and robots may still report them.
     """
     name, budget = spec.name, spec.budget.experiments
     last = ""
@@ -258,6 +349,7 @@ def _run_pull(
         if budget_used(trials) >= budget:
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
+        breaker.check(store, trials)
         in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
         committed = sum(1 for t in trials if t.status.spends_budget)
         slots = min(spec.strategy.batch_size - len(in_flight), budget - committed)
