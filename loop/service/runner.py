@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from loop.campaign_state import CampaignState, budget_used, load_spec
 from loop.engine import CampaignEngine
-from loop.errors import CampaignPausedError, LoopError
+from loop.errors import CampaignPausedError, LoopError, TrialStateError
 from loop.faults import fault
 from loop.plugins import adapter_class
 from loop.ports import (
@@ -153,9 +153,9 @@ class Breaker:
             reason = (t.failure_reason or "no reason given").splitlines()[0][:200]
             if reason not in reasons:
                 reasons.append(reason)
-        listed = "; ".join(
-            f"'{r}'" for r in reasons[:3]
-        ) + ("; ..." if len(reasons) > 3 else "")
+        listed = "; ".join(f"'{r}'" for r in reasons[:3]) + (
+            "; ..." if len(reasons) > 3 else ""
+        )
         state = CampaignState(self.spec, trials)
         raise CampaignPausedError(
             f"campaign '{name}' paused: the last {len(failed)} trials failed in a "
@@ -280,8 +280,20 @@ def _push_loop(
         running.pop(request.trial_id, None)
         fault("after_evaluate")
         _check(lease)
-        _settle(store, spec, request, result)
         state = f"; {len(running)} in flight" if running else ""
+        try:
+            _settle(store, spec, request, result)
+        except TrialStateError:
+            # an operator abandoned the trial while it ran (`loop trial abandon`)
+            report(
+                _progress(
+                    spec,
+                    store.trials(name),
+                    f"trial {request.trial_id} was changed while it ran; its "
+                    f"result is dropped{state}",
+                )
+            )
+            continue
         report(
             _progress(
                 spec, store.trials(name), f"measured trial {request.trial_id}{state}"
