@@ -160,3 +160,18 @@ def test_abandon_a_pending_trial_frees_its_budget_slot(
     assert "pending -> abandoned" in result.stdout
     trials = store.trials("mixed-bumps")
     assert sum(1 for t in trials if t.status.spends_budget) == 6
+
+
+def test_the_report_leaves_a_voided_measurement_out(
+    db_url: str, campaign_data: dict, write_yaml
+) -> None:
+    from loop.report.data import build_report
+
+    store = _run(db_url, campaign_data, write_yaml)
+    first = store.trials("mixed-bumps")[0]
+    _trial("void", "mixed-bumps", str(first.id), "--reason", "x", "--db", db_url)
+    report = build_report(store, "mixed-bumps")
+    assert report.campaign["n_measured"] == 5
+    row = next(r for r in report.trials if r["id"] == first.id)
+    assert row["measured"] == {}
+    assert "voided by an operator" in row["failure_reason"]
