@@ -141,7 +141,9 @@ class CampaignStatus(StrEnum):
     ACTIVE while trials remain to be proposed or measured; COMPLETED when the
     budget is spent; EXHAUSTED when the space holds no new feasible point (or a
     replay's pool is empty); NEEDS_REVIEW when the driver stopped on trials an
-    operator must look at. `loop resume` turns NEEDS_REVIEW back into ACTIVE.
+    operator must look at, or paused the campaign because too many trials
+    failed in a row (the failure breaker, `budget.max_consecutive_failures`).
+    `loop resume` turns NEEDS_REVIEW back into ACTIVE.
     """
 
     ACTIVE = "active"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from loop.campaign_state import CampaignState, budget_used, load_spec
@@ -250,7 +251,8 @@ def _push_loop(
             request, result = _next_finished(executor, lease)
             running.pop(request.trial_id, None)
             _check(lease)
-            _settle(store, spec, request, result)
+            with suppress(TrialStateError):  # abandoned while it ran
+                _settle(store, spec, request, result)
             continue
         waiting = [
             t for t in trials if t.status == TrialStatus.PENDING and t.id not in running

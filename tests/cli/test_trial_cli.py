@@ -11,6 +11,7 @@ from loop.cli import app
 from loop.engine import CampaignEngine
 from loop.records import TrialStatus
 from loop.storage import Store
+from tests.invariants import check_invariants
 
 runner = CliRunner()
 
@@ -89,6 +90,7 @@ def test_void_takes_a_measurement_out_of_the_model_and_best_but_not_the_budget(
     assert store.events(best.id)[-1]["details"]["operator"]["old"]["values"] == (
         best.values
     )
+    assert check_invariants(db_url, "mixed-bumps") == []
 
 
 def test_refusals_exit_2_naming_the_trial_status_and_what_is_possible(
@@ -134,6 +136,7 @@ def test_retry_a_failed_trial_and_resume_measures_it(
     assert result.exit_code == 0, result.output
     t = next(t for t in store.trials("mixed-bumps") if t.id == failed[0].id)
     assert t.status is TrialStatus.COMPLETED and t.attempt == 2
+    assert check_invariants(db_url, "mixed-bumps") == []
 
 
 def test_abandon_a_pending_trial_frees_its_budget_slot(
@@ -160,6 +163,7 @@ def test_abandon_a_pending_trial_frees_its_budget_slot(
     assert "pending -> abandoned" in result.stdout
     trials = store.trials("mixed-bumps")
     assert sum(1 for t in trials if t.status.spends_budget) == 6
+    assert check_invariants(db_url, "mixed-bumps") == []
 
 
 def test_the_report_leaves_a_voided_measurement_out(
