@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 
-from loop.records import CampaignRecord, Trial, TrialStatus
+from loop.records import CampaignRecord, Trial, TrialPhase, TrialStatus
 from loop.spec import CampaignSpec, validate
 
 
@@ -36,9 +36,13 @@ def load_spec(record: CampaignRecord) -> CampaignSpec:
 
 
 def budget_used(trials: list[Trial]) -> int:
-    """Experiments spent: measured or failed for good."""
+    """Experiments spent: measured or failed for good (imported past
+    measurements spend none)."""
     return sum(
-        1 for t in trials if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
+        1
+        for t in trials
+        if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
+        and t.phase is not TrialPhase.IMPORTED
     )
 
 

@@ -135,6 +135,11 @@ class TrialDocument(Document):
     phase: TrialPhase
     strategy: str
     composition: dict[str, float]
+    formula: str | None = Field(
+        default=None,
+        description="element campaigns: the atom-fraction formula, e.g. "
+        "Cu0.4833Ni0.1167Pt0.4 (null for species campaigns)",
+    )
     parameters: dict[str, ParameterValue]
     measurements: dict[str, float]
     acquisition_value: float | None
@@ -210,6 +215,11 @@ class Neighbour(Document):
     id: int
     distance: float
     composition: dict[str, float]
+    formula: str | None = Field(
+        default=None,
+        description="element campaigns: the atom-fraction formula, e.g. "
+        "Cu0.4833Ni0.1167Pt0.4 (null for species campaigns)",
+    )
     parameters: dict[str, ParameterValue]
     measurements: dict[str, float]
     measured_before: bool | None = Field(

@@ -31,6 +31,7 @@ POINTS: dict[str, str] = {
     "after_complete": "push: measurement and COMPLETED committed, before the next step",
     "after_reap": "pull: expired robot leases reaped, before the budget is looked at",
     "ingest_mid_txn": "API: measurement row flushed inside its transaction, before commit",
+    "import_mid_txn": "loop import: half of a file's rows flushed, before the commit",
     "after_dft_submit": "dft adapter: the scheduler accepted a job, before its id is recorded",
 }
 

@@ -133,6 +133,10 @@ class TrialPhase(StrEnum):
     RANDOM = "random"
     #: the next point of a Sobol sequence (the sobol engine)
     SOBOL = "sobol"
+    #: chosen by the lab, not by loop: a measurement entered by hand (`loop tell`)
+    MANUAL = "manual"
+    #: a past measurement imported from a file (`loop import`); spends no budget
+    IMPORTED = "imported"
 
 
 class CampaignStatus(StrEnum):
@@ -213,6 +217,12 @@ class Trial(Proposal):
     started_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @property
+    def spends_budget(self) -> bool:
+        """Counts toward `budget.experiments`: committed or spent, and not a past
+        measurement imported from a file."""
+        return self.status.spends_budget and self.phase is not TrialPhase.IMPORTED
 
     @property
     def values(self) -> dict[str, float]:

@@ -200,11 +200,12 @@ def _legal(old: str | None, new: str, details: dict | None = None) -> bool:
 
 def _distinct(trials: list[TrialRow]) -> list[str]:
     """The engine never proposes a configuration twice (loop/engine.py `ask`);
-    a STALE trial's configuration may be proposed again."""
+    a STALE trial's configuration may be proposed again. Measurements the lab
+    chose (imported replicates, a repeat told by hand) may repeat one."""
     seen: dict[str, int] = {}
     out = []
     for t in trials:
-        if t.status == TrialStatus.STALE.value:
+        if t.status == TrialStatus.STALE.value or t.phase in ("imported", "manual"):
             continue
         config = json.dumps([t.composition, t.parameters], sort_keys=True)
         if config in seen:

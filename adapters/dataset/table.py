@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from loop.errors import Problem
+from loop.spec.rows import read_configuration
 from loop.spec.rules import violations
 
 if TYPE_CHECKING:
@@ -116,7 +117,6 @@ def load_pool(
         keep = _selected(frame[column], wanted)
         dropped[f"not selected by `where` on {column}"] = int((~keep).sum())
         frame = frame[keep]
-    comp = spec.space.composition
     components = list(spec.space.components)
     params = list(spec.space.parameters)
     objectives = [o.name for o in spec.objectives]
@@ -137,8 +137,8 @@ def load_pool(
     bad = 0
     for i, row in enumerate(frame.itertuples(index=False)):
         record = dict(zip(frame.columns, row, strict=True))
-        config = _config(record, components, params, col, comp, normalize)
-        if config is None:
+        config = read_configuration(record, spec, col, normalize)
+        if not isinstance(config[0], dict):  # (column, why): not a configuration
             bad += 1
             continue
         key = config_key(*config)
@@ -229,72 +229,6 @@ def _log_problems(
                 )
             )
     return problems
-
-
-def _config(
-    record: dict[str, Any],
-    components: list[str],
-    params: list[Any],
-    col: dict[str, str],
-    comp: Any,
-    normalize: bool,
-) -> tuple[dict[str, float], dict[str, Any]] | None:
-    """One row as (composition, parameters) in the campaign's units, or None."""
-    try:
-        amounts = {c: float(record[col[c]]) for c in components}
-    except (TypeError, ValueError):
-        return None
-    if components:
-        total = sum(amounts.values())
-        if not all(math.isfinite(v) and v >= 0 for v in amounts.values()) or total <= 0:
-            return None
-        if normalize:
-            amounts = {c: v / total * comp.total for c, v in amounts.items()}
-    parameters: dict[str, Any] = {}
-    for p in params:
-        raw = record[col[p.name]]
-        try:
-            if p.type == "categorical":
-                parameters[p.name] = category(raw, p.values)
-            elif p.type == "integer":
-                number = float(raw)
-                if not math.isfinite(number) or number != round(number):
-                    return None
-                parameters[p.name] = int(round(number))
-            else:
-                parameters[p.name] = float(raw)
-                if not math.isfinite(parameters[p.name]):
-                    return None
-        except (TypeError, ValueError):
-            return None
-    return amounts, parameters
-
-
-def category(raw: Any, values: tuple[str, ...]) -> str:
-    """The declared category a cell stands for: the same text, or the same number.
-
-    A numeric column reads as numbers (and as floats when it has empty cells),
-    so a cell 2 or 2.0 matches a category declared as 2, "2" or 2.0.
-    """
-    text = str(raw)
-    if text in values:
-        return text
-    number = _number(raw)
-    if number is not None:
-        for value in values:
-            if _number(value) == number:
-                return value
-    return text
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _unknown_names(columns: dict[str, str], spec: CampaignSpec) -> list[Problem]:

@@ -13,6 +13,7 @@ pages are off: they load scripts from a CDN, and the OpenAPI document at
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Request
@@ -22,7 +23,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import loop
 from loop.api import dashboard
@@ -51,6 +54,8 @@ from loop.threads import ensure_threads
 
 #: Largest body accepted (bytes): a measurement is small; anything bigger is a mistake.
 MAX_BODY = 64 * 1024
+#: Paths held to less than MAX_BODY: the sign-in form (a token is under 100 bytes).
+BODY_LIMITS: Mapping[str, int] = {"/login": dashboard.MAX_FORM}
 
 TrialId = Annotated[
     int, Path(ge=1, le=2**62, description="the trial_id a claim returned")
@@ -141,6 +146,7 @@ def create_app(store: Store) -> FastAPI:
         ),
     )
     app.state.store = store
+    app.add_middleware(BodyLimit, limits=BODY_LIMITS, default=MAX_BODY)
 
     @app.exception_handler(LoopError)
     async def _loop_error(_request: Request, exc: LoopError) -> JSONResponse:
@@ -162,6 +168,8 @@ def create_app(store: Store) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc, _TooLarge):  # raised by BodyLimit as the body was read
+            return _error_response(exc.error)
         body = ErrorBody(code="http", message=str(exc.detail), hint="see /openapi.json")
         return JSONResponse(_dump(body), status_code=exc.status_code)
 
@@ -261,29 +269,83 @@ def openapi_document() -> dict[str, Any]:
     """The OpenAPI document the app serves at /openapi.json, as committed in
     docs/reference/openapi.json (`loop schema --api`). It depends on no data, so
     it is built over an empty in-memory database."""
-    return create_app(Store("sqlite://")).openapi()
+    return create_app(Store("sqlite://", allow_memory=True)).openapi()
 
 
 async def _received(request: Request, idempotency_key: str | None) -> lab.Received:
+    """The raw body of a robot's post, as the inbox keeps it.
+
+    BodyLimit counts the body as it arrives: past MAX_BODY the read raises (413,
+    nothing read is kept or stored), so `request.body()` never holds more."""
     content_type = request.headers.get("content-type", "")
     if content_type and "json" not in content_type:
         raise UnsupportedMediaError(
             f"unsupported Content-Type {content_type!r}", "send application/json"
         )
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise BodyTooLargeError(
-            f"the body has {declared} bytes, more than {MAX_BODY}",
-            "send only the values, units and a little metadata",
-        )
     body = await request.body()
-    if len(body) > MAX_BODY:
-        raise BodyTooLargeError(
-            f"the body has {len(body)} bytes, more than {MAX_BODY}",
-            "send only the values, units and a little metadata",
-        )
     client = request.client.host if request.client else None
     return lab.Received(body, idempotency_key, client)
+
+
+class BodyLimit:
+    """Every request body counted as it arrives (ASGI middleware).
+
+    A path's limit is *limits*[path], else *default*. A Content-Length above it
+    is refused before any route runs; a body without one (chunked) is refused by
+    the read that passes the limit, so no route ever holds more than the limit
+    plus one chunk (uvicorn reads at most 64 KiB ahead of the app). Either way the
+    answer is 413 `body_too_large` and the connection is closed instead of read
+    to the end of the body.
+    """
+
+    def __init__(self, app: ASGIApp, limits: Mapping[str, int], default: int) -> None:
+        self.app = app
+        self.limits = dict(limits)
+        self.default = default
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get(scope["path"], self.default)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            refusal = _error_response(_too_large(int(declared), limit))
+            await refusal(scope, receive, send)
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge(_too_large(None, limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+class _TooLarge(StarletteHTTPException):
+    """A BodyTooLargeError raised from a body read. An HTTPException, because
+    FastAPI turns any other error raised while it parses a form or JSON body
+    into a 400."""
+
+    def __init__(self, error: BodyTooLargeError) -> None:
+        super().__init__(error.http_status, error.message)
+        self.error = error
+
+
+def _too_large(declared: int | None, limit: int) -> BodyTooLargeError:
+    """413 for a body of *declared* bytes, or (None) one that passed *limit* as
+    it arrived."""
+    size = f"of {declared} bytes is longer" if declared is not None else "is longer"
+    return BodyTooLargeError(
+        f"the body {size} than the {limit} bytes this path accepts",
+        "send only the values, units and a little metadata (a sign-in form, only "
+        "the token)",
+    )
 
 
 def _error_response(exc: LoopError) -> JSONResponse:
@@ -296,6 +358,8 @@ def _error_response(exc: LoopError) -> JSONResponse:
     )
     body = ErrorBody(code=exc.code, message=exc.message, hint=exc.hint, fields=fields)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 413:  # the rest of the body is unread: close, do not drain it
+        headers = {"Connection": "close"}
     return JSONResponse(_dump(body), status_code=status, headers=headers)
 
 

@@ -42,7 +42,8 @@ router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
 #: How often a campaign page asks whether anything changed (milliseconds).
 POLL_MS = 3000
-#: Largest sign-in form accepted (bytes): a token is under 100.
+#: Largest sign-in form accepted (bytes): a token is under 100. Enforced as the
+#: form arrives by `loop.api.app.BodyLimit` (`BODY_LIMITS`).
 MAX_FORM = 4096
 
 #: plotly draws with inline styles, and its WebGL traces (parallel coordinates,
@@ -210,7 +211,7 @@ def login_page(next: str = "/") -> HTMLResponse:
     return _login_page(_safe_next(next))
 
 
-@router.post("/login", response_model=None, max_body_size=MAX_FORM)
+@router.post("/login", response_model=None)
 async def login(
     request: Request,
     token: Annotated[str, Form()] = "",
@@ -219,7 +220,7 @@ async def login(
     """Check the pasted token; on success set the session cookie and go on.
 
     A form above MAX_FORM bytes is refused (413) as it arrives, before it is
-    buffered (FastAPI's `max_body_size`)."""
+    buffered (`loop.api.app.BodyLimit`)."""
     if not _same_origin(request):
         problem = RequestError(
             "this sign-in form did not come from this dashboard",

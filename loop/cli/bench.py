@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +12,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from loop.cli.common import DataRootOption, friendly, out
+from loop.cli.common import DataRootOption, friendly, out, print_table
+
+
+class BenchFormat(StrEnum):
+    """What `loop bench --format` prints at the end."""
+
+    TABLE = "table"  # for people
+    MARKDOWN = "markdown"  # for docs/benchmarks.md and issues
+    JSON = "json"  # the whole result, for scripts (as -o writes it)
 
 
 @friendly
@@ -32,6 +42,10 @@ def bench(
         Path | None, typer.Option(help="Write an HTML plot of the curves.")
     ] = None,
     data_root: DataRootOption = None,
+    output_format: Annotated[
+        BenchFormat,
+        typer.Option("--format", help="The summary as a table, Markdown or JSON."),
+    ] = BenchFormat.TABLE,
 ) -> None:
     """Replay a dataset campaign with several strategies and compare them."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -63,14 +77,29 @@ def bench(
         MofNCompleteColumn(),
         TextColumn("{task.description}"),
     )
-    with Progress(*columns, console=out) as bar:
-        task = bar.add_task("starting", total=seeds * len(names))
+    if out.is_terminal:
+        with Progress(*columns, console=out) as bar:
+            task = bar.add_task("starting", total=seeds * len(names))
 
-        def show(done: int, total: int, message: str) -> None:
-            bar.update(task, completed=done, description=escape(message))
+            def show(done: int, total: int, message: str) -> None:
+                bar.update(task, completed=done, description=escape(message))
 
-        result = replay(plan, names, seeds, show)
-    _print_bench(result)
+            result = replay(plan, names, seeds, show)
+    else:
+        # a log file or a pipe: one line per run, as it ends
+
+        def logged(done: int, total: int, message: str) -> None:
+            out.print(f"bench {done}/{total} {escape(message)}", highlight=False)
+
+        result = replay(plan, names, seeds, logged)
+    if output_format is BenchFormat.JSON:
+        sys.stdout.write(json.dumps(result, indent=1) + "\n")
+    elif output_format is BenchFormat.MARKDOWN:
+        from loop.bench.tables import markdown
+
+        sys.stdout.write(markdown(result) + "\n")
+    else:
+        _print_bench(result)
     if output:
         output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
         out.print(f"wrote {output}", highlight=False)
@@ -111,4 +140,4 @@ def _print_bench(result: dict[str, Any]) -> None:
             if s["propose_seconds_median"] is None
             else f"{s['propose_seconds_median']:.2f}",
         )
-    out.print(table)
+    print_table(table)

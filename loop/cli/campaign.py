@@ -19,7 +19,15 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
-from loop.cli.common import DataRootOption, DbOption, err, friendly, out
+from loop.cli.common import (
+    DataRootOption,
+    DbOption,
+    err,
+    friendly,
+    out,
+    print_table,
+    printable,
+)
 from loop.storage.connection import redact_url
 
 
@@ -381,6 +389,8 @@ def export(
 
     text = render(Store(db, create=False, read_only=True), name, output_format)
     if output is None:
+        if sys.stdout.isatty():  # for the eye: no control character reaches it
+            text = printable(text)
         try:
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -390,3 +400,172 @@ def export(
         return
     output.write_text(text, encoding="utf-8")
     out.print(escape(f"wrote {output}"), highlight=False)
+
+
+@friendly
+def tell(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    value: Annotated[
+        list[str],
+        typer.Option(
+            "--value",
+            metavar="NAME=NUMBER",
+            help="A measured value; one per objective (repeat the option).",
+        ),
+    ],
+    trial: Annotated[
+        int | None,
+        typer.Option("--trial", metavar="ID", help="The proposed trial this measures."),
+    ] = None,
+    composition: Annotated[
+        str | None,
+        typer.Option(
+            help="Measured off plan: a formula (Fe70Cr20Ni10) or amounts "
+            "(EC=0.4,DMC=0.6).",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param", metavar="NAME=VALUE", help="A process parameter (off plan)."
+        ),
+    ] = None,
+    db: DbOption = "sqlite:///loop.db",
+) -> None:
+    """Enter a measurement by hand: for a proposed trial, or a point never proposed."""
+    from loop.service.tell import tell as tell_measurement
+    from loop.storage import Store
+
+    values = {k: _number(k, v, "--value") for k, v in _pairs(value, "--value").items()}
+    amounts: dict[str, float] | str | None = composition
+    if composition is not None and "=" in composition:
+        amounts = {
+            k: _number(k, v, "--composition")
+            for k, v in _pairs(composition.split(","), "--composition").items()
+        }
+    store = Store(db, create=False)
+    told = tell_measurement(
+        store,
+        name,
+        values,
+        trial_id=trial,
+        composition=amounts,
+        parameters=_pairs(param or [], "--param") if trial is None else None,
+    )
+    shown = " ".join(f"{k}={v:.6g}" for k, v in told.values.items())
+    out.print(
+        f"trial {told.id} of {escape(name)} ({told.phase.value}): {escape(shown)}",
+        highlight=False,
+    )
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    """`NAME=VALUE` items as a dict; a clear error naming *option* otherwise."""
+    from loop.errors import BadInputError
+
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInputError(
+                f"{option} '{item}' is not NAME=VALUE", f"write e.g. {option} name=1.5"
+            )
+        pairs[key.strip()] = raw.strip()
+    return pairs
+
+
+def _number(key: str, raw: str, option: str) -> float:
+    from loop.errors import BadInputError
+
+    try:
+        return float(raw)
+    except ValueError:
+        raise BadInputError(
+            f"{option} {key}='{raw}' is not a number", f"write e.g. {option} {key}=1.5"
+        ) from None
+
+
+@friendly
+def import_(
+    name: Annotated[str, typer.Argument(help="Campaign name.")],
+    file: Annotated[Path, typer.Argument(help="CSV (header row) or JSON records.")],
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME=COLUMN,...",
+            help="Columns named differently from the campaign (as the dataset "
+            "adapter's `columns`).",
+        ),
+    ] = None,
+    normalize: Annotated[
+        bool,
+        typer.Option(help="Rescale each row's amounts to the campaign's total."),
+    ] = False,
+    db: DbOption = "sqlite:///loop.db",
+) -> None:
+    """Import past measurements: each row a trial that spends no budget."""
+    from loop.service.importer import import_file
+    from loop.storage import Store
+
+    mapping = _pairs(columns.split(","), "--columns") if columns else {}
+    done = import_file(Store(db, create=False), name, file, mapping, normalize)
+    if done.already:
+        out.print(
+            f"{escape(done.file)} (sha256 {done.sha256[:12]}) was imported into "
+            f"{escape(name)} before; nothing added",
+            highlight=False,
+        )
+        return
+    out.print(
+        f"imported {done.stored} measurements from {escape(done.file)} into "
+        f"{escape(name)} (phase imported; no budget spent)",
+        highlight=False,
+    )
+
+
+@friendly
+def list_(
+    db: DbOption = "sqlite:///loop.db",
+    output_format: Annotated[
+        InspectFormat,
+        typer.Option("--format", help="Table, or JSON/YAML for scripts."),
+    ] = InspectFormat.TABLE,
+) -> None:
+    """Every campaign in the database: status, budget, best so far."""
+    from loop.service.campaigns import overview
+    from loop.storage import Store
+
+    rows = overview(Store(db, create=False, read_only=True))
+    if output_format is InspectFormat.JSON:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if output_format is InspectFormat.YAML:
+        sys.stdout.write(yaml.safe_dump(rows, sort_keys=False))
+        return
+    if not rows:
+        out.print(f"no campaign in {redact_url(db)} yet", highlight=False)
+        return
+    table = Table()
+    for col in ("name", "status", "engine", "adapter", "budget", "trials", "best"):
+        table.add_column(
+            col, justify="right" if col in ("budget", "trials") else "left"
+        )
+    for r in rows:
+        if r["best"] is not None:
+            goal = next(k for k in r["best"] if k not in ("trial", "unit"))
+            unit = f" {r['best']['unit']}" if r["best"]["unit"] else ""
+            best = f"{goal} {r['best'][goal]:.6g}{unit} (trial {r['best']['trial']})"
+        elif r["pareto"] is not None:
+            best = f"{r['pareto']} on the Pareto front"
+        else:
+            best = "-"
+        table.add_row(
+            escape(r["name"]),
+            r["status"],
+            escape(r["engine"]),
+            escape(r["adapter"]),
+            f"{r['budget']['used']}/{r['budget']['experiments']}",
+            str(r["trials"]),
+            escape(best),
+        )
+    print_table(table)

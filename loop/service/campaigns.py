@@ -10,6 +10,7 @@ from loop.plugins import adapter_class
 from loop.ports import PinningAdapterClass
 from loop.records import CampaignRecord, CampaignStatus, Trial
 from loop.spec import CampaignSpec
+from loop.spec.formulas import formula
 from loop.storage import Store
 from loop.storage.driver import holder
 
@@ -44,7 +45,7 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
             "anything else give the campaign a new `name`",
         )
     if changed:
-        used = sum(1 for t in store.trials(spec.name) if t.status.spends_budget)
+        used = sum(1 for t in store.trials(spec.name) if t.spends_budget)
         if spec.budget.experiments < used:
             raise CampaignConflictError(
                 f"the new budget {spec.budget.experiments} is below the {used} experiments "
@@ -95,13 +96,48 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "budget": {"experiments": spec.budget.experiments, "used": state.budget_used},
         "counts": state.counts,
-        "trials": [trial_document(t) for t in state.trials],
+        "trials": [trial_document(t, spec) for t in state.trials],
     }
     if state.single_goal:
-        doc["best"] = trial_document(state.best) if state.best else None
+        doc["best"] = trial_document(state.best, spec) if state.best else None
     else:
-        doc["pareto"] = [trial_document(t) for t in state.pareto]
+        doc["pareto"] = [trial_document(t, spec) for t in state.pareto]
     return doc
+
+
+def overview(store: Store) -> list[dict[str, Any]]:
+    """Every campaign of the database in a line: `loop list`."""
+    rows = []
+    for record in store.list_campaigns():
+        state = CampaignState(load_spec(record), store.trials(record.name))
+        spec = state.spec
+        best: dict[str, Any] | None = None
+        if state.single_goal and state.best is not None:
+            goal = spec.goals[0]
+            best = {
+                "trial": state.best.id,
+                goal.name: state.best.values[goal.name],
+                "unit": goal.unit,
+            }
+        rows.append(
+            {
+                "name": record.name,
+                "status": record.status.value,
+                "engine": spec.strategy.engine,
+                "adapter": spec.adapter["type"],
+                "budget": {
+                    "experiments": spec.budget.experiments,
+                    "used": state.budget_used,
+                },
+                "trials": len(state.trials),
+                "best": best,
+                "pareto": None if state.single_goal else len(state.pareto),
+                "created_at": record.created_at.isoformat()
+                if record.created_at
+                else None,
+            }
+        )
+    return rows
 
 
 def held_out_check(store: Store, name: str) -> dict[str, Any]:
@@ -125,7 +161,9 @@ def _driver(store: Store, name: str) -> dict[str, Any] | None:
     }
 
 
-def trial_document(t: Trial) -> dict[str, Any]:
+def trial_document(t: Trial, spec: CampaignSpec) -> dict[str, Any]:
+    """One trial as `inspect`, the status document, `--explain` and `export` show
+    it; `formula` is the atom-fraction formula of an element campaign's trial."""
     return {
         "id": t.id,
         "iteration": t.iteration,
@@ -134,6 +172,7 @@ def trial_document(t: Trial) -> dict[str, Any]:
         "phase": t.phase,
         "strategy": t.strategy,
         "composition": t.composition,
+        "formula": formula(spec.space.composition, t.composition),
         "parameters": t.parameters,
         "measurements": t.values,
         "acquisition_value": t.acquisition_value,

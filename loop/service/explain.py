@@ -43,6 +43,10 @@ PHASES = {
     TrialPhase.RANDOM: "random: a uniform sample of the feasible space (the random engine, "
     "or too few measurements for a model)",
     TrialPhase.SOBOL: "sobol: the next point of a space-filling sequence (the sobol engine)",
+    TrialPhase.IMPORTED: "imported: a past measurement from a file (`loop import`); "
+    "loop did not choose it and it spent none of the budget",
+    TrialPhase.MANUAL: "manual: chosen by the lab, not by loop; the measurement was "
+    "entered by hand (`loop tell` or `Campaign.tell`)",
 }
 
 
@@ -67,7 +71,7 @@ def explain_trial(
     }
     return ExplainDocument(
         campaign=name,
-        trial=TrialDocument.model_validate(trial_document(trial)),
+        trial=TrialDocument.model_validate(trial_document(trial, spec)),
         phase=trial.phase,
         reason=PHASES[trial.phase],
         acquisition=Acquisition(

@@ -11,6 +11,11 @@ nested parts (metadata, events, provenance) as JSON text.
 
 Numbers are written so that they read back exactly: CSV uses Python's shortest
 round-tripping repr; JSON, which has no NaN or infinity, writes those as null.
+
+A CSV text cell that a spreadsheet would run as a formula (it starts with `=`,
+`+`, `-`, `@`, a tab or a carriage return: a robot's failure reason
+`=HYPERLINK(...)`) is written with a leading single quote, as OWASP advises;
+numbers, negative ones included, are written as numbers.
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ FORMATS = ("csv", "json")
 
 def export_trials(store: Store, name: str) -> list[dict[str, Any]]:
     """The trial documents of campaign *name*, oldest first, each with its events."""
-    store.get_campaign(name)
-    return [_document(store, name, t) for t in store.trials(name)]
+    spec = load_spec(store.get_campaign(name))
+    return [_document(store, spec, t) for t in store.trials(name)]
 
 
 def render(store: Store, name: str, fmt: str) -> str:
@@ -49,11 +54,11 @@ def render(store: Store, name: str, fmt: str) -> str:
     return to_csv(spec, docs)
 
 
-def _document(store: Store, name: str, t: Trial) -> dict[str, Any]:
+def _document(store: Store, spec: CampaignSpec, t: Trial) -> dict[str, Any]:
     m = t.measurement or t.voided
     return {
-        "campaign": name,
-        **trial_document(t),
+        "campaign": spec.name,
+        **trial_document(t, spec),
         "seed": t.seed,
         "propose_seconds": t.provenance.get("propose_seconds"),
         "provenance": t.provenance,
@@ -128,6 +133,8 @@ def csv_columns(spec: CampaignSpec, docs: list[dict[str, Any]]) -> list[str]:
             f"composition.{c}"
             for c in names(list(spec.space.components), "composition")
         ),
+        # element campaigns: the atom-fraction formula beside the amounts
+        *(["formula"] if any(d.get("formula") for d in docs) else []),
         *(
             f"parameter.{p}"
             for p in names([p.name for p in spec.space.parameters], "parameters")
@@ -179,12 +186,25 @@ def _flat(d: dict[str, Any]) -> dict[str, Any]:
             received_at=m["received_at"],
             metadata=_json(m["metadata"]),
         )
+    if d.get("formula"):
+        row["formula"] = d["formula"]
     row["events"] = _json(d["events"])
     row["provenance"] = _json(d["provenance"])
     return row
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(text: str) -> str:
+    """*text* as a CSV cell no spreadsheet runs: a leading `'` before a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return inert(value)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -351,28 +351,10 @@ def _check_measurement(
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Values named, complete and in the declared units; the units stored with them."""
     declared = {o.name: o for o in spec.objectives}
-    problems = []
-    for name in body.values:
-        if name not in declared:
-            problems.append(
-                FieldProblem(
-                    f"/values/{name}",
-                    f"unknown objective '{name}'; this campaign measures "
-                    f"{', '.join(declared)}",
-                )
-            )
-    for name, objective in declared.items():
-        value = body.values.get(name)
-        if value is None:
-            problems.append(FieldProblem(f"/values/{name}", "missing"))
-        elif objective.transform == "log" and value <= 0:
-            problems.append(
-                FieldProblem(
-                    f"/values/{name}",
-                    f"{value} is not positive, but '{name}' is modelled on a log "
-                    "scale; report a failed run through /failure instead",
-                )
-            )
+    problems = [
+        FieldProblem(f"/values/{name}", message)
+        for name, message in value_problems(spec, body.values)
+    ]
     for name, unit in (body.units or {}).items():
         if name not in declared:
             problems.append(
@@ -395,6 +377,38 @@ def _check_measurement(
 
 
 # --------------------------------------------------------------- documents
+def value_problems(
+    spec: CampaignSpec, values: dict[str, float]
+) -> list[tuple[str, str]]:
+    """(objective, what is wrong) for measured *values*: every objective present,
+    none unknown, finite, positive under `transform: log`. The robot API and
+    `loop tell` / `Campaign.tell` check measurements with this one rule."""
+    declared = {o.name: o for o in spec.objectives}
+    problems = [
+        (
+            name,
+            f"unknown objective '{name}'; this campaign measures {', '.join(declared)}",
+        )
+        for name in values
+        if name not in declared
+    ]
+    for name, objective in declared.items():
+        value = values.get(name)
+        if value is None:
+            problems.append((name, "missing"))
+        elif not math.isfinite(value):
+            problems.append((name, f"{value} is not a finite number"))
+        elif objective.transform == "log" and value <= 0:
+            problems.append(
+                (
+                    name,
+                    f"{value} is not positive, but '{name}' is modelled on a log "
+                    "scale; report the run as failed instead",
+                )
+            )
+    return problems
+
+
 def work_document(spec: CampaignSpec, trial: Trial) -> WorkDocument:
     """What a claim hands a robot: the trial, its lease and what to measure."""
     return WorkDocument(

@@ -119,6 +119,31 @@ def run_campaign(
         return _run_push(store, spec, engine, adapter, report, lease, breaker)
 
 
+def propose_batch(store: Store, name: str, n: int | None = None) -> list[Trial]:
+    """Propose and store up to *n* trials (default `batch_size`) without
+    evaluating them: the Python API's `ask`. It holds the driver lease while it
+    writes, so it never races a running `loop run`, and stores through the same
+    path as the driver (budget-checked, with the model fit that proposed them).
+    Returns the new trials; none when the budget is spent or the space is.
+    """
+    ensure_threads()
+    spec = load_spec(store.get_campaign(name))
+    adapter = _adapter(spec)
+    pool = adapter.pool() if isinstance(adapter, PoolAdapter) else None
+    check_strategy(spec.strategy.engine, spec, pooled=pool is not None)
+    engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
+    with driving(store, name) as lease:
+        _check(lease)
+        trials = store.trials(name)
+        slots = spec.budget.experiments - sum(1 for t in trials if t.spends_budget)
+        count = min(spec.strategy.batch_size if n is None else n, slots)
+        if count <= 0:
+            return []
+        before = {t.id for t in trials}
+        _propose(spec, engine, store, name, count, lambda _p: None, 0)
+        return [t for t in store.trials(name) if t.id not in before]
+
+
 def _run_push(
     store: Store,
     spec: CampaignSpec,
@@ -201,7 +226,7 @@ def _push_loop(
             running[trial.id] = request
         free = executor.capacity - len(running)
         if len(starting) == len(waiting) and free > 0 and (refill or not running):
-            committed = sum(1 for t in trials if t.status.spends_budget)
+            committed = sum(1 for t in trials if t.spends_budget)
             slots = budget - committed
             if slots <= 0 and not running:
                 # everything left is in flight elsewhere (e.g. needs review)
@@ -302,7 +327,7 @@ def _run_pull(
             return _summary(spec, trials, finished=True)
         breaker.check(store, trials)
         in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
-        committed = sum(1 for t in trials if t.status.spends_budget)
+        committed = sum(1 for t in trials if t.spends_budget)
         slots = min(spec.strategy.batch_size - len(in_flight), budget - committed)
         if slots > 0:
             iteration = max((t.iteration for t in trials), default=-1) + 1
@@ -328,7 +353,7 @@ def _run_pull(
             # what is left of the budget waits on an operator (needs review)
             store.update_campaign(name, status=CampaignStatus.NEEDS_REVIEW)
             return _summary(spec, trials, finished=False)
-        message = f"waiting for robots: {len(in_flight)} in flight"
+        message = f"waiting for measurements: {len(in_flight)} in flight"
         if message != last:
             report(_progress(spec, trials, message))
             last = message

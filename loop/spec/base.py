@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -21,6 +22,51 @@ class SpecModel(BaseModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """Refuse true/false where a number belongs: pydantic would read
+        `experiments: true` as 1 (issue 15)."""
+        if isinstance(data, dict):
+            fail(
+                [
+                    (
+                        "true/false is not a number",
+                        "write a number here (true and false are not numbers)",
+                        str(key),
+                    )
+                    for key, value in data.items()
+                    if key in cls.model_fields
+                    and _numeric(cls.model_fields[key].annotation)
+                    and _has_bool(value)
+                ]
+            )
+        return data
+
+
+def _types(annotation: Any) -> set[Any]:
+    """Every type named in *annotation*, through unions, containers and Annotated."""
+    found = {typing.get_origin(annotation) or annotation}
+    for arg in typing.get_args(annotation):
+        found |= _types(arg)
+    return found
+
+
+def _numeric(annotation: Any) -> bool:
+    """Whether a field holds numbers and never true/false (nor anything at all)."""
+    types = _types(annotation)
+    return bool(types & {int, float}) and not types & {bool, Any, object}
+
+
+def _has_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, list | tuple):
+        return any(_has_bool(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_bool(v) for v in value.values())
+    return False
 
 
 class FrozenDict(dict[K, V]):

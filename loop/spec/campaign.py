@@ -26,6 +26,8 @@ from loop.spec.strategy import Acquisition, Budget, Strategy
 
 #: Validation context key: False skips the adapter's own `check` (see `validate`).
 CHECK_ADAPTER = "check_adapter"
+#: Longest campaign description, in characters (longer notes belong in a file).
+DESCRIPTION_LIMIT = 10_000
 CAMPAIGN_NAME = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
 
 
@@ -60,7 +62,7 @@ class CampaignSpec(SpecModel):
 
     schema_version: Literal[1]
     name: Annotated[str, CAMPAIGN_NAME]
-    description: str = ""
+    description: str = Field("", max_length=DESCRIPTION_LIMIT)
     space: Space
     constraints: tuple[LinearConstraint, ...] = ()
     objectives: tuple[Objective, ...]

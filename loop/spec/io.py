@@ -7,7 +7,7 @@ raise `SpecError` listing every problem with its YAML path, line and a hint.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -37,11 +37,120 @@ _HINTS = {
     "greater_than": "use a larger value",
     "greater_than_equal": "use a larger value",
     "less_than_equal": "use a smaller value",
+    "string_too_long": "shorten it (longer notes belong in a file beside the campaign)",
 }
 
 
+#: Deepest nesting of lists and mappings a campaign file may have (aliases
+#: included); real campaigns need fewer than ten levels.
+MAX_DEPTH = 64
+#: Most nodes that aliases (`*name`) may add to a file once expanded: a few
+#: reused blocks are fine, a "billion laughs" file is refused before it grows.
+MAX_ALIAS_NODES = 10_000
+
+
+class _TooComplexError(yaml.MarkedYAMLError):
+    """A YAML file nested too deep or with aliases that expand too far."""
+
+
 class _LineLoader(yaml.SafeLoader):
-    """Safe YAML loader (duplicate keys are found on the node tree, with their paths)."""
+    """Safe YAML loader (duplicate keys are found on the node tree, with their paths).
+
+    Bounded: nesting deeper than `MAX_DEPTH` and aliases expanding to more than
+    `MAX_ALIAS_NODES` nodes (or referring to themselves) are refused while the
+    node tree is composed, before anything walks or constructs it, so a small
+    hostile file can take neither the memory nor the stack.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._expanded = 0
+        self._open: set[str | None] = set()  # anchors of blocks being composed
+        # node id -> (nodes, depth) once expanded; None while being measured
+        self._sizes: dict[int, tuple[int, int] | None] = {}
+
+    # the scanner would look ahead through every unclosed bracket (quadratic
+    # time) before the composer saw the first one: it stops at the limit too
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            self._too_deep(self.get_mark())
+        super().fetch_flow_collection_start(token_class)
+
+    def add_indent(self, column: int) -> bool:
+        if len(self.indents) >= MAX_DEPTH:
+            self._too_deep(self.get_mark())
+        return bool(super().add_indent(column))
+
+    @staticmethod
+    def _too_deep(mark: Any) -> NoReturn:
+        raise _TooComplexError(
+            problem=f"lists and mappings nested more than {MAX_DEPTH} deep",
+            problem_mark=mark,
+        )
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        mark = self.peek_event().start_mark
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                self._too_deep(mark)
+            event = self.peek_event()
+            alias = isinstance(event, yaml.AliasEvent)
+            if alias and event.anchor in self._open:
+                raise _TooComplexError(
+                    problem=f"the alias *{event.anchor} refers to the block that "
+                    "holds it",
+                    problem_mark=mark,
+                )
+            anchor = None if alias else event.anchor
+            if anchor is not None:
+                self._open.add(anchor)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._open.discard(anchor)
+            if alias and node is not None:
+                nodes, depth = self._measure(node, mark)
+                self._expanded += nodes
+                if self._expanded > MAX_ALIAS_NODES:
+                    raise _TooComplexError(
+                        problem=f"aliases (*name) expand the file by more than "
+                        f"{MAX_ALIAS_NODES} values",
+                        problem_mark=mark,
+                    )
+                if self._depth + depth - 1 > MAX_DEPTH:
+                    raise _TooComplexError(
+                        problem=f"an alias (*name) nests lists and mappings more "
+                        f"than {MAX_DEPTH} deep",
+                        problem_mark=mark,
+                    )
+            return node
+        finally:
+            self._depth -= 1
+
+    def _measure(self, node: yaml.Node, mark: Any) -> tuple[int, int]:
+        """(values, depth) of *node* with every alias inside it expanded."""
+        key = id(node)
+        if key in self._sizes:
+            known = self._sizes[key]
+            assert known is not None  # `_open` refuses an alias inside its anchor
+            return known
+        self._sizes[key] = None
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        nodes, depth = 1, 1
+        for child in children:
+            n, d = self._measure(child, mark)
+            nodes += n
+            depth = max(depth, d + 1)
+            if nodes > MAX_ALIAS_NODES or depth > MAX_DEPTH:
+                break  # too big already: the caller refuses it
+        self._sizes[key] = (nodes, depth)
+        return nodes, depth
 
 
 def loads(text: str, source: str = "<string>") -> CampaignSpec:
@@ -112,6 +221,16 @@ def _parse(text: str, source: str) -> tuple[Any, dict[str, int]]:
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
+    except _TooComplexError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        problem = Problem(
+            "",
+            f"YAML too complex: {exc.problem}",
+            "write the campaign out plainly: no deep nesting, and anchors (&name) "
+            "with aliases (*name) only for a few small reused blocks",
+            line,
+        )
+        raise SpecError([problem], source) from None
     except yaml.MarkedYAMLError as exc:
         raise SpecError([_syntax_problem(exc)], source) from None
     except yaml.YAMLError as exc:

@@ -6,7 +6,7 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from loop.errors import FitError
 from loop.spec.base import SpecModel, fail
@@ -24,7 +24,7 @@ class Objective(SpecModel):
 
     name: Annotated[str, NAME]
     direction: Literal["minimize", "maximize"]
-    unit: str | None = None
+    unit: str | None = Field(None, max_length=64)
     threshold: float | None = None
     role: Literal["objective", "constraint"] = "objective"
     #: `log`: model the logarithm (for positive quantities spanning decades,

@@ -33,7 +33,7 @@ class ContinuousParameter(SpecModel):
     type: Literal["continuous"]
     name: Annotated[str, NAME]
     bounds: tuple[float, float]
-    unit: str | None = None
+    unit: str | None = Field(None, max_length=64)
 
     @model_validator(mode="after")
     def _check_bounds(self) -> ContinuousParameter:
@@ -60,7 +60,7 @@ class IntegerParameter(SpecModel):
     type: Literal["integer"]
     name: Annotated[str, NAME]
     bounds: tuple[int, int]
-    unit: str | None = None
+    unit: str | None = Field(None, max_length=64)
 
     @model_validator(mode="after")
     def _check_bounds(self) -> IntegerParameter:

@@ -196,12 +196,50 @@ def storage_failure(exc: DBAPIError) -> StorageError | None:
     return None
 
 
-def make_engine(url: str, *, read_only: bool = False) -> Engine:
+#: The hint given for a SQLite URL that names no file.
+NO_FILE_HINT = (
+    "give --db (or LOOP_DB) a file path, e.g. sqlite:///loop.db or "
+    "sqlite:////var/lib/loop/loop.db; if it came from a variable, check that "
+    "the variable is set"
+)
+
+
+def in_memory(url: str) -> bool:
+    """Whether *url* is a SQLite database that lives only in memory: no path
+    (`sqlite://`, `sqlite:///`, an unset variable after the slashes),
+    `:memory:`, or a `file::memory:` / `mode=memory` URI."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return False
+    if not parsed.drivername.startswith("sqlite"):
+        return False
+    database = (parsed.database or "").strip()
+    return (
+        database in ("", ":memory:")
+        or database.startswith("file::memory:")
+        or "mode=memory" in database
+        or parsed.query.get("mode") == "memory"
+    )
+
+
+def make_engine(
+    url: str, *, read_only: bool = False, allow_memory: bool = False
+) -> Engine:
     """An engine for a supported URL; `BadInputError` for anything else.
 
     With *read_only* the database refuses every write: SQLite files are opened
-    with `mode=ro`, PostgreSQL transactions begin READ ONLY.
+    with `mode=ro`, PostgreSQL transactions begin READ ONLY. An in-memory SQLite
+    database (`in_memory`) keeps nothing once the process ends, so it is
+    refused unless *allow_memory* (only for loop's own throwaway stores, never
+    from a command-line option).
     """
+    if not allow_memory and in_memory(url):
+        raise BadInputError(
+            f"--db {redact_url(url)!r} names no database file: SQLite would keep "
+            "the campaign in memory and lose every result when the command ends",
+            NO_FILE_HINT,
+        )
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -325,7 +363,8 @@ def quick_check(path: Path) -> None:
         f"the database file {path} is damaged: PRAGMA quick_check says: {said}",
         "loop left the file untouched; stop every loop process using it, keep "
         "the damaged file aside, and restore the last backup made with `loop db "
-        "backup` (never copy a live database with cp)",
+        f"backup` (never copy a live database with cp); `sqlite3 {path} 'PRAGMA "
+        "integrity_check'` lists every problem",
     )
 
 

@@ -75,10 +75,17 @@ class Store:
     """Campaigns, trials and measurements in a SQL database."""
 
     def __init__(
-        self, url: str = DEFAULT_URL, *, create: bool = True, read_only: bool = False
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        create: bool = True,
+        read_only: bool = False,
+        allow_memory: bool = False,
     ) -> None:
         """Open (with *create*, make) the database at *url*; *read_only* (for
-        inspect and export) connects so that the database refuses every write."""
+        inspect and export) connects so that the database refuses every write.
+        An in-memory SQLite URL is refused (it would keep nothing) unless
+        *allow_memory*, which only loop's own throwaway stores pass."""
         if read_only and create:
             raise ValueError("a read-only Store cannot create a database")
         self.url = url
@@ -95,7 +102,7 @@ class Store:
             )
         if path is not None and create:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = make_engine(url, read_only=read_only)
+        self.engine = make_engine(url, read_only=read_only, allow_memory=allow_memory)
         try:
             self._prepare(create)
         except OperationalError as exc:  # schema checks outside transaction()
@@ -261,6 +268,7 @@ class Store:
                 .select_from(TrialRow)
                 .where(TrialRow.campaign_id == cid)
                 .where(col(TrialRow.status).not_in(["abandoned", "stale"]))
+                .where(TrialRow.phase != "imported")  # past data spends no budget
             ).one()
             if committed + len(proposals) > budget:
                 raise StorageError(

@@ -112,3 +112,27 @@ def test_bench_prints_the_rows_dropped_from_the_pool_with_their_reason(
     doc = json.loads(out.read_text())
     assert doc["pool_rows"] == 6
     assert doc["dropped"] == {"missing value": 2, "objective not finite": 1}
+
+
+def test_bench_in_a_log_prints_a_line_per_run_and_an_unsqueezed_table(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Not a terminal (CliRunner, a pipe, a CI log): no progress bar redrawn in
+    place but one line per finished run, and the table at its natural width."""
+    monkeypatch.chdir(ROOT)
+    args = ["bench", str(CAMPAIGNS / "perovskite-replay.yaml"), "--strategies",
+            "random", "--seeds", "2", "--budget", "4"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "bench 1/2 random seed 0" in result.stdout
+    assert "bench 2/2 random seed 1" in result.stdout
+    assert "strategy" in result.stdout and "strat…" not in result.stdout
+    assert "to best (median)" in result.stdout
+    markdown = CliRunner().invoke(app, [*args, "--format", "markdown"])
+    assert markdown.exit_code == 0, markdown.output
+    assert "| strategy | top-5 % found |" in markdown.stdout
+    assert "| random |" in markdown.stdout
+    as_json = CliRunner().invoke(app, [*args, "--format", "json"])
+    start = as_json.stdout.index("{")
+    doc = json.loads(as_json.stdout[start:])
+    assert doc["seeds"] == 2 and set(doc["summary"]) == {"random"}

@@ -60,6 +60,8 @@ PUSH_POINTS: dict[str, list[str]] = {
 }
 PULL_POINTS = ["after_reap"]
 API_POINTS = ["ingest_mid_txn"]
+#: `loop import` (tests/service/test_import.py kills it there)
+IMPORT_POINTS = ["import_mid_txn"]
 #: Points inside adapters, covered by the adapter's crash tests.
 ADAPTER_POINTS = ["after_dft_submit"]
 
@@ -146,7 +148,13 @@ def test_every_point_is_placed_once_in_the_code_and_covered_here() -> None:
         for path in (ROOT / package).rglob("*.py"):
             calls.update(re.findall(r'\bfault\("(\w+)"\)', path.read_text()))
     assert set(calls) == set(faults.POINTS)
-    covered = [*PUSH_POINTS, *PULL_POINTS, *API_POINTS, *ADAPTER_POINTS]
+    covered = [
+        *PUSH_POINTS,
+        *PULL_POINTS,
+        *API_POINTS,
+        *ADAPTER_POINTS,
+        *IMPORT_POINTS,
+    ]
     assert sorted(covered) == sorted(faults.POINTS)
     # adapter points are killed and resumed by their adapter's own suite
     dft_crash = ROOT / "tests" / "adapters" / "dft" / "test_dft_crash.py"

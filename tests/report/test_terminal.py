@@ -63,7 +63,13 @@ def test_inspect_prints_the_sparkline_under_the_table(single: Finished) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.rstrip("\n").splitlines()
     bottom = max(i for i, line in enumerate(lines) if line.startswith("└"))
-    (spark,) = lines[bottom + 1 :]
+    # the sparkline, then the model check of stored predictions
+    spark, check, *hint = lines[bottom + 1 :]
+    assert check.startswith("model check  conductivity: predicted before measured")
+    assert hint == [
+        "cross-validated calibration and the failure model: loop report "
+        f"{single.spec.name}"
+    ]
     best = single.data.progress["best"]["conductivity"]
     assert spark == (
         f"best so far  conductivity (maximize)  {sparkline(best)}  {best[-1]:.6g} mS/cm"

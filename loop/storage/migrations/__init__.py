@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,7 +240,7 @@ def upgrade(url: str) -> Upgrade:
 
     engine = open_engine(url)
     try:
-        with _ALEMBIC, engine.begin() as conn:
+        with _refused_writes(url), _ALEMBIC, engine.begin() as conn:
             state = read_state(conn)
             if state.fresh:
                 create(conn)
@@ -297,14 +299,17 @@ def status(url: str) -> DbState:
     """The state of the database at *url* (read only)."""
     engine = open_engine(url, read_only=True)
     try:
-        return _read(engine)
+        with _refused_writes(url):
+            return _read(engine)
     finally:
         engine.dispose()
 
 
 def open_engine(url: str, *, read_only: bool = False) -> Engine:
-    """An engine for `loop db`; a missing SQLite file is refused, never created."""
-    from loop.storage.connection import make_engine, sqlite_path
+    """An engine for `loop db`; a missing SQLite file is refused, never created,
+    and an existing one must pass `PRAGMA quick_check` first (a damaged file
+    is never reported as up to date, nor written to)."""
+    from loop.storage.connection import make_engine, quick_check, sqlite_path
 
     path = sqlite_path(url)
     if path is not None and not path.exists():
@@ -312,7 +317,38 @@ def open_engine(url: str, *, read_only: bool = False) -> Engine:
             f"no database at {path}",
             "check --db / LOOP_DB; `loop run FILE.yaml` creates a new database",
         )
+    if path is not None:
+        quick_check(path)
     return make_engine(url, read_only=read_only)
+
+
+@contextmanager
+def _refused_writes(url: str) -> Iterator[None]:
+    """The database's refusals (a read-only file, a full disk, a file damaged
+    past what quick_check saw) as a `StorageError` naming it, never a bug."""
+    from loop.storage.connection import sqlite_path, storage_failure
+
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        path = sqlite_path(url)
+        where = str(path) if path is not None else shown(url)
+        said = str(exc.orig)
+        if "readonly" in said or "read-only" in said or "25006" in said:
+            raise StorageError(
+                f"cannot write to the database {where}: {said}; nothing was changed",
+                "check that you may write the file and its directory (SQLite "
+                "writes a journal beside it): `ls -l` both, or run as the "
+                "database's owner",
+            ) from exc
+        failure = storage_failure(exc)
+        raise StorageError(
+            f"the database {where} refused the operation: {said}",
+            (failure.hint + "; " if failure is not None else "")
+            + "if the file is damaged, check it with `sqlite3 FILE 'PRAGMA "
+            "integrity_check'` and restore the last backup made with `loop db "
+            "backup`",
+        ) from exc
 
 
 def sql_script(dialect: str, target: str = "head", start: str | None = None) -> str:

@@ -34,13 +34,14 @@ class Backup:
 
 def backup(url: str, target: Path) -> Backup:
     """Copy the SQLite database at *url* to the new file *target*."""
-    from loop.storage.connection import sqlite_path
+    from loop.storage.connection import NO_FILE_HINT, sqlite_path
 
     source = sqlite_path(url)
     if source is None:
         if url.startswith("sqlite"):
             raise BadInputError(
-                "an in-memory database cannot be backed up", "give a file URL"
+                f"--db {url!r} names no database file: there is nothing to back up",
+                NO_FILE_HINT,
             )
         raise BadInputError(
             f"`loop db backup` copies SQLite databases; {shown(url)} is not one",

@@ -1,0 +1,176 @@
+"""A measurement entered by hand: for a proposed trial, or for a point never proposed.
+
+`loop tell` and `loop.Campaign.tell` share this. Values are checked as the
+robot API checks them (`lab.value_problems`: every objective, finite, positive
+under a log transform); an off-plan configuration must obey every rule of the
+campaign's space (`spec.rules.violations`). A proposed trial is completed as a
+robot's post would complete it; an off-plan one becomes a trial of phase
+`manual` with its measurement, in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loop.campaign_state import load_spec
+from loop.errors import BadInputError, NotFoundError
+from loop.records import Proposal, Trial, TrialPhase, TrialStatus
+from loop.service.lab import value_problems
+from loop.spec import CampaignSpec
+from loop.spec.formulas import parse_formula
+from loop.spec.rules import violations
+from loop.storage import Store
+from loop.storage.manual import add_measured_trial
+
+#: Statuses a told measurement completes (a robot's claim included: the lab knows).
+OPEN = (TrialStatus.PENDING, TrialStatus.CLAIMED, TrialStatus.STARTED)
+
+
+def tell(
+    store: Store,
+    name: str,
+    values: dict[str, float],
+    *,
+    trial_id: int | None = None,
+    composition: dict[str, float] | str | None = None,
+    parameters: dict[str, Any] | None = None,
+    source: str = "tell",
+) -> Trial:
+    """Store *values* for trial *trial_id*, or for the configuration given."""
+    spec = load_spec(store.get_campaign(name))
+    problems = value_problems(spec, values)
+    if problems:
+        raise BadInputError(
+            "; ".join(f"value of '{n}': {why}" for n, why in problems),
+            "give every objective a finite number, e.g. "
+            + " ".join(f"--value {o.name}=..." for o in spec.objectives),
+        )
+    values = {k: float(v) for k, v in values.items()}
+    units = {o.name: o.unit for o in spec.objectives if o.unit}
+    if trial_id is not None:
+        if composition is not None or parameters:
+            raise BadInputError(
+                "give either a trial id or a configuration, not both",
+                "a proposed trial's configuration is already stored",
+            )
+        return _complete(store, name, trial_id, values, units, source)
+    if composition is None and spec.space.composition is not None:
+        raise BadInputError(
+            "no trial id and no composition",
+            "name a proposed trial (--trial ID) or give the composition measured",
+        )
+    amounts = configuration(spec, composition, parameters or {})
+    proposal = Proposal(
+        composition=amounts[0],
+        parameters=amounts[1],
+        phase=TrialPhase.MANUAL,
+        strategy="manual",
+    )
+    return add_measured_trial(
+        store,
+        name,
+        proposal,
+        values,
+        spec.budget.experiments,
+        units=units,
+        source=source,
+    )
+
+
+def configuration(
+    spec: CampaignSpec,
+    composition: dict[str, float] | str | None,
+    parameters: dict[str, Any],
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """The configuration in the campaign's terms, checked against every rule.
+
+    *composition* is a formula (element campaigns) or amounts by name; missing
+    components are 0. Parameters given as text are read by their declared type.
+    """
+    comp = spec.space.composition
+    if isinstance(composition, str):
+        assert comp is not None
+        amounts = parse_formula(comp, composition)
+    elif comp is not None:
+        given = dict(composition or {})
+        unknown = sorted(set(given) - set(comp.components))
+        if unknown:
+            raise BadInputError(
+                f"composition: unknown component {', '.join(unknown)}",
+                f"the components are {', '.join(comp.components)}",
+            )
+        amounts = {c: float(given.get(c, 0.0)) for c in comp.components}
+    else:
+        amounts = {}
+    typed = _typed_parameters(spec, parameters)
+    broken = violations(spec, amounts, typed)
+    if broken:
+        raise BadInputError(
+            f"the configuration is outside campaign '{spec.name}': "
+            + "; ".join(broken),
+            "check the amounts sum to the total and every value is within its "
+            "bounds (docs/how-to/bring-your-data.md)",
+        )
+    return amounts, typed
+
+
+def _typed_parameters(spec: CampaignSpec, given: dict[str, Any]) -> dict[str, Any]:
+    declared = {p.name: p for p in spec.space.parameters}
+    unknown = sorted(set(given) - set(declared))
+    missing = sorted(set(declared) - set(given))
+    if unknown or missing:
+        said = [f"unknown {', '.join(unknown)}"] if unknown else []
+        said += [f"missing {', '.join(missing)}"] if missing else []
+        raise BadInputError(
+            f"parameters: {'; '.join(said)}",
+            f"give every parameter of the campaign: {', '.join(declared) or 'none'}",
+        )
+    out: dict[str, Any] = {}
+    for name, raw in given.items():
+        p = declared[name]
+        try:
+            if p.type == "continuous":
+                out[name] = float(raw)
+            elif p.type == "integer":
+                out[name] = int(raw)
+            else:
+                out[name] = str(raw)
+        except ValueError:
+            raise BadInputError(
+                f"parameter {name}: '{raw}' is not a{'n integer' if p.type == 'integer' else ' number'}",
+                f"give {name}=<{p.type}>",
+            ) from None
+    return out
+
+
+def _complete(
+    store: Store,
+    name: str,
+    trial_id: int,
+    values: dict[str, float],
+    units: dict[str, str],
+    source: str,
+) -> Trial:
+    trials = {t.id: t for t in store.trials(name)}
+    trial = trials.get(trial_id)
+    if trial is None:
+        raise NotFoundError(
+            f"campaign '{name}' has no trial {trial_id}",
+            f"list its trials with `loop inspect {name}`",
+        )
+    if trial.status not in OPEN:
+        raise BadInputError(
+            f"trial {trial_id} is {trial.status.value}; only a pending, claimed or "
+            "started trial can be measured",
+            "a trial is measured once; for a new measurement of the same "
+            "configuration, tell it as an off-plan point (--composition ...)",
+        )
+    store.complete(
+        trial_id,
+        trial.attempt,
+        values,
+        units=units,
+        source=source,
+        expected=OPEN,
+    )
+    return next(t for t in store.trials(name) if t.id == trial_id)
