@@ -146,6 +146,11 @@ class TrialDocument(Document):
     predicted_mean: dict[str, float]
     predicted_sd: dict[str, float]
     failure_reason: str | None
+    voided: dict[str, float] | None = Field(
+        None,
+        description="values an operator voided (`loop trial void`): kept, but "
+        "counted nowhere (model, best, Pareto front)",
+    )
 
 
 class DriverDocument(Document):

@@ -125,6 +125,13 @@ class StorageError(LoopError):
     code = "storage"
 
 
+class CampaignPausedError(LoopError):
+    """The driver stopped a campaign an operator must look at (exit 1), e.g. the
+    failure breaker after too many failures in a row; `loop resume` continues."""
+
+    code = "campaign_paused"
+
+
 class TrialStateError(LoopError):
     """A trial was not in the state a transition expected (someone else won)."""
 

@@ -26,8 +26,9 @@ class TrialStatus(StrEnum):
            └──withdrawn, never claimed──► STALE
         any non-terminal ──abandon──► ABANDONED
 
-    COMPLETED, FAILED, ABANDONED and STALE are terminal: they never change again.
-    FAILED means the experiment ran and gave no usable value (no retry left); the
+    COMPLETED, FAILED, ABANDONED and STALE are terminal: neither the driver nor a
+    robot ever changes them again (only an operator's `loop trial retry` puts a
+    FAILED trial back to PENDING, see `OPERATOR_TRANSITIONS`). FAILED means the experiment ran and gave no usable value (no retry left); the
     engine learns from it but never regresses on it. ABANDONED and STALE free their
     budget slot; COMPLETED and FAILED spend it.
     """
@@ -112,6 +113,12 @@ TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
 }
 
 
+#: What only an operator may do on top of `TRANSITIONS` (`loop trial retry`).
+OPERATOR_TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
+    TrialStatus.FAILED: frozenset({TrialStatus.PENDING}),
+}
+
+
 class TrialPhase(StrEnum):
     """How a trial's configuration was chosen (stored with the trial, shown by
     `inspect` and `--explain`)."""
@@ -138,7 +145,9 @@ class CampaignStatus(StrEnum):
     ACTIVE while trials remain to be proposed or measured; COMPLETED when the
     budget is spent; EXHAUSTED when the space holds no new feasible point (or a
     replay's pool is empty); NEEDS_REVIEW when the driver stopped on trials an
-    operator must look at. `loop resume` turns NEEDS_REVIEW back into ACTIVE.
+    operator must look at, or paused the campaign because too many trials
+    failed in a row (the failure breaker, `budget.max_consecutive_failures`).
+    `loop resume` turns NEEDS_REVIEW back into ACTIVE.
     """
 
     ACTIVE = "active"
@@ -197,7 +206,12 @@ class Trial(Proposal):
     status: TrialStatus
     attempt: int
     failure_reason: str | None = None
+    #: The measurement that counts (model, best, Pareto front); None when the
+    #: trial has none or an operator voided it.
     measurement: Measurement | None = None
+    #: A measurement an operator voided (`loop trial void`): kept and shown, but
+    #: it counts nowhere; the experiment still spent its budget.
+    voided: Measurement | None = None
     lease_expires_at: datetime | None = None
     claimed_by_key: int | None = None
     started_at: datetime | None = None

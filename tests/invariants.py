@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from loop.records import TRANSITIONS, TrialStatus
+from loop.records import OPERATOR_TRANSITIONS, TRANSITIONS, TrialStatus
 from loop.storage import Store
 from loop.storage.inbox import submissions
 from loop.storage.tables import (
@@ -163,7 +163,7 @@ def _events(trials: list[TrialRow], events: list[TrialEventRow]) -> list[str]:
                     f"trial {t.id}: event {after.id} starts from {after.from_status} "
                     f"but the trial was {before.to_status}"
                 )
-            if not _legal(after.from_status, after.to_status):
+            if not _legal(after.from_status, after.to_status, after.details):
                 out.append(
                     f"trial {t.id}: illegal transition {after.from_status} -> "
                     f"{after.to_status} (event {after.id})"
@@ -179,11 +179,23 @@ def _events(trials: list[TrialRow], events: list[TrialEventRow]) -> list[str]:
     return out
 
 
-def _legal(old: str | None, new: str) -> bool:
+def _legal(old: str | None, new: str, details: dict | None = None) -> bool:
+    """A lifecycle transition; with an operator's event (`loop trial`), also
+    `OPERATOR_TRANSITIONS` and void/amend, which keep a completed trial so."""
+    operator = bool((details or {}).get("operator"))
     try:
-        return old is not None and TrialStatus(new) in TRANSITIONS[TrialStatus(old)]
+        if old is None:
+            return False
+        before, after = TrialStatus(old), TrialStatus(new)
     except ValueError:
         return False
+    if after in TRANSITIONS[before]:
+        return True
+    if not operator:
+        return False
+    if before is after:
+        return before is TrialStatus.COMPLETED
+    return after in OPERATOR_TRANSITIONS.get(before, frozenset())
 
 
 def _distinct(trials: list[TrialRow]) -> list[str]:

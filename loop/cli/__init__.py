@@ -5,6 +5,7 @@
 - `bench`: replaying dataset campaigns to compare strategies;
 - `lab`: serve, `robots add|list|revoke`, `robot simulate` (labs with robots);
 - `report`: the HTML report;
+- `trial`: `trial void|amend|retry|abandon` (an operator's audited corrections);
 - `db`: `db version|upgrade|backup`;
 - `common`: the consoles, shared options and the error handling every command uses.
 
@@ -21,7 +22,7 @@ from typing import Annotated
 import typer
 
 from loop import __version__
-from loop.cli import bench, campaign, db, lab, measurements, report
+from loop.cli import bench, campaign, db, lab, measurements, report, trial
 from loop.cli.common import friendly, out
 
 app = typer.Typer(
@@ -86,6 +87,7 @@ app.command()(report.report)
 app.add_typer(lab.robots_app, name="robots")
 app.add_typer(lab.robot_app, name="robot")
 app.command()(campaign.export)
+app.add_typer(trial.trial_app, name="trial")
 app.add_typer(db.db_app, name="db")
 
 

@@ -336,9 +336,12 @@ def _print_table(doc: dict[str, Any]) -> None:
     for t in doc["trials"]:
         comp = " ".join(f"{k}{v:.3g}" for k, v in t["composition"].items() if v > 0)
         params = " ".join(f"{k}={v}" for k, v in t["parameters"].items())
+        voided = t.get("voided") or {}
         vals = [
             f"{t['measurements'][o['name']]:.5g}"
             if o["name"] in t["measurements"]
+            else f"({voided[o['name']]:.5g} voided)"
+            if o["name"] in voided
             else ""
             for o in objectives
         ]

@@ -263,5 +263,8 @@ def trial_row(spec: CampaignSpec, t: Trial) -> dict[str, Any]:
         "measured": {n: t.values[n] for n in names if n in t.values},
         "p_success": t.provenance.get("p_success"),
         "n_train": t.provenance.get("n_train"),
-        "failure_reason": t.failure_reason,
+        "failure_reason": t.failure_reason
+        if t.voided is None
+        else "measurement voided by an operator (counted nowhere): "
+        + ", ".join(f"{n} = {v:.6g}" for n, v in t.voided.values.items()),
     }

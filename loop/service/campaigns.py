@@ -179,4 +179,5 @@ def trial_document(t: Trial, spec: CampaignSpec) -> dict[str, Any]:
         "predicted_mean": t.predicted_mean,
         "predicted_sd": t.predicted_sd,
         "failure_reason": t.failure_reason,
+        "voided": dict(t.voided.values) if t.voided else None,
     }

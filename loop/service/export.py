@@ -55,7 +55,7 @@ def render(store: Store, name: str, fmt: str) -> str:
 
 
 def _document(store: Store, spec: CampaignSpec, t: Trial) -> dict[str, Any]:
-    m = t.measurement
+    m = t.measurement or t.voided
     return {
         "campaign": spec.name,
         **trial_document(t, spec),
@@ -72,6 +72,8 @@ def _document(store: Store, spec: CampaignSpec, t: Trial) -> dict[str, Any]:
             "source": m.source,
             "late": m.late,
             "received_at": _when(m.received_at),
+            # voided by an operator (`loop trial void`): shown, counted nowhere
+            "voided": t.voided is not None,
         },
         "lease_expires_at": _when(t.lease_expires_at),
         "started_at": _when(t.started_at),
@@ -144,6 +146,7 @@ def csv_columns(spec: CampaignSpec, docs: list[dict[str, Any]]) -> list[str]:
         "measurement_attempt",
         "source",
         "late",
+        "voided",
         "received_at",
         "metadata",
         *TRAILING,
@@ -179,6 +182,7 @@ def _flat(d: dict[str, Any]) -> dict[str, Any]:
             measurement_attempt=m["attempt"],
             source=m["source"],
             late=m["late"],
+            voided=m["voided"],
             received_at=m["received_at"],
             metadata=_json(m["metadata"]),
         )

@@ -14,11 +14,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from loop.campaign_state import CampaignState, budget_used, load_spec
 from loop.engine import CampaignEngine
-from loop.errors import LoopError
+from loop.errors import LoopError, TrialStateError
 from loop.faults import fault
 from loop.plugins import adapter_class
 from loop.ports import (
@@ -31,6 +32,7 @@ from loop.ports import (
     PushAdapter,
 )
 from loop.records import CampaignStatus, Proposal, Trial, TrialStatus
+from loop.service.breaker import Breaker
 from loop.service.executors import Executor, Finished, open_executor
 from loop.spec import CampaignSpec
 from loop.storage import Store
@@ -106,12 +108,15 @@ def run_campaign(
         trials = store.trials(name)
         if record.status == "needs_review":
             store.update_campaign(name, status=CampaignStatus.ACTIVE)
+        breaker = Breaker(spec, trials)
         starting = "resuming" if trials else "starting"
         if isinstance(adapter, PullAdapter):
             report(_progress(spec, trials, starting))
-            return _run_pull(store, spec, engine, adapter, report, poll_seconds, lease)
+            return _run_pull(
+                store, spec, engine, adapter, report, poll_seconds, lease, breaker
+            )
         report(_progress(spec, trials, starting + _where(spec)))
-        return _run_push(store, spec, engine, adapter, report, lease)
+        return _run_push(store, spec, engine, adapter, report, lease, breaker)
 
 
 def propose_batch(store: Store, name: str, n: int | None = None) -> list[Trial]:
@@ -146,13 +151,22 @@ def _run_push(
     adapter: PushAdapter,
     report: ProgressCallback,
     lease: Lease,
+    breaker: Breaker,
 ) -> RunSummary:
     """Propose, evaluate with the adapter (on the campaign's executor), repeat."""
     in_flight = adapter.max_in_flight if isinstance(adapter, JobAdapter) else None
     with open_executor(spec.executor, in_flight) as executor:
         try:
             return _push_loop(
-                store, spec, engine, adapter, report, lease, executor, in_flight
+                store,
+                spec,
+                engine,
+                adapter,
+                report,
+                lease,
+                executor,
+                in_flight,
+                breaker,
             )
         finally:
             # evaluations still waiting (on jobs that outlive us) stop waiting
@@ -169,6 +183,7 @@ def _push_loop(
     lease: Lease,
     executor: Executor,
     in_flight: int | None,
+    breaker: Breaker,
 ) -> RunSummary:
     """Keep the executor busy with claimed trials until the budget is spent.
 
@@ -179,6 +194,9 @@ def _push_loop(
     refilled instead: as soon as an evaluation finishes and
     nothing waits, new trials are proposed with those still running as pending
     points, so that many stay in flight.
+
+    When the failure breaker trips, nothing more is claimed or proposed; the
+    evaluations still running are settled, then `CampaignPausedError` is raised.
     """
     name, budget = spec.name, spec.budget.experiments
     refill = in_flight is not None
@@ -189,6 +207,15 @@ def _push_loop(
         if budget_used(trials) >= budget and not running:
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
+        if len(breaker.failures(trials)) >= breaker.limit:
+            if not running:
+                breaker.check(store, trials)
+            request, result = _next_finished(executor, lease)
+            running.pop(request.trial_id, None)
+            _check(lease)
+            with suppress(TrialStateError):  # abandoned while it ran
+                _settle(store, spec, request, result)
+            continue
         waiting = [
             t for t in trials if t.status == TrialStatus.PENDING and t.id not in running
         ]
@@ -217,8 +244,20 @@ def _push_loop(
         running.pop(request.trial_id, None)
         fault("after_evaluate")
         _check(lease)
-        _settle(store, spec, request, result)
         state = f"; {len(running)} in flight" if running else ""
+        try:
+            _settle(store, spec, request, result)
+        except TrialStateError:
+            # an operator abandoned the trial while it ran (`loop trial abandon`)
+            report(
+                _progress(
+                    spec,
+                    store.trials(name),
+                    f"trial {request.trial_id} was changed while it ran; its "
+                    f"result is dropped{state}",
+                )
+            )
+            continue
         report(
             _progress(
                 spec, store.trials(name), f"measured trial {request.trial_id}{state}"
@@ -267,11 +306,14 @@ def _run_pull(
     report: ProgressCallback,
     poll_seconds: float,
     lease: Lease,
+    breaker: Breaker,
 ) -> RunSummary:
     """Keep `batch_size` trials in flight for robots until the budget is spent.
 
     A new proposal is made as soon as a slot frees, with the trials still in
-    flight as pending points; expired leases are reaped on every pass.
+    flight as pending points; expired leases are reaped on every pass. When the
+    failure breaker trips the driver stops (`CampaignPausedError`): trials
+    already claimable stay so, and robots may still report them.
     """
     name, budget = spec.name, spec.budget.experiments
     last = ""
@@ -283,6 +325,7 @@ def _run_pull(
         if budget_used(trials) >= budget:
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
+        breaker.check(store, trials)
         in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
         committed = sum(1 for t in trials if t.spends_budget)
         slots = min(spec.strategy.batch_size - len(in_flight), budget - committed)

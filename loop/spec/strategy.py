@@ -100,7 +100,33 @@ class Strategy(SpecModel):
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
 
 
+#: The failure breaker's limit when `budget.max_consecutive_failures` is left
+#: out: this many, or two whole batches when batches are larger.
+DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
+
+
 class Budget(SpecModel):
-    """When the campaign stops: after this many experiments (measured or failed)."""
+    """When the campaign stops: after this many experiments (measured or failed).
+
+    `max_consecutive_failures` is the failure breaker: after that many trials in
+    a row failed for good (in the order they resolved, counted from the start
+    of this `loop run`/`resume`), the driver stops proposing, marks the campaign
+    needs_review and exits 1, so a broken instrument or setup does not burn the
+    budget. Left out: max(10, 2 x strategy.batch_size).
+    """
 
     experiments: int = Field(ge=1, le=1_000_000)
+    max_consecutive_failures: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="Stop (exit 1, campaign needs_review) after this many trials in "
+        "a row failed for good; `loop resume` continues. Default: "
+        "max(10, 2 x batch_size).",
+    )
+
+    def failure_limit(self, batch_size: int) -> int:
+        """The breaker's limit for batches of *batch_size*."""
+        if self.max_consecutive_failures is not None:
+            return self.max_consecutive_failures
+        return max(DEFAULT_MAX_CONSECUTIVE_FAILURES, 2 * batch_size)

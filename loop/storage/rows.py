@@ -24,7 +24,12 @@ def campaign_record(row: CampaignRow) -> CampaignRecord:
     )
 
 
-def trial_record(row: TrialRow, campaign: str, m: MeasurementRow | None) -> Trial:
+def trial_record(
+    row: TrialRow, campaign: str, m: MeasurementRow | None, *, voided: bool = False
+) -> Trial:
+    """The record of *row* with its measurement *m*; a *voided* measurement
+    (`loop trial void`) goes to `Trial.voided` instead of `Trial.measurement`:
+    this is where a measurement stops counting for every reader."""
     assert row.id is not None
     measurement = (
         Measurement(
@@ -48,7 +53,8 @@ def trial_record(row: TrialRow, campaign: str, m: MeasurementRow | None) -> Tria
         attempt=row.attempt,
         **Proposal.fields_of(row),
         failure_reason=row.failure_reason,
-        measurement=measurement,
+        measurement=None if voided else measurement,
+        voided=measurement if voided else None,
         lease_expires_at=row.lease_expires_at,
         claimed_by_key=row.claimed_by_key,
         started_at=row.started_at,

@@ -21,7 +21,7 @@ from loop.errors import (
     NotFoundError,
     TrialStateError,
 )
-from loop.records import TRANSITIONS, TrialStatus
+from loop.records import OPERATOR_TRANSITIONS, TRANSITIONS, TrialStatus
 from loop.storage.connection import storable_json, storable_text
 from loop.storage.tables import (
     CampaignRow,
@@ -99,6 +99,7 @@ def transition(
     reason: str | None = None,
     next_attempt: bool = False,
     details: dict[str, Any] | None = None,
+    operator: bool = False,
     **columns: Any,
 ) -> None:
     """Move a trial from one of *expected* to *new*, at *attempt* (any when None).
@@ -107,9 +108,13 @@ def transition(
     statement); when another process changed the trial first it matches no row
     and `TrialStateError` is raised. The change is logged in `trial_event` with
     *reason* and *details*; *next_attempt* increments the attempt number.
+    *operator* also allows `OPERATOR_TRANSITIONS` (`loop trial`).
     """
     for old in expected:
-        if new not in TRANSITIONS[old]:
+        allowed = TRANSITIONS[old] | (
+            OPERATOR_TRANSITIONS.get(old, frozenset()) if operator else frozenset()
+        )
+        if new not in allowed:
             raise ValueError(f"illegal transition {old} -> {new}")  # a bug, not input
     # lock the row first (PostgreSQL) so that the audited from-status is the
     # one the conditional UPDATE below acts on

@@ -58,6 +58,7 @@ from loop.storage.connection import (  # noqa: F401 - DEFAULT_URL etc. re-export
     storable_text,
     storage_failure,
 )
+from loop.storage.operator import voided_trials
 from loop.storage.rows import campaign_record, trial_record
 from loop.storage.sessions import campaign_id, transition
 from loop.storage.tables import (
@@ -324,7 +325,11 @@ class Store:
                     .where(TrialRow.campaign_id == cid)
                 ).all()
             }
-            return [trial_record(r, campaign, measured.get(r.id)) for r in rows]
+            voided = voided_trials(s, cid)
+            return [
+                trial_record(r, campaign, measured.get(r.id), voided=r.id in voided)
+                for r in rows
+            ]
 
     @retried
     def transition(

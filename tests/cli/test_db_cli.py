@@ -229,6 +229,7 @@ def test_export_json_round_trips_the_stored_values(upgraded: str) -> None:
             "source": m.source,
             "late": m.late,
             "received_at": m.received_at.isoformat(),
+            "voided": False,
         }
     late = next(d for d in docs if d["id"] == 3)
     assert late["measurement"]["late"] is True
