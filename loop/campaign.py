@@ -65,7 +65,7 @@ class Campaign:
     def ask(self, n: int | None = None) -> list[Trial]:
         """Propose and store up to *n* trials (default: the strategy's
         batch size), pending until told; fewer when the budget runs out."""
-        from loop.service.runner import propose_batch
+        from loop.service.asking import propose_batch
 
         return propose_batch(self.store, self.name, n)
 

@@ -94,7 +94,7 @@ def run_campaign(
     ensure_threads()
     record = store.get_campaign(name)
     spec = load_spec(record)
-    adapter = _adapter(spec)
+    adapter = open_adapter(spec)
     pool = adapter.pool() if isinstance(adapter, PoolAdapter) else None
     # an optional peer that is missing stops the run here, not after its design
     check_strategy(spec.strategy.engine, spec, pooled=pool is not None)
@@ -117,31 +117,6 @@ def run_campaign(
             )
         report(_progress(spec, trials, starting + _where(spec)))
         return _run_push(store, spec, engine, adapter, report, lease, breaker)
-
-
-def propose_batch(store: Store, name: str, n: int | None = None) -> list[Trial]:
-    """Propose and store up to *n* trials (default `batch_size`) without
-    evaluating them: the Python API's `ask`. It holds the driver lease while it
-    writes, so it never races a running `loop run`, and stores through the same
-    path as the driver (budget-checked, with the model fit that proposed them).
-    Returns the new trials; none when the budget is spent or the space is.
-    """
-    ensure_threads()
-    spec = load_spec(store.get_campaign(name))
-    adapter = _adapter(spec)
-    pool = adapter.pool() if isinstance(adapter, PoolAdapter) else None
-    check_strategy(spec.strategy.engine, spec, pooled=pool is not None)
-    engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
-    with driving(store, name) as lease:
-        _check(lease)
-        trials = store.trials(name)
-        slots = spec.budget.experiments - sum(1 for t in trials if t.spends_budget)
-        count = min(spec.strategy.batch_size if n is None else n, slots)
-        if count <= 0:
-            return []
-        before = {t.id for t in trials}
-        _propose(spec, engine, store, name, count, lambda _p: None, 0)
-        return [t for t in store.trials(name) if t.id not in before]
 
 
 def _run_push(
@@ -233,7 +208,9 @@ def _push_loop(
                 return _summary(spec, trials, finished=False)
             n = min(spec.strategy.batch_size, slots, free if refill else slots)
             if n > 0:
-                proposals = _propose(spec, engine, store, name, n, report, len(running))
+                proposals = propose_round(
+                    spec, engine, store, name, n, report, len(running)
+                )
                 if proposals:
                     continue
                 if not running:
@@ -272,7 +249,7 @@ def _next_finished(executor: Executor, lease: Lease) -> Finished:
     return finished
 
 
-def _propose(
+def propose_round(
     spec: CampaignSpec,
     engine: CampaignEngine,
     store: Store,
@@ -471,7 +448,7 @@ def _recover(store: Store, name: str, adapter: Adapter) -> None:
             )
 
 
-def _adapter(spec: CampaignSpec) -> PushAdapter | PullAdapter:
+def open_adapter(spec: CampaignSpec) -> PushAdapter | PullAdapter:
     """The campaign's adapter, started; one the driver can call or robots pull from."""
     kind = spec.adapter["type"]
     try:
