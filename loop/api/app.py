@@ -110,7 +110,9 @@ def _caller(
 ) -> RobotKey:
     """The robot key behind the request's bearer token (401 without one)."""
     token = credentials.credentials if credentials else None
-    return authenticate(request.app.state.store, token)
+    # reads record nothing, so they never wait on a write lock
+    writes = request.method not in ("GET", "HEAD")
+    return authenticate(request.app.state.store, token, record_use=writes)
 
 
 Caller = Annotated[RobotKey, Depends(_caller)]
@@ -348,6 +350,10 @@ def _too_large(declared: int | None, limit: int) -> BodyTooLargeError:
     )
 
 
+#: Seconds a client is asked to wait after a 503 (the database was busy).
+RETRY_AFTER = 2
+
+
 def _error_response(exc: LoopError) -> JSONResponse:
     """The ErrorBody of *exc*, with its status (a 5xx becomes 503: retry later)."""
     status = exc.http_status if exc.http_status < 500 else 503
@@ -358,6 +364,8 @@ def _error_response(exc: LoopError) -> JSONResponse:
     )
     body = ErrorBody(code=exc.code, message=exc.message, hint=exc.hint, fields=fields)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:  # busy or unreachable storage: a client may try again soon
+        headers = {"Retry-After": str(RETRY_AFTER)}
     if status == 413:  # the rest of the body is unread: close, do not drain it
         headers = {"Connection": "close"}
     return JSONResponse(_dump(body), status_code=status, headers=headers)

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from loop.errors import AuthError, BadInputError, ForbiddenError
 from loop.storage import Store
@@ -58,8 +59,18 @@ def add_robot(store: Store, campaign: str, name: str, role: str = "robot") -> Ne
     return NewKey(key, token)
 
 
-def authenticate(store: Store, token: str | None) -> RobotKey:
-    """The live key behind *token*, or AuthError (HTTP 401)."""
+#: Seconds within which a key's last use is not written again.
+TOUCH_INTERVAL = 60.0
+
+
+def authenticate(store: Store, token: str | None, record_use: bool = True) -> RobotKey:
+    """The live key behind *token*, or AuthError (HTTP 401).
+
+    With *record_use* the key's `last_used_at` (shown by `loop robots list`) is
+    written, at most once a minute. Read-only requests pass False: a read must
+    never wait for, or fail on, a database write lock (a GET that wrote here
+    answered 503 while a driver held the lock).
+    """
     if not token:
         raise AuthError(
             "missing credentials",
@@ -76,8 +87,17 @@ def authenticate(store: Store, token: str | None) -> RobotKey:
             f"the token of robot '{key.name}' was revoked",
             f"mint a new one with `loop robots add NAME --campaign {key.campaign}`",
         )
-    db.touch_key(store, key.id)
+    if record_use and _stale(key.last_used_at):
+        db.touch_key(store, key.id)
     return key
+
+
+def _stale(last_used: datetime | None) -> bool:
+    if last_used is None:
+        return True
+    if last_used.tzinfo is None:  # SQLite hands back naive UTC
+        last_used = last_used.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - last_used).total_seconds() >= TOUCH_INTERVAL
 
 
 def authorize(key: RobotKey, scope: str, campaign_id: int) -> None:
