@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -170,8 +170,9 @@ def renew_lease(
 ) -> Trial:
     """Extend the lease of a CLAIMED or STARTED attempt held by *key_id*."""
     with store.transaction() as s:
-        row = _held(s, trial_id, attempt, key_id, LEASED)
-        row.lease_expires_at = store.now(s) + timedelta(seconds=ttl)
+        now = store.now(s)
+        row = _held(s, trial_id, attempt, key_id, LEASED, now)
+        row.lease_expires_at = now + timedelta(seconds=ttl)
         row.updated_at = utcnow()
         s.add(row)
         s.flush()
@@ -184,8 +185,8 @@ def mark_started(
 ) -> Trial:
     """CLAIMED -> STARTED (material committed); repeating it is harmless."""
     with store.transaction() as s:
-        row = _held(s, trial_id, attempt, key_id, LEASED)
         now = store.now(s)
+        row = _held(s, trial_id, attempt, key_id, LEASED, now)
         if row.status == TrialStatus.CLAIMED.value:
             transition(
                 s,
@@ -288,11 +289,29 @@ def _held(
     attempt: int,
     key_id: int | None,
     expected: tuple[TrialStatus, ...],
+    now: datetime | None = None,
 ) -> TrialRow:
-    """The trial row, when *attempt* is current, in *expected*, and held by *key_id*."""
+    """The trial row, when *attempt* is current, in *expected*, held by *key_id*
+    and, given the database time *now*, its lease not run out (a heartbeat or a
+    start must not revive an expired lease the reaper has not yet seen: the
+    trial is already due to go back; a failure report passes no *now*, since
+    what a robot reports is kept).
+    """
     trial_campaign(s, trial_id)
     row = locked_trial(s, trial_id)
-    if TrialStatus(row.status) not in expected or row.attempt != attempt:
+    current = TrialStatus(row.status) in expected and row.attempt == attempt
+    if (
+        not current
+        and row.status == TrialStatus.PENDING.value
+        and attempt >= row.attempt
+    ):
+        raise TrialStateError(
+            f"trial {trial_id} is pending at attempt {row.attempt}: it has not been "
+            "claimed",
+            "claim work with POST /api/v1/campaigns/{name}/claims first",
+            code="lease_superseded",
+        )
+    if not current:
         raise TrialStateError(
             f"attempt {attempt} of trial {trial_id} is not leased: the trial is "
             f"{row.status} at attempt {row.attempt}",
@@ -300,4 +319,15 @@ def _held(
             code="lease_superseded",
         )
     check_holder(row, key_id)
+    expires = row.lease_expires_at
+    if expires is not None and expires.tzinfo is None:  # SQLite keeps naive UTC
+        expires = expires.replace(tzinfo=UTC)
+    if now is not None and expires is not None and expires < now:
+        raise TrialStateError(
+            f"the lease of attempt {attempt} of trial {trial_id} ran out at "
+            f"{expires:%Y-%m-%d %H:%M:%S} UTC",
+            "the trial goes back to the queue; stop work on it and claim new work "
+            "(a measurement already made can still be posted: it is kept as late)",
+            code="lease_superseded",
+        )
     return row

@@ -210,3 +210,41 @@ def test_a_claim_key_replays_only_while_the_robot_still_holds_the_trial(
         again = client.post(f"/api/v1/campaigns/{rc.name}/claims", headers=headers)
     assert again.status_code == 409, again.text
     assert again.json()["code"] == "claim_superseded"
+
+
+def test_a_heartbeat_after_the_lease_ran_out_does_not_revive_it(
+    lab: tuple[RobotCampaign, str],
+) -> None:
+    """Issue 15: a heartbeat on an expired lease the reaper had not seen yet
+    used to extend it; the trial was already due to go back to the queue."""
+    rc, url = lab
+    (trial,) = rc.propose(1)
+    with robot(url, rc.token) as client:
+        first = claim(client, rc.name).json()
+        shift(rc, ttl(rc) + 5)  # run out, no claim since: not yet reaped
+        for route in ("heartbeat", "start"):
+            r = client.post(f"/api/v1/trials/{trial.id}/{route}", json={"attempt": 1})
+            assert r.status_code == 409, r.text
+            assert r.json()["code"] == "lease_superseded"
+            assert "ran out" in r.json()["message"]
+        held = stored(rc, trial.id)
+        assert held.status == TrialStatus.CLAIMED
+        assert held.lease_expires_at == when(first["lease_expires_at"])
+        # what the robot reports about the attempt is still kept
+        r = client.post(
+            f"/api/v1/trials/{trial.id}/failure",
+            json={"attempt": 1, "reason": "pump jammed", "retryable": True},
+        )
+        assert r.status_code == 200, r.text
+
+
+def test_a_call_on_a_trial_never_claimed_says_so(
+    lab: tuple[RobotCampaign, str],
+) -> None:
+    rc, url = lab
+    (trial,) = rc.propose(1)
+    with robot(url, rc.token) as client:
+        r = client.post(f"/api/v1/trials/{trial.id}/heartbeat", json={"attempt": 1})
+    assert r.status_code == 409
+    assert "has not been claimed" in r.json()["message"]
+    assert "claims" in r.json()["hint"]
