@@ -27,6 +27,7 @@ from loop.service.dashboard import SESSION_COOKIE
 from loop.storage.inbox import submissions
 from tests.api.test_measurements import GOOD, assert_error, claimed, stored
 from tests.lab import RobotCampaign, free_port, live_server, robot_campaign
+from tests.support import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 GB = 1 << 30
@@ -83,7 +84,11 @@ def served(db_url: str, tmp_path: Path) -> Iterator[tuple[RobotCampaign, str, in
     """A robot campaign served by `loop serve` in a child process: (campaign,
     base URL, server pid)."""
     if not Path("/proc/self/clear_refs").exists():
-        pytest.skip("needs Linux /proc to read the server's memory")
+        unavailable(
+            "the request-size memory test",
+            "it reads the server's peak memory from Linux /proc",
+            "run it on Linux",
+        )
     rc = robot_campaign(db_url)
     port = free_port()
     command = [sys.executable, "-m", "loop.cli", "serve", "--db", db_url]

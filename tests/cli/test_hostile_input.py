@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from loop.cli import app
 from tests.conftest import CAMPAIGNS
+from tests.support import unavailable
 
 FROZEN = Path(__file__).resolve().parents[1] / "storage" / "data" / "loop-schema-1.db"
 NAME = "carbonate-electrolyte"
@@ -207,7 +208,11 @@ def read_only_old(tmp_path: Path):
     if os.geteuid() == 0:
         done = subprocess.run(["chattr", "+i", str(path)], capture_output=True)
         if done.returncode != 0:
-            pytest.skip("root ignores file modes and chattr is not allowed here")
+            unavailable(
+                "the read-only database test",
+                "root ignores file modes and chattr +i is not allowed here",
+                "run the tests as a non-root user, or where chattr may set +i",
+            )
         immutable = True
     yield path
     if immutable:
