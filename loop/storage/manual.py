@@ -8,13 +8,13 @@ one transaction too: all of a file's rows, or none.
 
 from __future__ import annotations
 
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
 from loop.errors import BadInputError
 from loop.faults import fault
 from loop.records import Proposal, Trial, TrialPhase, TrialStatus
 from loop.storage.rows import trial_record
-from loop.storage.sessions import campaign_id, transition
+from loop.storage.sessions import campaign_id, committed_trials, transition
 from loop.storage.store import Store, retried
 from loop.storage.tables import MeasurementRow, TrialEventRow, TrialRow
 
@@ -33,14 +33,7 @@ def add_measured_trial(
     """Store *proposal* as a COMPLETED trial with its measurement, within *budget*."""
     with store.transaction() as s:
         cid = campaign_id(s, campaign, lock=True)
-        committed = s.exec(
-            select(func.count())
-            .select_from(TrialRow)
-            .where(TrialRow.campaign_id == cid)
-            .where(col(TrialRow.status).not_in(["abandoned", "stale"]))
-            .where(TrialRow.phase != "imported")
-        ).one()
-        if committed + 1 > budget:
+        if committed_trials(s, cid) + 1 > budget:
             raise BadInputError(
                 f"campaign '{campaign}' has used its budget of {budget} experiments",
                 "raise `budget.experiments` in the YAML and run `loop run` with it "
@@ -67,14 +60,7 @@ def add_measured_trial(
             1,
             reason="measured off plan, entered by hand",
         )
-        measurement = MeasurementRow(
-            trial_id=row.id,
-            attempt=1,
-            values=values,
-            units=units or {},
-            meta={},
-            source=source,
-        )
+        measurement = _measurement(row.id, values, units, source)
         s.add(measurement)
         s.flush()
         s.refresh(row)
@@ -125,17 +111,24 @@ def import_measured(
                     reason=f"imported from {source}",
                 )
             )
-            measurement = MeasurementRow(
-                trial_id=row.id,
-                attempt=1,
-                values=values,
-                units=units or {},
-                meta={},
-                source=source,
-            )
+            measurement = _measurement(row.id, values, units, source)
             s.add(measurement)
             if i == len(rows) // 2:
                 s.flush()
                 fault("import_mid_txn")
             stored.append(trial_record(row, campaign, measurement))
         return stored
+
+
+def _measurement(
+    trial_id: int, values: dict[str, float], units: dict[str, str] | None, source: str
+) -> MeasurementRow:
+    """The first attempt's measurement of a trial loop did not dispatch."""
+    return MeasurementRow(
+        trial_id=trial_id,
+        attempt=1,
+        values=values,
+        units=units or {},
+        meta={},
+        source=source,
+    )

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from loop.errors import (
     CampaignNotFoundError,
@@ -166,3 +166,15 @@ def transition(
             details=None if details is None else storable_json(details),
         )
     )
+
+
+def committed_trials(s: Session, cid: int) -> int:
+    """Trials of campaign *cid* that hold a slot of `budget.experiments`: all but
+    abandoned and stale ones, and past measurements imported from a file."""
+    return s.exec(
+        select(func.count())
+        .select_from(TrialRow)
+        .where(TrialRow.campaign_id == cid)
+        .where(col(TrialRow.status).not_in(["abandoned", "stale"]))
+        .where(TrialRow.phase != "imported")
+    ).one()

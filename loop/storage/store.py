@@ -60,7 +60,7 @@ from loop.storage.connection import (  # noqa: F401 - DEFAULT_URL etc. re-export
 )
 from loop.storage.operator import voided_trials
 from loop.storage.rows import campaign_record, trial_record
-from loop.storage.sessions import campaign_id, transition
+from loop.storage.sessions import campaign_id, committed_trials, transition
 from loop.storage.tables import (
     CampaignRow,
     MeasurementRow,
@@ -263,13 +263,7 @@ class Store:
             # the campaign row is locked so that two batches cannot both pass the
             # budget check on PostgreSQL (SQLite's BEGIN IMMEDIATE serialises them)
             cid = campaign_id(s, campaign, lock=True)
-            committed = s.exec(
-                select(func.count())
-                .select_from(TrialRow)
-                .where(TrialRow.campaign_id == cid)
-                .where(col(TrialRow.status).not_in(["abandoned", "stale"]))
-                .where(TrialRow.phase != "imported")  # past data spends no budget
-            ).one()
+            committed = committed_trials(s, cid)
             if committed + len(proposals) > budget:
                 raise StorageError(
                     f"storing {len(proposals)} proposals would exceed the budget of "
