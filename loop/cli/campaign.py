@@ -75,17 +75,30 @@ def run(
     from loop.service.campaigns import ensure_campaign
     from loop.spec import load_path, validate
     from loop.storage import Store
+    from loop.storage.driver import driving
 
     check_env()
     spec = load_path(file)
     if seed is not None:
         spec = validate({**spec.model_dump(mode="json"), "seed": seed}, str(file))
     store = Store(db)
-    record, what = ensure_campaign(store, spec)
-    out.print(
-        f"campaign [bold]{record.name}[/] {what} in {redact_url(db)}", highlight=False
-    )
-    _drive(store, record.name, db)
+    if store.find_campaign(spec.name) is None:
+        record, what = ensure_campaign(store, spec)
+        out.print(
+            f"campaign [bold]{record.name}[/] {what} in {redact_url(db)}",
+            highlight=False,
+        )
+        _drive(store, record.name, db)
+        return
+    # an existing campaign is changed (budget, description) only under the
+    # driver lease, so a run refused because another driver holds it changes nothing
+    with driving(store, spec.name) as lease:
+        record, what = ensure_campaign(store, spec)
+        out.print(
+            f"campaign [bold]{record.name}[/] {what} in {redact_url(db)}",
+            highlight=False,
+        )
+        _drive(store, record.name, db, lease)
 
 
 @friendly
@@ -145,7 +158,7 @@ def _stop_on_signals(received: list[int]) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous_int)
 
 
-def _drive(store: Any, name: str, db: str) -> None:
+def _drive(store: Any, name: str, db: str, lease: Any = None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from loop.service.runner import Progress as Step
@@ -185,7 +198,7 @@ def _drive(store: Any, name: str, db: str) -> None:
                     message=step.message,
                 )
 
-            summary = run_campaign(store, name, show)
+            summary = run_campaign(store, name, show, lease=lease)
     except KeyboardInterrupt:
         what = (
             "stopped (SIGTERM)" if received[:1] == [signal.SIGTERM] else "interrupted"

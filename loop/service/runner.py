@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 
 from loop.campaign_state import CampaignState, budget_used, load_spec
@@ -82,8 +82,12 @@ def run_campaign(
     on_progress: ProgressCallback | None = None,
     *,
     poll_seconds: float = 1.0,
+    lease: Lease | None = None,
 ) -> RunSummary:
     """Drive campaign *name* until its budget is spent.
+
+    The driver lease is taken here unless the caller already holds *lease*
+    (`loop run` takes it before it changes a stored campaign's budget).
 
     Push adapters (`loop.ports.PushAdapter`: simulator, dataset, DFT) are
     called for each trial; with a pull adapter (`PullAdapter`: robots) the
@@ -101,7 +105,8 @@ def run_campaign(
     # the next fit starts from the last stored one, as in the driver that made it
     engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
     report = on_progress or (lambda _p: None)
-    with driving(store, name) as lease:
+    held = nullcontext(lease) if lease is not None else driving(store, name)
+    with held as lease:
         fault("after_driver_lease")
         # only the lease holder may re-offer what a previous driver left running
         _recover(store, name, adapter)

@@ -79,6 +79,29 @@ def test_run_again_at_budget_says_so_and_exits_0(
     assert inspect_json("mixed-bumps", db_url)["budget"]["used"] == 4
 
 
+def test_a_run_refused_for_a_busy_driver_lease_changes_nothing(
+    db_url: str, campaign_data: dict, write_yaml
+) -> None:
+    """The lease comes first: a raised budget is not written while another
+    driver (here one on another machine) holds the campaign."""
+    from loop.storage import Store
+    from loop.storage.driver import acquire, holder
+
+    campaign_data["budget"]["experiments"] = 3
+    path = write_yaml(campaign_data)
+    assert runner.invoke(app, ["run", str(path), "--db", db_url]).exit_code == 0
+    store = Store(db_url, create=False)
+    acquire(store, "mixed-bumps", owner="robot-hall-pc:4242")
+    campaign_data["budget"]["experiments"] = 6
+    refused = runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", db_url])
+    assert refused.exit_code == 1
+    assert "robot-hall-pc:4242" in refused.output
+    assert "updated" not in refused.output
+    assert inspect_json("mixed-bumps", db_url)["budget"] == {"experiments": 3, "used": 3}
+    held = holder(store, "mixed-bumps")
+    assert held is not None and held.owner == "robot-hall-pc:4242"
+
+
 def test_raising_the_budget_continues_the_campaign(
     db_url: str, campaign_data: dict, write_yaml
 ) -> None:
