@@ -31,6 +31,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader
 from starlette.concurrency import run_in_threadpool
 
+from loop.display import configuration_text
 from loop.documents import DashboardSummary, LiveFragment
 from loop.errors import AuthError, LoopError, RequestError
 from loop.service.dashboard import SESSION_COOKIE, SESSION_SECONDS, Dashboard
@@ -301,14 +302,7 @@ def _when(iso: str | None) -> str:
 
 def _configuration(row: dict[str, Any]) -> str:
     """A trial's composition and process parameters, in one short line."""
-    from loop.report.html import composition_text
-
-    params = " ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in row["parameters"].items()
-    )
-    comp = composition_text(row["composition"])
-    return f"{comp}; {params}" if params else comp
+    return configuration_text(row["composition"], row["parameters"])
 
 
 @router.get("/dashboard/campaigns/{name}/model", response_model=None)

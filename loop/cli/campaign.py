@@ -28,6 +28,13 @@ from loop.cli.common import (
     print_table,
     printable,
 )
+from loop.display import (
+    composition_text,
+    configuration_text,
+    parameter_units,
+    parameters_text,
+    value_text,
+)
 from loop.storage.connection import redact_url
 
 
@@ -226,19 +233,43 @@ def _print_summary(summary: Any, db: str) -> None:
     )
     if summary.best is not None:
         best = summary.best
-        comp = ", ".join(f"{k} {v:.4g}" for k, v in best.composition.items() if v > 0)
-        values = ", ".join(f"{k} = {v:.6g}" for k, v in best.values.items())
+        comp = composition_text(best.composition)
         out.print(
             escape(f"best composition: {comp}" if comp else "best configuration:"),
             highlight=False,
         )
         if best.parameters:
-            out.print(escape(f"  parameters: {best.parameters}"), highlight=False)
-        out.print(f"  {values} (trial {best.id})", highlight=False)
+            text = parameters_text(best.parameters, summary.units, sep=", ")
+            out.print(escape(f"  parameters: {text}"), highlight=False)
+        out.print(
+            f"  {_values_text(best, summary.units)} (trial {best.id})", highlight=False
+        )
+    elif summary.pareto:
+        out.print(
+            f"Pareto set: {len(summary.pareto)} trials no objective can improve on "
+            "without another getting worse",
+            highlight=False,
+        )
+        for t in summary.pareto:
+            config = configuration_text(
+                t.composition, t.parameters, summary.units, compact=True
+            )
+            out.print(
+                escape(f"  trial {t.id}: {_values_text(t, summary.units)}  ({config})"),
+                highlight=False,
+            )
     out.print(
         f"inspect it with:  {_self_command()} inspect {summary.name} "
         f"--db {redact_url(db)}",
         highlight=False,
+    )
+
+
+def _values_text(trial: Any, units: dict[str, str | None]) -> str:
+    """`conductivity = 11.2 mS/cm, viscosity = 3.1 cP`."""
+    return ", ".join(
+        f"{k} = {value_text(v, units.get(k), digits=6)}"
+        for k, v in trial.values.items()
     )
 
 
@@ -338,6 +369,7 @@ def _print_table(doc: dict[str, Any]) -> None:
         highlight=False,
     )
     objectives = doc["objectives"]
+    units = parameter_units(doc["spec"])
     table = Table(show_lines=False)
     for col in ("id", "iter", "status", "phase", "composition", "parameters"):
         table.add_column(col)
@@ -347,8 +379,8 @@ def _print_table(doc: dict[str, Any]) -> None:
             justify="right",
         )
     for t in doc["trials"]:
-        comp = " ".join(f"{k}{v:.3g}" for k, v in t["composition"].items() if v > 0)
-        params = " ".join(f"{k}={v}" for k, v in t["parameters"].items())
+        comp = composition_text(t["composition"], compact=True, digits=3)
+        params = parameters_text(t["parameters"], units)
         voided = t.get("voided") or {}
         vals = [
             f"{t['measurements'][o['name']]:.5g}"

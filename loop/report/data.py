@@ -25,6 +25,7 @@ from loop.campaign_state import (
     measured_in_order,
     pareto_trials,
 )
+from loop.display import parameter_units
 from loop.records import Trial, TrialStatus
 from loop.report.quality import model_quality
 from loop.spec import CampaignSpec
@@ -86,6 +87,7 @@ def build_report(
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "components": list(spec.space.components),
         "parameters": [p.model_dump(mode="json") for p in spec.space.parameters],
+        "units": parameter_units(spec),
         "budget": {"experiments": spec.budget.experiments, "used": budget_used(trials)},
         "n_trials": len(trials),
         "n_measured": len(measured),

@@ -26,6 +26,7 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
+from loop.display import composition_text, parameters_text
 from loop.report import figures, model_figures
 from loop.report.data import ReportData
 
@@ -71,7 +72,7 @@ def environment(*loaders: BaseLoader) -> Environment:
     env.policies["json.dumps_kwargs"] = {}
     env.filters["plotly_data"] = lambda figure: json.loads(figure.to_json())
     env.filters["composition"] = composition_text
-    env.filters["parameters"] = lambda ps: " ".join(f"{k}={v}" for k, v in ps.items())
+    env.filters["parameters"] = parameters_text
     env.tests["finite"] = lambda v: v is not None and math.isfinite(v)
     return env
 
@@ -79,11 +80,6 @@ def environment(*loaders: BaseLoader) -> Environment:
 @cache
 def _report_templates() -> Environment:
     return environment()
-
-
-def composition_text(composition: dict[str, float]) -> str:
-    """The components present, each with its amount: `EC 0.4 DMC 0.6`."""
-    return " ".join(f"{k} {v:.4g}" for k, v in composition.items() if v)
 
 
 def _finite_json(value: Any) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loop.display import configuration_text
 from loop.documents import ExplainDocument
 from loop.report.figures import percent
 
@@ -173,27 +174,10 @@ def _short(text: str, width: int = 200) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _config(composition: dict[str, float], parameters: dict[str, Any]) -> str:
-    comp = ", ".join(f"{k} {v:.4g}" for k, v in composition.items() if v)
-    params = ", ".join(
-        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in parameters.items()
-    )
-    return "; ".join(x for x in (comp, params) if x)
-
-
-def _compact(composition: dict[str, float], parameters: dict[str, Any]) -> str:
-    """As in the `inspect` table: `Cu0.49 Ni0.39 T=1.2e+03`."""
-    parts = [f"{k}{v:.3g}" for k, v in composition.items() if v]
-    parts += [
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-        for k, v in parameters.items()
-    ]
-    return " ".join(parts)
-
-
-def explanation_panel(explained: ExplainDocument) -> Any:
-    """A rich panel of `explain_trial`'s answer."""
+def explanation_panel(
+    explained: ExplainDocument, units: dict[str, str | None] | None = None
+) -> Any:
+    """A rich panel of `explain_trial`'s answer; *units* of the parameters."""
     from rich.console import Group
     from rich.markup import escape
     from rich.panel import Panel
@@ -204,7 +188,10 @@ def explanation_panel(explained: ExplainDocument) -> Any:
     head = Table.grid(padding=(0, 1))
     head.add_column(style="bold", no_wrap=True)
     head.add_column()
-    head.add_row("configuration", escape(_config(t["composition"], t["parameters"])))
+    head.add_row(
+        "configuration",
+        escape(configuration_text(t["composition"], t["parameters"], units)),
+    )
     head.add_row(
         "status",
         f"{t['status']} (attempt {t['attempt']}), iteration {t['iteration']}, "
@@ -258,7 +245,11 @@ def explanation_panel(explained: ExplainDocument) -> Any:
         near.add_row(
             f"trial {nb['id']}",
             f"{nb['distance']:.3g}",
-            escape(_compact(nb["composition"], nb["parameters"])),
+            escape(
+                configuration_text(
+                    nb["composition"], nb["parameters"], units, compact=True
+                )
+            ),
             *(_fmt(nb["measurements"].get(n)) for n in shown),
             {True: "yes", False: "no", None: ""}[nb["measured_before"]],
         )

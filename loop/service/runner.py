@@ -15,9 +15,8 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext, suppress
-from dataclasses import dataclass
 
-from loop.campaign_state import CampaignState, budget_used, load_spec
+from loop.campaign_state import budget_used, load_spec
 from loop.engine import CampaignEngine
 from loop.errors import LoopError, TrialStateError
 from loop.faults import fault
@@ -34,6 +33,9 @@ from loop.ports import (
 from loop.records import CampaignStatus, Proposal, Trial, TrialStatus
 from loop.service.breaker import Breaker
 from loop.service.executors import Executor, Finished, open_executor
+from loop.service.progress import Progress, RunSummary
+from loop.service.progress import progress as _progress
+from loop.service.progress import summary as _summary
 from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import Lease, driving
@@ -49,28 +51,6 @@ stop_requested = threading.Event()
 
 #: Trials that occupy a robot slot: claimable, claimed or running.
 ROBOT_SLOTS = (TrialStatus.PENDING, TrialStatus.CLAIMED, TrialStatus.STARTED)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """What the driver reports after each step."""
-
-    used: int
-    budget: int
-    best: float | None
-    message: str
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    name: str
-    used: int
-    budget: int
-    completed: int
-    failed: int
-    best: Trial | None
-    finished: bool
-    exhausted: bool = False
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -471,27 +451,4 @@ def open_adapter(spec: CampaignSpec) -> PushAdapter | PullAdapter:
         f"adapter '{kind}' neither evaluates trials nor lets robots pull them",
         "an adapter implements `evaluate` (loop.ports.PushAdapter) or `pull` and "
         "`max_attempts` (loop.ports.PullAdapter); see docs/how-to/write-an-adapter.md",
-    )
-
-
-def _progress(spec: CampaignSpec, trials: list[Trial], message: str) -> Progress:
-    state = CampaignState(spec, trials)
-    best = state.best if state.single_goal else None
-    value = best.values[spec.goals[0].name] if best else None
-    return Progress(state.budget_used, spec.budget.experiments, value, message)
-
-
-def _summary(
-    spec: CampaignSpec, trials: list[Trial], finished: bool, exhausted: bool = False
-) -> RunSummary:
-    state = CampaignState(spec, trials)
-    return RunSummary(
-        name=spec.name,
-        used=state.budget_used,
-        budget=spec.budget.experiments,
-        completed=state.counts.get(TrialStatus.COMPLETED.value, 0),
-        failed=state.counts.get(TrialStatus.FAILED.value, 0),
-        best=state.best if state.single_goal else None,
-        finished=finished,
-        exhausted=exhausted,
     )

@@ -6,6 +6,7 @@
 
 * composition component, as a fraction of the total (the fractions sum to 1),
 * continuous parameter, in its own unit (the GP normalises inputs itself),
+  snapped to its `resolution` grid on decoding when it has one,
 * integer parameter, relaxed to a real number in [lo, hi], rounded on decoding,
 * categorical parameter value, one-hot (1 for the chosen value).
 
@@ -106,6 +107,12 @@ class Encoder:
         self.integer_idx = np.array(
             [i for i, c in enumerate(columns) if c.kind == "integer"], dtype=int
         )
+        #: continuous parameters with a `resolution`, by their column
+        self.stepped = {
+            self._index(p.name, columns): p
+            for p in spec.space.parameters
+            if p.type == "continuous" and p.resolution is not None
+        }
         self.categorical: dict[str, list[int]] = {}
         for i, c in enumerate(columns):
             if c.kind == "onehot":
@@ -192,7 +199,7 @@ class Encoder:
         parameters: dict[str, Any] = {}
         for p in self.spec.space.parameters:
             if p.type == "continuous":
-                parameters[p.name] = float(x[self._index(p.name)])
+                parameters[p.name] = p.grid(float(x[self._index(p.name)]))
             elif p.type == "integer":
                 parameters[p.name] = int(round(float(x[self._index(p.name)])))
             else:
@@ -200,8 +207,9 @@ class Encoder:
                 parameters[p.name] = p.values[int(np.argmax(x[idx]))]
         return composition, parameters
 
-    def _index(self, name: str) -> int:
-        return next(i for i, c in enumerate(self.columns) if c.name == name)
+    def _index(self, name: str, columns: Any = None) -> int:
+        columns = self.columns if columns is None else columns
+        return next(i for i, c in enumerate(columns) if c.name == name)
 
     def _linear_rows(self) -> LinearRows:
         """The sum to one (when there is a composition), then the YAML's constraints."""

@@ -4,8 +4,8 @@ Every proposal leaves through `Feasibility.finalise`, which guarantees what the
 issue tracker and the lab rely on: fractions sum to exactly 1 (so amounts sum to
 the total within 1e-9), every value is inside its bounds, linear constraints
 hold, at most `max_components` components are non-zero (the others exactly 0),
-amounts lie on the `resolution` grid, integers are whole and categoricals are
-one-hot. A point that cannot be made feasible is refused (None), never emitted.
+amounts lie on the `resolution` grid, integers are whole, parameters with a
+`resolution` are on their grid and categoricals are one-hot. A point that cannot be made feasible is refused (None), never emitted.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ class Feasibility:
         for i in self.enc.integer_idx:
             if abs(x[i] - round(x[i])) > 0:
                 out.append(f"{names[i]}={x[i]} is not a whole number")
+        for col, p in self.enc.stepped.items():
+            if abs(x[col] - p.grid(float(x[col]))) > 1e-9 * max(1.0, abs(x[col])):
+                out.append(f"{names[col]}={x[col]} is off its resolution grid")
         for idx in self.enc.categorical.values():
             if sorted(x[idx].tolist()) != [0.0] * (len(idx) - 1) + [1.0]:
                 out.append("categorical columns are not one-hot")
@@ -85,6 +88,8 @@ class Feasibility:
         x[self.enc.integer_idx] = np.round(x[self.enc.integer_idx])
         numeric = self.enc.numeric_idx
         x[numeric] = np.clip(x[numeric], self.lo[numeric], self.hi[numeric])
+        for i, p in self.enc.stepped.items():
+            x[i] = p.grid(float(x[i]))
         f = x[self.frac]
         x[self.frac] = np.where((f < DUST) & (self.lo[self.frac] <= 0), 0.0, f)
         x = self._enforce_cardinality(x)
@@ -178,8 +183,10 @@ class Feasibility:
         from scipy.optimize import minimize
 
         rows = self.enc.linear
+        # integers and parameters on a resolution grid stay where rounding put them
+        fixed = set(self.enc.integer_idx) | set(self.enc.stepped)
         free = np.array(
-            [i for i in range(self.enc.dim) if i in set(self.enc.numeric_idx)]
+            [int(i) for i in self.enc.numeric_idx if i not in fixed]
             + [int(i) for i, s in zip(self.frac, support, strict=True) if s],
             dtype=int,
         )

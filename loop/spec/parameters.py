@@ -28,12 +28,18 @@ Category = Annotated[
 
 
 class ContinuousParameter(SpecModel):
-    """A real-valued parameter in [lo, hi], in its own unit."""
+    """A real-valued parameter in [lo, hi], in its own unit.
+
+    `resolution` is the step the lab can set it to (a furnace set in 5 K steps,
+    a time in whole minutes): proposals are multiples of it counted from the
+    lower bound, so no one is asked for 302.0539513155818 K.
+    """
 
     type: Literal["continuous"]
     name: Annotated[str, NAME]
     bounds: tuple[float, float]
     unit: str | None = Field(None, max_length=64)
+    resolution: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _check_bounds(self) -> ContinuousParameter:
@@ -51,7 +57,47 @@ class ContinuousParameter(SpecModel):
                     )
                 ]
             )
+        step = self.resolution
+        if step is not None:
+            if not math.isfinite(step) or step > hi - lo:
+                fail(
+                    [
+                        (
+                            f"resolution {step:g} of '{self.name}' is wider than its "
+                            f"bounds [{lo:g}, {hi:g}]",
+                            "choose a resolution smaller than upper - lower",
+                            "resolution",
+                        )
+                    ]
+                )
+            if (hi - lo) / step > 1e9:
+                fail(
+                    [
+                        (
+                            f"resolution {step:g} of '{self.name}' gives more than 1e9 "
+                            "settings",
+                            "choose a coarser resolution, or remove it",
+                            "resolution",
+                        )
+                    ]
+                )
         return self
+
+    def grid(self, value: float) -> float:
+        """*value* on the resolution grid (lower bound + whole steps, inside the
+        bounds), written as exactly as floats allow; unchanged without one."""
+        if self.resolution is None:
+            return value
+        lo, hi = self.bounds
+        steps = min(max(round((value - lo) / self.resolution), 0), self.top_step)
+        return round(lo + steps * self.resolution, 12)
+
+    @property
+    def top_step(self) -> int:
+        """The last whole step inside the bounds."""
+        assert self.resolution is not None
+        lo, hi = self.bounds
+        return int(math.floor((hi - lo) / self.resolution + 1e-9))
 
 
 class IntegerParameter(SpecModel):

@@ -73,6 +73,8 @@ def _parameter_violations(spec: CampaignSpec, parameters: dict[str, Any]) -> lis
             p.bounds[0] - TOLERANCE <= v <= p.bounds[1] + TOLERANCE
         ):
             out.append(f"{p.name}={v!r} outside {p.bounds}")
+        elif p.resolution is not None and abs(v - p.grid(v)) > 1e-9 * max(1, abs(v)):
+            out.append(f"{p.name}={v!r} is off its {p.resolution:g} grid")
     return out
 
 

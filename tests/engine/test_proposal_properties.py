@@ -39,7 +39,9 @@ def campaigns(draw: st.DrawFn, engine: str) -> CampaignSpec:
         composition["resolution"] = draw(st.sampled_from([0.01, 0.05])) * total
     parameters = []
     if draw(st.booleans()):
-        parameters.append({"name": "T", "type": "continuous", "bounds": [300.0, 900.0]})
+        temperature = {"name": "T", "type": "continuous", "bounds": [300.0, 900.0]}
+        step = draw(st.sampled_from([None, 5.0, 7.0]))  # 7 K ends below 900
+        parameters.append(temperature | ({"resolution": step} if step else {}))
     if draw(st.booleans()):
         parameters.append({"name": "n", "type": "integer", "bounds": [1, 5]})
     if draw(st.booleans()):

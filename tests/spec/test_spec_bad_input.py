@@ -128,6 +128,19 @@ CASES = [
         ("type", "name", "bounds", "unit"),
     ),
     case(
+        "parameter-resolution-not-positive",
+        edit(("      unit: mol/kg", f"      unit: mol/kg\n      resolution: -0.1  {MARK}")),
+        "space.parameters.0.resolution",
+        ("greater than 0",),
+    ),
+    case(
+        "parameter-resolution-wider-than-bounds",
+        edit(("      unit: mol/kg", f"      unit: mol/kg\n      resolution: 2  {MARK}")),
+        "space.parameters.0.resolution",
+        ("resolution 2 of 'LiPF6_molality' is wider than its bounds [0.5, 2]",),
+        ("smaller than upper - lower",),
+    ),
+    case(
         "unknown-key-in-strategy",
         edit(("  batch_size: 2", f"  batch_sise: 2  {MARK}")),
         "strategy.batch_sise",

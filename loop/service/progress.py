@@ -1,0 +1,61 @@
+"""What the driver tells its caller: progress after each step, a summary at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loop.campaign_state import CampaignState
+from loop.display import parameter_units
+from loop.records import Trial, TrialStatus
+from loop.spec import CampaignSpec
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the driver reports after each step."""
+
+    used: int
+    budget: int
+    best: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    name: str
+    used: int
+    budget: int
+    completed: int
+    failed: int
+    best: Trial | None
+    finished: bool
+    exhausted: bool = False
+    #: several objectives: the non-dominated acceptable trials (empty with one)
+    pareto: tuple[Trial, ...] = ()
+    #: objective and parameter units, for showing the result
+    units: dict[str, str | None] = field(default_factory=dict)
+
+
+def progress(spec: CampaignSpec, trials: list[Trial], message: str) -> Progress:
+    state = CampaignState(spec, trials)
+    best = state.best if state.single_goal else None
+    value = best.values[spec.goals[0].name] if best else None
+    return Progress(state.budget_used, spec.budget.experiments, value, message)
+
+
+def summary(
+    spec: CampaignSpec, trials: list[Trial], finished: bool, exhausted: bool = False
+) -> RunSummary:
+    state = CampaignState(spec, trials)
+    return RunSummary(
+        name=spec.name,
+        used=state.budget_used,
+        budget=spec.budget.experiments,
+        completed=state.counts.get(TrialStatus.COMPLETED.value, 0),
+        failed=state.counts.get(TrialStatus.FAILED.value, 0),
+        best=state.best if state.single_goal else None,
+        finished=finished,
+        exhausted=exhausted,
+        pareto=() if state.single_goal else tuple(state.pareto),
+        units={o.name: o.unit for o in spec.objectives} | parameter_units(spec),
+    )

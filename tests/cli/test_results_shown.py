@@ -1,0 +1,41 @@
+"""What `loop run` and `loop inspect` print for a two-objective lab campaign:
+the Pareto set with values and units, process parameters on their resolution
+grid and rounded for reading."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from typer.testing import CliRunner
+
+from loop.cli import app
+from tests.conftest import CAMPAIGNS
+
+runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def test_a_two_objective_run_ends_with_its_pareto_set_and_rounded_parameters(
+    tmp_path, write_yaml
+) -> None:
+    data = yaml.safe_load((CAMPAIGNS / "electrolyte-mixed.yaml").read_text())
+    data["budget"]["experiments"] = 8  # the initial design: no model fit needed
+    db = f"sqlite:///{tmp_path / 'e.db'}"
+    run = runner.invoke(app, ["run", str(write_yaml(data)), "--db", db])
+    assert run.exit_code == 0, run.output
+    assert "Pareto set:" in run.stdout
+    assert "conductivity = " in run.stdout and " mS/cm" in run.stdout
+    shown = json.loads(
+        runner.invoke(
+            app, ["inspect", "electrolyte-mixed", "--db", db, "--format", "json"]
+        ).stdout
+    )
+    pareto = {t["id"] for t in shown["pareto"]}
+    assert pareto and all(f"trial {i}:" in run.stdout for i in pareto)
+    # `resolution: 1` K: every proposed temperature is a whole number of kelvin
+    temperatures = [t["parameters"]["temperature"] for t in shown["trials"]]
+    assert all(float(t).is_integer() for t in temperatures), temperatures
+    table = runner.invoke(app, ["inspect", "electrolyte-mixed", "--db", db])
+    assert table.exit_code == 0
+    flat = " ".join(table.stdout.split())
+    assert f"temperature={int(temperatures[0])} K" in flat
