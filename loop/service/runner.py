@@ -349,6 +349,8 @@ def _where(spec: CampaignSpec) -> str:
     ex = spec.executor
     if ex.type == "local":
         return ""
+    if ex.type == "threads":
+        return f" (evaluations on {ex.workers} threads)"
     return (
         f" (evaluations on Dask at {ex.address})"
         if ex.address

@@ -228,17 +228,28 @@ def _inner_problems(exc: ValidationError, model: Any) -> list[tuple[str, str, st
 
 
 def _executor_problems(spec: CampaignSpec) -> list[Problem]:
-    """Only push adapters that may re-run an evaluation can fan out to Dask."""
-    plugin = adapter_class(spec.adapter["type"])
-    if spec.executor.type != "dask" or (
-        plugin.rerun_safe and not isinstance(plugin, PullAdapterClass)
-    ):
+    """Robots pull their own work; only push adapters that may re-run an
+    evaluation fan out to Dask."""
+    if spec.executor.type == "local":
         return []
-    return [
-        Problem(
-            "executor.type",
-            f"the {spec.adapter['type']} adapter cannot run its evaluations on Dask",
-            "remove `executor` (robots pull their own work; only simulator-like "
-            "adapters fan out)",
-        )
-    ]
+    kind = spec.adapter["type"]
+    plugin = adapter_class(kind)
+    if isinstance(plugin, PullAdapterClass):
+        return [
+            Problem(
+                "executor.type",
+                f"the {kind} adapter cannot run its evaluations on "
+                f"{spec.executor.type}: robots pull their own work",
+                "remove `executor`",
+            )
+        ]
+    if spec.executor.type == "dask" and not plugin.rerun_safe:
+        return [
+            Problem(
+                "executor.type",
+                f"the {kind} adapter cannot run its evaluations on Dask",
+                "remove `executor` or use `type: threads` (only adapters that may "
+                "re-run an evaluation fan out to Dask)",
+            )
+        ]
+    return []
