@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from loop.campaign_state import CampaignState, budget_used, load_spec
 from loop.engine import CampaignEngine
-from loop.errors import LoopError, TrialStateError
+from loop.errors import BadInputError, LoopError, TrialStateError
 from loop.faults import fault
 from loop.plugins import adapter_class
 from loop.ports import (
@@ -453,6 +453,15 @@ def _recover(store: Store, name: str, adapter: Adapter) -> None:
 def open_adapter(spec: CampaignSpec) -> PushAdapter | PullAdapter:
     """The campaign's adapter, started; one the driver can call or robots pull from."""
     kind = spec.adapter["type"]
+    missing = spec.adapter_problem
+    if missing is not None:
+        # a stored campaign made with an adapter that is not installed here
+        raise BadInputError(
+            f"campaign '{spec.name}': adapter.type: {missing.message}",
+            f"{missing.hint}; install the package that provides the '{kind}' "
+            "adapter to run this campaign (`loop inspect`, `loop export` and "
+            "`loop report` read it without)",
+        )
     try:
         adapter = adapter_class(kind)(spec.adapter_config(), spec)
     except LoopError:
