@@ -116,7 +116,7 @@ class PythonAdapter:
 
     def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         fractions = {c: v / self.total for c, v in request.composition.items()}
-        where = {"function": self.config.target}
+        where: dict[str, Any] = {"function": self.config.target}
         try:
             returned = self.function(
                 fractions, dict(request.parameters), **self.config.options
@@ -200,7 +200,7 @@ def load(config: PythonConfig) -> Function | list[Problem]:
                 "name a function defined with `def` in the module",
             )
         ]
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _folder(path: str | None) -> tuple[Path | None, list[Problem]]:

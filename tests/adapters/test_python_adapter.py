@@ -55,6 +55,12 @@ def answer(composition, parameters, case):
     return RETURNS[case]
 
 
+def busy(composition, parameters):
+    from loop.errors import AdapterError
+
+    raise AdapterError("licence server busy", retryable=True)
+
+
 not_a_function = 42
 """
 
@@ -169,6 +175,17 @@ def test_a_bare_number_or_a_mapping_is_a_measurement_and_extras_are_kept(
         result = adapter.evaluate(_request(spec))
         assert result.failure is None and result.values == {"hardness": 4.0}
         assert result.metadata.get("outputs", {}) == extra
+
+
+def test_a_retryable_adapter_error_asks_for_another_attempt(lab_dir: Path) -> None:
+    spec = _spec(target="labmodel:busy")
+    adapter = PythonAdapter(PythonConfig.model_validate(spec.adapter), spec)
+
+    result = adapter.evaluate(_request(spec))
+
+    assert result.retryable
+    assert result.failure == "labmodel:busy raised AdapterError: licence server busy"
+    assert "Traceback" in result.metadata["traceback"]
 
 
 def test_the_function_gets_fractions_and_parameters_and_survives_pickling(
