@@ -453,14 +453,11 @@ def _recover(store: Store, name: str, adapter: Adapter) -> None:
 def open_adapter(spec: CampaignSpec) -> PushAdapter | PullAdapter:
     """The campaign's adapter, started; one the driver can call or robots pull from."""
     kind = spec.adapter["type"]
-    missing = spec.adapter_problem
-    if missing is not None:
-        # a stored campaign made with an adapter that is not installed here
+    if (missing := spec.adapter_problem) is not None:  # a plug-in not installed here
         raise BadInputError(
             f"campaign '{spec.name}': adapter.type: {missing.message}",
-            f"{missing.hint}; install the package that provides the '{kind}' "
-            "adapter to run this campaign (`loop inspect`, `loop export` and "
-            "`loop report` read it without)",
+            f"{missing.hint}; install the package that provides '{kind}' to run "
+            "it (`loop inspect`, `loop export` and `loop report` read it without)",
         )
     try:
         adapter = adapter_class(kind)(spec.adapter_config(), spec)
