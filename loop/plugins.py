@@ -13,7 +13,7 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
-from loop.errors import LoopError, UnknownNameError
+from loop.errors import BadInputError, LoopError, UnknownNameError
 from loop.ports import Adapter, AdapterClass
 
 GROUP = "loop.adapters"
@@ -29,13 +29,20 @@ def adapter_names() -> tuple[str, ...]:
 def adapter_class(name: str) -> AdapterClass[Any, Adapter]:
     """The adapter class registered under *name*; unknown names list the valid ones.
 
-    Refuses what is not an adapter class (no `Config`, `check` or
-    `rerun_safe`), so a broken plug-in fails here, by name, rather than later
-    in the middle of a campaign.
+    Refuses what cannot be imported or is not an adapter class (no `Config`,
+    `check` or `rerun_safe`), so a broken plug-in fails here, by name, rather
+    than later in the middle of a campaign.
     """
     for ep in entry_points(group=GROUP):
         if ep.name == name:
-            loaded = ep.load()
+            try:
+                loaded = ep.load()
+            except Exception as exc:  # a plug-in whose code or dependencies broke
+                raise BadInputError(
+                    f"the adapter '{name}' ({ep.value}) cannot be imported: "
+                    f"{type(exc).__name__}: {exc}",
+                    "reinstall the package that provides it, with its dependencies",
+                ) from exc
             if not isinstance(loaded, AdapterClass):
                 raise LoopError(
                     f"the adapter '{name}' ({ep.value}) is not an adapter class",
@@ -44,3 +51,16 @@ def adapter_class(name: str) -> AdapterClass[Any, Adapter]:
                 )
             return loaded
     raise UnknownNameError("adapter type", name, list(adapter_names()))
+
+
+def adapter_problem(name: str) -> LoopError | None:
+    """Why the adapter *name* cannot be used here (unknown, broken), or None.
+
+    A stored campaign stays readable without its adapter (`loop inspect`,
+    `export`, `report`, the dashboard); only driving it needs the adapter.
+    """
+    try:
+        adapter_class(name)
+    except LoopError as exc:
+        return exc
+    return None

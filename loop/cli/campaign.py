@@ -340,6 +340,21 @@ def inspect(
     else:
         _print_table(doc)
         _print_model_check(store, name)
+        _print_adapter_note(doc["spec"]["adapter"]["type"])
+
+
+def _print_adapter_note(kind: str) -> None:
+    """Say so when the campaign's adapter is not usable here (not installed)."""
+    from loop.plugins import adapter_problem
+
+    problem = adapter_problem(kind)
+    if problem is not None:
+        out.print(
+            f"[yellow]note:[/] the adapter of this campaign is not available here "
+            f"({escape(problem.message)}); it reads from what is stored, but "
+            f"`loop resume` needs the package that provides '{escape(kind)}'",
+            highlight=False,
+        )
 
 
 def _print_model_check(store: Any, name: str) -> None:

@@ -10,7 +10,8 @@ may run in parallel are re-run safe).
 * `InlineExecutor`: one evaluation at a time, in the driver (the default).
 * `ThreadExecutor`: up to N evaluations at once on threads of the driver, for
   adapters whose evaluation mostly waits on something else (a DFT adapter
-  following jobs on a scheduler declares `max_in_flight`).
+  following jobs on a scheduler declares `max_in_flight`; `executor: {type:
+  threads}` asks for it with any push adapter).
 * `DaskExecutor`: evaluations on a Dask cluster's workers.
 """
 
@@ -172,14 +173,15 @@ def open_executor(
     *in_flight* is what the adapter allows at once (`max_in_flight`, e.g. a DFT
     adapter's `max_concurrent_jobs`): in the driver it runs that many
     evaluations on threads; on Dask it caps how many are sent to the workers.
+    `threads` without it runs `workers` evaluations at once.
     """
-    if spec.type == "local":
-        if in_flight is None:
+    if spec.type in ("local", "threads"):
+        if in_flight is None and spec.type == "local":
             yield InlineExecutor()
             return
         # even one job is followed on a thread, so that the driver, waiting
         # for it, still notices a stop within a second
-        threads = ThreadExecutor(in_flight)
+        threads = ThreadExecutor(in_flight or spec.workers)
         try:
             yield threads
         finally:

@@ -20,7 +20,7 @@ from typing import Any
 from loop.campaign_state import load_spec
 from loop.errors import BadInputError
 from loop.records import Proposal, TrialPhase
-from loop.service.lab import value_problems
+from loop.spec.objectives import value_problems
 from loop.spec.rows import column_names, read_configuration, read_values
 from loop.spec.rules import violations
 from loop.storage import Store

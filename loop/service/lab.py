@@ -48,6 +48,7 @@ from loop.records import Trial
 from loop.service.campaigns import status_document
 from loop.service.robots import CLAIM, READ, REPORT, authorize
 from loop.spec import CampaignSpec
+from loop.spec.objectives import value_problems
 from loop.storage import Store, inbox
 from loop.storage import lab as db
 from loop.storage.keys import RobotKey
@@ -377,38 +378,6 @@ def _check_measurement(
 
 
 # --------------------------------------------------------------- documents
-def value_problems(
-    spec: CampaignSpec, values: dict[str, float]
-) -> list[tuple[str, str]]:
-    """(objective, what is wrong) for measured *values*: every objective present,
-    none unknown, finite, positive under `transform: log`. The robot API and
-    `loop tell` / `Campaign.tell` check measurements with this one rule."""
-    declared = {o.name: o for o in spec.objectives}
-    problems = [
-        (
-            name,
-            f"unknown objective '{name}'; this campaign measures {', '.join(declared)}",
-        )
-        for name in values
-        if name not in declared
-    ]
-    for name, objective in declared.items():
-        value = values.get(name)
-        if value is None:
-            problems.append((name, "missing"))
-        elif not math.isfinite(value):
-            problems.append((name, f"{value} is not a finite number"))
-        elif objective.transform == "log" and value <= 0:
-            problems.append(
-                (
-                    name,
-                    f"{value} is not positive, but '{name}' is modelled on a log "
-                    "scale; report the run as failed instead",
-                )
-            )
-    return problems
-
-
 def work_document(spec: CampaignSpec, trial: Trial) -> WorkDocument:
     """What a claim hands a robot: the trial, its lease and what to measure."""
     return WorkDocument(

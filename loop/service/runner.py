@@ -18,7 +18,7 @@ from contextlib import nullcontext, suppress
 
 from loop.campaign_state import budget_used, load_spec
 from loop.engine import CampaignEngine
-from loop.errors import LoopError, TrialStateError
+from loop.errors import BadInputError, LoopError, TrialStateError
 from loop.faults import fault
 from loop.plugins import adapter_class
 from loop.ports import (
@@ -334,6 +334,8 @@ def _where(spec: CampaignSpec) -> str:
     ex = spec.executor
     if ex.type == "local":
         return ""
+    if ex.type == "threads":
+        return f" (evaluations on {ex.workers} threads)"
     return (
         f" (evaluations on Dask at {ex.address})"
         if ex.address
@@ -436,6 +438,12 @@ def _recover(store: Store, name: str, adapter: Adapter) -> None:
 def open_adapter(spec: CampaignSpec) -> PushAdapter | PullAdapter:
     """The campaign's adapter, started; one the driver can call or robots pull from."""
     kind = spec.adapter["type"]
+    if (missing := spec.adapter_problem) is not None:  # a plug-in not installed here
+        raise BadInputError(
+            f"campaign '{spec.name}': adapter.type: {missing.message}",
+            f"{missing.hint}; install the package that provides '{kind}' to run "
+            "it (`loop inspect`, `loop export` and `loop report` read it without)",
+        )
     try:
         adapter = adapter_class(kind)(spec.adapter_config(), spec)
     except LoopError:

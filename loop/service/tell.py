@@ -1,11 +1,11 @@
 """A measurement entered by hand: for a proposed trial, or for a point never proposed.
 
 `loop tell` and `loop.Campaign.tell` share this. Values are checked as the
-robot API checks them (`lab.value_problems`: every objective, finite, positive
-under a log transform); an off-plan configuration must obey every rule of the
-campaign's space (`spec.rules.violations`). A proposed trial is completed as a
-robot's post would complete it; an off-plan one becomes a trial of phase
-`manual` with its measurement, in one transaction.
+robot API checks them (`loop.spec.objectives.value_problems`: every objective,
+finite, positive under a log transform); an off-plan configuration must obey
+every rule of the campaign's space (`spec.rules.violations`). A proposed trial is
+completed as a robot's post would complete it; an off-plan one becomes a trial
+of phase `manual` with its measurement, in one transaction.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 from loop.campaign_state import load_spec
 from loop.errors import BadInputError, NotFoundError
 from loop.records import Proposal, Trial, TrialPhase, TrialStatus
-from loop.service.lab import value_problems
 from loop.spec import CampaignSpec
 from loop.spec.formulas import parse_formula
+from loop.spec.objectives import value_problems
 from loop.spec.rules import violations
 from loop.storage import Store
 from loop.storage.manual import add_measured_trial

@@ -13,7 +13,7 @@ from pydantic import (
 )
 
 from loop.errors import LoopError, Problem, SpecError
-from loop.plugins import adapter_class
+from loop.plugins import adapter_class, adapter_problem
 from loop.ports import PullAdapterClass
 from loop.spec.base import Frozen, FrozenDict, SpecModel, deep_freeze, fail
 from loop.spec.composition import CompositionSpec
@@ -24,7 +24,9 @@ from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
 from loop.spec.strategy import Acquisition, Budget, Strategy
 
-#: Validation context key: False skips the adapter's own `check` (see `validate`).
+#: Validation context key: False marks a stored spec, read back: the adapter's
+#: own `check` is skipped, and an adapter that is not installed (or no longer
+#: imports) is tolerated, its block kept as stored (see `validate`).
 CHECK_ADAPTER = "check_adapter"
 #: Longest campaign description, in characters (longer notes belong in a file).
 DESCRIPTION_LIMIT = 10_000
@@ -97,13 +99,18 @@ class CampaignSpec(SpecModel):
 
     @field_validator("adapter")
     @classmethod
-    def _validate_adapter(cls, block: dict[str, Any]) -> FrozenDict[str, Any]:
+    def _validate_adapter(
+        cls, block: dict[str, Any], info: ValidationInfo
+    ) -> FrozenDict[str, Any]:
         kind = block.get("type")
         if not isinstance(kind, str):
             fail([("the adapter block needs a `type`", "e.g. `type: simulator`")])
         try:
             plugin = adapter_class(kind)
         except LoopError as exc:
+            if not _checks_adapter(info):
+                # a stored campaign reads without its adapter; driving it refuses
+                return deep_freeze(block)
             fail([(exc.message, exc.hint, "type")])
         try:
             config = plugin.Config.model_validate(block)
@@ -115,12 +122,12 @@ class CampaignSpec(SpecModel):
     def _cross_check(self, info: ValidationInfo) -> CampaignSpec:
         problems = _naming_problems(self) + linear_problems(self)
         problems += _strategy_problems(self) + _feature_problems(self)
-        problems += _executor_problems(self)
+        if self.adapter_problem is None:
+            problems += _executor_problems(self)
         # a stored campaign was checked against its adapter when it was created;
         # reading it back (e.g. for `loop inspect`) must not need the adapter's
         # resources, such as a dataset file
-        check_adapter = (info.context or {}).get(CHECK_ADAPTER, True)
-        if not problems and check_adapter:
+        if not problems and _checks_adapter(info):
             problems += adapter_class(self.adapter["type"]).check(
                 self.adapter_config(), self
             )
@@ -131,6 +138,16 @@ class CampaignSpec(SpecModel):
     def adapter_config(self) -> Any:
         """The adapter block as the adapter's own validated config object."""
         return adapter_class(self.adapter["type"]).Config.model_validate(self.adapter)
+
+    @property
+    def adapter_problem(self) -> LoopError | None:
+        """Why this campaign's adapter cannot be used here, or None.
+
+        Only a stored campaign read back can have one (a campaign made with a
+        plug-in since uninstalled): it is inspected, exported and reported
+        from its stored adapter block, but not driven.
+        """
+        return adapter_problem(self.adapter["type"])
 
     @property
     def acquisition(self) -> Acquisition:
@@ -151,6 +168,11 @@ class CampaignSpec(SpecModel):
 
     def objective(self, name: str) -> Objective:
         return next(o for o in self.objectives if o.name == name)
+
+
+def _checks_adapter(info: ValidationInfo) -> bool:
+    """False when a stored spec is read back (`CHECK_ADAPTER`)."""
+    return bool((info.context or {}).get(CHECK_ADAPTER, True))
 
 
 def _naming_problems(spec: CampaignSpec) -> list[Problem]:
@@ -228,17 +250,28 @@ def _inner_problems(exc: ValidationError, model: Any) -> list[tuple[str, str, st
 
 
 def _executor_problems(spec: CampaignSpec) -> list[Problem]:
-    """Only push adapters that may re-run an evaluation can fan out to Dask."""
-    plugin = adapter_class(spec.adapter["type"])
-    if spec.executor.type != "dask" or (
-        plugin.rerun_safe and not isinstance(plugin, PullAdapterClass)
-    ):
+    """Robots pull their own work; only push adapters that may re-run an
+    evaluation fan out to Dask."""
+    if spec.executor.type == "local":
         return []
-    return [
-        Problem(
-            "executor.type",
-            f"the {spec.adapter['type']} adapter cannot run its evaluations on Dask",
-            "remove `executor` (robots pull their own work; only simulator-like "
-            "adapters fan out)",
-        )
-    ]
+    kind = spec.adapter["type"]
+    plugin = adapter_class(kind)
+    if isinstance(plugin, PullAdapterClass):
+        return [
+            Problem(
+                "executor.type",
+                f"the {kind} adapter cannot run its evaluations on "
+                f"{spec.executor.type}: robots pull their own work",
+                "remove `executor`",
+            )
+        ]
+    if spec.executor.type == "dask" and not plugin.rerun_safe:
+        return [
+            Problem(
+                "executor.type",
+                f"the {kind} adapter cannot run its evaluations on Dask",
+                "remove `executor` or use `type: threads` (only adapters that may "
+                "re-run an evaluation fan out to Dask)",
+            )
+        ]
+    return []

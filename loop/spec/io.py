@@ -186,7 +186,9 @@ def validate(
 
     With `check_adapter=False` the adapter block is validated as a block but the
     adapter's own cross-check (which may read a data file or reach an instrument)
-    is skipped: for specs that were checked when they were stored.
+    is skipped: for specs that were checked when they were stored. An adapter
+    that is not installed (or fails to import) is then tolerated: its block is
+    kept as stored and `CampaignSpec.adapter_problem` says why it is unusable.
     """
     lines = lines or {}
     if not isinstance(data, dict):

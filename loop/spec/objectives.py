@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -11,6 +11,9 @@ from pydantic import Field, model_validator
 from loop.errors import FitError
 from loop.spec.base import SpecModel, fail
 from loop.spec.parameters import NAME
+
+if TYPE_CHECKING:
+    from loop.spec.campaign import CampaignSpec
 
 
 class Objective(SpecModel):
@@ -125,3 +128,36 @@ class Objective(SpecModel):
     def better(self, a: float, b: float) -> bool:
         """True when value *a* is strictly better than *b*."""
         return self.sign * a > self.sign * b
+
+
+def value_problems(
+    spec: CampaignSpec, values: dict[str, float]
+) -> list[tuple[str, str]]:
+    """(objective, what is wrong) for measured *values*: every objective present,
+    none unknown, finite, positive under `transform: log`. The robot API,
+    `loop tell` / `Campaign.tell`, `loop import` and the python adapter check
+    measurements with this one rule."""
+    declared = {o.name: o for o in spec.objectives}
+    problems = [
+        (
+            name,
+            f"unknown objective '{name}'; this campaign measures {', '.join(declared)}",
+        )
+        for name in values
+        if name not in declared
+    ]
+    for name, objective in declared.items():
+        value = values.get(name)
+        if value is None:
+            problems.append((name, "missing"))
+        elif not math.isfinite(value):
+            problems.append((name, f"{value} is not a finite number"))
+        elif objective.transform == "log" and value <= 0:
+            problems.append(
+                (
+                    name,
+                    f"{value} is not positive, but '{name}' is modelled on a log "
+                    "scale; report the run as failed instead",
+                )
+            )
+    return problems

@@ -42,13 +42,14 @@ def install(site: Path, entry_points: str) -> None:
 def furnace_installed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[None]:
-    """The furnace adapter installed under `type: furnace` (and a broken plug-in)."""
+    """The furnace adapter installed under `type: furnace` (and broken plug-ins)."""
     site = tmp_path / "site"
     install(
         site,
         "[loop.adapters]\n"
         "furnace = tests.adapters.example_adapter:FurnaceAdapter\n"
-        "not-an-adapter = tests.adapters.example_adapter:FurnaceConfig\n",
+        "not-an-adapter = tests.adapters.example_adapter:FurnaceConfig\n"
+        "broken = tests.adapters.no_such_module:FurnaceAdapter\n",
     )
     monkeypatch.syspath_prepend(str(site))
     adapter_names.cache_clear()
@@ -126,6 +127,13 @@ def test_the_registry_finds_the_plug_in_and_refuses_what_is_no_adapter(
         adapter_class("not-an-adapter")
     assert "not an adapter class" in caught.value.message
     assert "write-an-adapter" in caught.value.hint
+    with pytest.raises(LoopError) as caught:
+        adapter_class("broken")
+    assert caught.value.exit_code == 2
+    assert "'broken' (tests.adapters.no_such_module:FurnaceAdapter) cannot be " in (
+        caught.value.message
+    )
+    assert "ModuleNotFoundError" in caught.value.message
 
 
 def test_the_how_to_shows_the_adapter_the_tests_run() -> None:

@@ -1,4 +1,5 @@
-"""Evaluations on a Dask cluster give the same campaign as evaluations in the driver."""
+"""Evaluations on a Dask cluster or on threads of the driver give the same
+campaign as evaluations in the driver, one at a time."""
 
 from __future__ import annotations
 
@@ -62,12 +63,25 @@ def test_a_dask_local_cluster_runs_the_same_campaign_as_the_driver(
     )
 
 
-def test_robots_cannot_fan_out_to_dask() -> None:
+def test_threads_run_the_same_campaign_as_the_driver(tmp_path: Path) -> None:
+    outcomes = []
+    for where, executor in [("inline", None), ("threads", {"type": "threads"})]:
+        store = Store(f"sqlite:///{tmp_path / where}.db")
+        ensure_campaign(store, validate(_electrolyte("same", executor)))
+        summary = run_campaign(store, "same")
+        assert summary.finished and summary.used == 12
+        outcomes.append(_outcome(store, "same"))
+    assert outcomes[1] == outcomes[0]
+
+
+@pytest.mark.parametrize("kind", ["dask", "threads"])
+def test_robots_cannot_fan_out(kind: str) -> None:
     data = yaml.safe_load((CAMPAIGNS / "robot-electrolyte.yaml").read_text())
-    data["executor"] = {"type": "dask"}
+    data["executor"] = {"type": kind}
     with pytest.raises(SpecError) as caught:
         validate(data)
     assert [p.path for p in caught.value.problems] == ["executor.type"]
+    assert "robots pull their own work" in str(caught.value)
 
 
 def test_an_address_needs_the_dask_type() -> None:
