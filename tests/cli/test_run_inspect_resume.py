@@ -93,11 +93,16 @@ def test_a_run_refused_for_a_busy_driver_lease_changes_nothing(
     store = Store(db_url, create=False)
     acquire(store, "mixed-bumps", owner="robot-hall-pc:4242")
     campaign_data["budget"]["experiments"] = 6
-    refused = runner.invoke(app, ["run", str(write_yaml(campaign_data)), "--db", db_url])
+    refused = runner.invoke(
+        app, ["run", str(write_yaml(campaign_data)), "--db", db_url]
+    )
     assert refused.exit_code == 1
     assert "robot-hall-pc:4242" in refused.output
     assert "updated" not in refused.output
-    assert inspect_json("mixed-bumps", db_url)["budget"] == {"experiments": 3, "used": 3}
+    assert inspect_json("mixed-bumps", db_url)["budget"] == {
+        "experiments": 3,
+        "used": 3,
+    }
     held = holder(store, "mixed-bumps")
     assert held is not None and held.owner == "robot-hall-pc:4242"
 

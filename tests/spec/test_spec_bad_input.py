@@ -129,13 +129,20 @@ CASES = [
     ),
     case(
         "parameter-resolution-not-positive",
-        edit(("      unit: mol/kg", f"      unit: mol/kg\n      resolution: -0.1  {MARK}")),
+        edit(
+            (
+                "      unit: mol/kg",
+                f"      unit: mol/kg\n      resolution: -0.1  {MARK}",
+            )
+        ),
         "space.parameters.0.resolution",
         ("greater than 0",),
     ),
     case(
         "parameter-resolution-wider-than-bounds",
-        edit(("      unit: mol/kg", f"      unit: mol/kg\n      resolution: 2  {MARK}")),
+        edit(
+            ("      unit: mol/kg", f"      unit: mol/kg\n      resolution: 2  {MARK}")
+        ),
         "space.parameters.0.resolution",
         ("resolution 2 of 'LiPF6_molality' is wider than its bounds [0.5, 2]",),
         ("smaller than upper - lower",),
