@@ -252,6 +252,20 @@ class PullAdapterClass(AdapterClass[ConfigT, PullAdapter], Protocol[ConfigT]):
 
 
 @runtime_checkable
+class InputReadingAdapterClass(Protocol):
+    """An adapter class that knows which declared parameters it reads.
+
+    Validation warns about a declared parameter the adapter never reads (the
+    electrolyte simulator given a `salt_type` it has no data for): the model
+    would spend its budget on a dimension that changes nothing.
+    """
+
+    def unread_parameters(self, config: Any, spec: CampaignSpec) -> list[str]:
+        """Names of the campaign's parameters this adapter ignores (may be empty)."""
+        ...
+
+
+@runtime_checkable
 class RobotSimulatorClass(Protocol):
     """An adapter class that plays simulated robots (`loop robot simulate`)."""
 

@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.simulator.functions import SimFunction, build, function_names
 from loop.errors import LoopError, Problem
-from loop.ports import AdapterClass, EvaluationRequest, EvaluationResult, PushAdapter
+from loop.ports import (
+    AdapterClass,
+    EvaluationRequest,
+    EvaluationResult,
+    InputReadingAdapterClass,
+    PushAdapter,
+)
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -107,6 +113,16 @@ class SimulatorAdapter:
                 )
         return problems
 
+    @staticmethod
+    def unread_parameters(config: SimulatorConfig, spec: CampaignSpec) -> list[str]:
+        """Declared parameters the chosen function never reads."""
+        built = build(config.function, spec, config.options)
+        if isinstance(built, list) or built.parameters_read is None:
+            return []
+        return [
+            p.name for p in spec.space.parameters if p.name not in built.parameters_read
+        ]
+
     def evaluate(self, request: EvaluationRequest) -> EvaluationResult:
         injected = _injected_failure(self.config.failures, request)
         if injected is not None:
@@ -140,6 +156,7 @@ class SimulatorAdapter:
 
 #: A push adapter (loop.ports); mypy checks the class against the protocols.
 _implements: AdapterClass[SimulatorConfig, PushAdapter] = SimulatorAdapter
+_reads: InputReadingAdapterClass = SimulatorAdapter
 
 
 def _real(name: str, outputs: dict[str, Any]) -> float:

@@ -54,6 +54,7 @@ class SimplexBumps:
     """
 
     outputs = {"y": ""}
+    parameters_read: frozenset[str] | None = None  # every one shapes the landscape
 
     def __init__(self, spec: CampaignSpec, options: BumpsOptions) -> None:
         comp = spec.space.composition
@@ -135,9 +136,23 @@ SOLVENTS: dict[str, tuple[float, float, float]] = {
 }
 
 
+#: Lithium salts the electrolyte model knows: a conductivity factor relative to
+#: LiPF6 (dissociation and ion mobility, rounded from literature trends) and a
+#: bulk price in USD/kg.
+SALTS: dict[str, tuple[float, float]] = {
+    "LiPF6": (1.00, 25.0),
+    "LiFSI": (1.10, 60.0),
+    "LiTFSI": (0.92, 45.0),
+    "LiBF4": (0.55, 30.0),
+    "LiClO4": (0.85, 20.0),
+}
+
+
 class ElectrolyteOptions(_Options):
     concentration: str | None = None
     temperature: str | None = None
+    #: a categorical parameter whose values are salts of `SALTS`
+    salt: str | None = None
     salt_price: float = 25.0
 
 
@@ -162,7 +177,11 @@ class Electrolyte:
         self.components = comp.components
         self.concentration = options.concentration
         self.temperature = options.temperature
+        self.salt = options.salt
         self.salt_price = options.salt_price
+        self.parameters_read: frozenset[str] | None = frozenset(
+            n for n in (self.concentration, self.temperature, self.salt) if n
+        )
 
     def __call__(
         self, fractions: dict[str, float], parameters: dict[str, Any]
@@ -172,9 +191,14 @@ class Electrolyte:
         price = sum(fractions[c] * SOLVENTS[c][2] for c in self.components)
         m = float(parameters[self.concentration]) if self.concentration else 1.0
         t = float(parameters[self.temperature]) if self.temperature else 298.15
+        factor, salt_price = (
+            SALTS[str(parameters[self.salt])] if self.salt else (1.0, self.salt_price)
+        )
         eta = math.exp(ln_eta + 0.45 * m + 1500.0 * (1.0 / t - 1.0 / 298.15))
         dissociation = eps / (eps + 15.0)
-        kappa_max = 16.0 * dissociation / math.exp(ln_eta) ** 0.7 * (t / 298.15) ** 1.5
+        kappa_max = (
+            16.0 * factor * dissociation / math.exp(ln_eta) ** 0.7 * (t / 298.15) ** 1.5
+        )
         mu = 0.8 + 0.5 * math.tanh((eps - 20.0) / 30.0)
         a, b = 0.9, -0.08
         kappa = (
@@ -185,7 +209,7 @@ class Electrolyte:
         return {
             "conductivity": kappa,
             "viscosity": eta,
-            "cost": price + self.salt_price * m * 0.15,
+            "cost": price + salt_price * m * 0.15,
         }
 
 
@@ -214,7 +238,30 @@ def _electrolyte(spec: CampaignSpec, options: dict[str, Any]) -> Any:
         if c not in SOLVENTS
     ]
     numeric = {p.name: p for p in spec.space.parameters if p.type == "continuous"}
+    categorical = {p.name: p for p in spec.space.parameters if p.type == "categorical"}
     chosen = dict(parsed)
+    if chosen["salt"] is None:  # a choice among known salts is the salt
+        chosen["salt"] = next(
+            (n for n, p in categorical.items() if set(p.values) <= set(SALTS)), None
+        )
+    salt = categorical.get(chosen["salt"] or "")
+    if chosen["salt"] is not None and salt is None:
+        problems.append(
+            Problem(
+                "adapter.options.salt",
+                f"'{chosen['salt']}' is not a categorical parameter of the campaign",
+                f"categorical parameters: {', '.join(categorical) or '(none)'}",
+            )
+        )
+    elif salt is not None and not set(salt.values) <= set(SALTS):
+        unknown = sorted(set(salt.values) - set(SALTS))
+        problems.append(
+            Problem(
+                "adapter.options.salt",
+                f"the electrolyte model has no data for salt {', '.join(unknown)}",
+                f"known salts: {', '.join(SALTS)}",
+            )
+        )
     if chosen["concentration"] is None:
         chosen["concentration"] = next(
             (

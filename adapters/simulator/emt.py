@@ -145,6 +145,7 @@ class EmtAlloy:
     """The `emt-alloy` simulator function."""
 
     outputs = {"mixing_energy": "eV/atom", "volume_per_atom": "Å^3/atom"}
+    parameters_read: frozenset[str] | None = frozenset()
 
     def __init__(self, options: EmtOptions, basis: str = "atomic") -> None:
         self.options = options

@@ -16,6 +16,8 @@ class SimFunction(Protocol):
 
     #: Output name -> unit; a campaign's objectives must be among these outputs.
     outputs: dict[str, str]
+    #: The campaign parameters the function reads; None when it reads them all.
+    parameters_read: frozenset[str] | None
 
     def __call__(
         self, fractions: dict[str, float], parameters: dict[str, Any]

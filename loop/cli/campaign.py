@@ -48,6 +48,7 @@ def validate(
 
     spec = load_path(file)
     out.print(f"[green]ok[/] {file}: campaign '{spec.name}' is valid", highlight=False)
+    _warn(spec, file)
 
 
 @friendly
@@ -88,6 +89,7 @@ def run(
     spec = load_path(file)
     if seed is not None:
         spec = validate({**spec.model_dump(mode="json"), "seed": seed}, str(file))
+    _warn(spec, file)
     store = Store(db)
     if store.find_campaign(spec.name) is None:
         record, what = ensure_campaign(store, spec)
@@ -263,6 +265,17 @@ def _print_summary(summary: Any, db: str) -> None:
         f"--db {redact_url(db)}",
         highlight=False,
     )
+
+
+def _warn(spec: Any, file: Path) -> None:
+    """Print what validation found odd but not wrong (`loop.spec.advice`)."""
+    from loop.spec.advice import spec_warnings
+
+    for problem in spec_warnings(spec):
+        err.print(
+            escape(f"warning: {problem.render(str(file))}"),
+            highlight=False,
+        )
 
 
 def _values_text(trial: Any, units: dict[str, str | None]) -> str:

@@ -380,3 +380,58 @@ def test_failure_region_rules_must_match_the_kind_of_input(campaign_data: dict) 
     assert validate_spec(campaign_data).adapter["failures"]["region"]["route"] == (
         "cast",
     )
+
+
+# --- parameters the function reads
+
+
+def test_the_salt_choice_changes_conductivity_and_cost() -> None:
+    data = electrolyte_data()
+    data["space"]["parameters"].append(
+        {"name": "salt_type", "type": "categorical", "values": ["LiPF6", "LiFSI"]}
+    )
+    data["objectives"].append({"name": "cost", "direction": "minimize"})
+    spec, adapter = make(data)
+    pf6, fsi = (
+        adapter.evaluate(request(spec, BLEND, {MOLALITY: 1.0, "salt_type": s})).values
+        for s in ("LiPF6", "LiFSI")
+    )
+    assert fsi["conductivity"] == pytest.approx(1.10 * pf6["conductivity"])
+    assert fsi["cost"] > pf6["cost"]
+    assert SimulatorAdapter.unread_parameters(spec.adapter_config(), spec) == []
+
+
+def test_an_unknown_salt_is_refused_with_the_known_ones() -> None:
+    data = electrolyte_data()
+    data["space"]["parameters"].append(
+        {"name": "salt_type", "type": "categorical", "values": ["LiPF6", "NaPF6"]}
+    )
+    data["adapter"]["options"] = {"salt": "salt_type"}
+    with pytest.raises(SpecError) as caught:
+        validate(data)
+    (problem,) = caught.value.problems
+    assert problem.path == "adapter.options.salt"
+    assert "NaPF6" in problem.message and "LiFSI" in problem.hint
+
+
+def test_validate_warns_about_a_parameter_the_function_never_reads(
+    write_yaml,
+) -> None:
+    from typer.testing import CliRunner
+
+    from loop.cli import app
+
+    data = electrolyte_data()
+    data["space"]["parameters"].append(
+        {"name": "stirring", "type": "categorical", "values": ["slow", "fast"]}
+    )
+    result = CliRunner().invoke(app, ["validate", str(write_yaml(data))])
+    assert result.exit_code == 0
+    flat = " ".join(result.stderr.split())
+    assert "warning: space.parameters.1: the simulator adapter never reads " in flat
+    assert "'stirring'" in flat
+    # every parameter of the bumps landscape matters: no warning
+    clean = CliRunner().invoke(
+        app, ["validate", str(write_yaml(electrolyte_data(), "clean.yaml"))]
+    )
+    assert clean.exit_code == 0 and "warning" not in clean.stderr
