@@ -151,6 +151,16 @@ class TrialDocument(Document):
         description="values an operator voided (`loop trial void`): kept, but "
         "counted nowhere (model, best, Pareto front)",
     )
+    feasible: bool | None = Field(
+        None,
+        description="measured trials: every objective measured and every outcome "
+        "constraint met, so the trial counts toward the result (null until measured)",
+    )
+    is_pareto: bool | None = Field(
+        None,
+        description="several objectives: the trial is in the Pareto set (null with "
+        "one objective, and in `--explain`)",
+    )
 
 
 class DriverDocument(Document):

@@ -1,6 +1,7 @@
 """The `loop` command line: thin commands over `loop.service`, one module per noun.
 
-- `campaign`: validate, schema, run, resume, list, inspect, export (a campaign and its file);
+- `campaign`: validate, schema, run, resume (a campaign file and its driver);
+- `results`: list, inspect, export (reading what a database holds);
 - `measurements`: tell, import (measurements entered by hand or from a file);
 - `bench`: replaying dataset campaigns to compare strategies;
 - `lab`: serve, `robots add|list|revoke`, `robot simulate` (labs with robots);
@@ -22,7 +23,7 @@ from typing import Annotated
 import typer
 
 from loop import __version__
-from loop.cli import bench, campaign, db, lab, measurements, report, trial
+from loop.cli import bench, campaign, db, lab, measurements, report, results, trial
 from loop.cli.common import friendly, out
 
 app = typer.Typer(
@@ -77,8 +78,8 @@ app.command()(campaign.validate)
 app.command()(campaign.schema)
 app.command()(campaign.run)
 app.command()(campaign.resume)
-app.command("list")(campaign.list_)
-app.command()(campaign.inspect)
+app.command("list")(results.list_)
+app.command()(results.inspect)
 app.command()(measurements.tell)
 app.command("import")(measurements.import_)
 app.command()(bench.bench)
@@ -86,7 +87,7 @@ app.command()(lab.serve)
 app.command()(report.report)
 app.add_typer(lab.robots_app, name="robots")
 app.add_typer(lab.robot_app, name="robot")
-app.command()(campaign.export)
+app.command()(results.export)
 app.add_typer(trial.trial_app, name="trial")
 app.add_typer(db.db_app, name="db")
 

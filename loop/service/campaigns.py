@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from loop.campaign_state import CampaignState, load_spec
+from loop.campaign_state import CampaignState, acceptable, load_spec
 from loop.errors import CampaignConflictError
 from loop.plugins import adapter_class
 from loop.ports import PinningAdapterClass
-from loop.records import CampaignRecord, CampaignStatus, Trial
+from loop.records import CampaignRecord, CampaignStatus, Trial, TrialStatus
 from loop.spec import CampaignSpec
 from loop.spec.formulas import formula
 from loop.storage import Store
@@ -87,6 +87,7 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
     record = store.get_campaign(name)
     state = CampaignState(load_spec(record), store.trials(name))
     spec = state.spec
+    front = pareto_ids(state)
     doc: dict[str, Any] = {
         "name": record.name,
         "status": record.status,
@@ -96,12 +97,12 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "budget": {"experiments": spec.budget.experiments, "used": state.budget_used},
         "counts": state.counts,
-        "trials": [trial_document(t, spec) for t in state.trials],
+        "trials": [trial_document(t, spec, front) for t in state.trials],
     }
     if state.single_goal:
         doc["best"] = trial_document(state.best, spec) if state.best else None
     else:
-        doc["pareto"] = [trial_document(t, spec) for t in state.pareto]
+        doc["pareto"] = [trial_document(t, spec, front) for t in state.pareto]
     return doc
 
 
@@ -161,9 +162,13 @@ def _driver(store: Store, name: str) -> dict[str, Any] | None:
     }
 
 
-def trial_document(t: Trial, spec: CampaignSpec) -> dict[str, Any]:
+def trial_document(
+    t: Trial, spec: CampaignSpec, pareto: set[int] | None = None
+) -> dict[str, Any]:
     """One trial as `inspect`, the status document, `--explain` and `export` show
-    it; `formula` is the atom-fraction formula of an element campaign's trial."""
+    it; `formula` is the atom-fraction formula of an element campaign's trial.
+    *pareto* holds the ids of the Pareto set when the campaign has several
+    objectives (see `pareto_ids`)."""
     return {
         "id": t.id,
         "iteration": t.iteration,
@@ -180,4 +185,11 @@ def trial_document(t: Trial, spec: CampaignSpec) -> dict[str, Any]:
         "predicted_sd": t.predicted_sd,
         "failure_reason": t.failure_reason,
         "voided": dict(t.voided.values) if t.voided else None,
+        "feasible": acceptable(spec, t) if t.status == TrialStatus.COMPLETED else None,
+        "is_pareto": None if pareto is None else t.id in pareto,
     }
+
+
+def pareto_ids(state: CampaignState) -> set[int] | None:
+    """Ids of the Pareto set with several objectives; None with one."""
+    return None if state.single_goal else {t.id for t in state.pareto}

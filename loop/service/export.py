@@ -27,10 +27,10 @@ import math
 from datetime import datetime
 from typing import Any
 
-from loop.campaign_state import load_spec
+from loop.campaign_state import CampaignState, load_spec
 from loop.errors import BadInputError
 from loop.records import Trial
-from loop.service.campaigns import trial_document
+from loop.service.campaigns import pareto_ids, trial_document
 from loop.spec import CampaignSpec
 from loop.storage import Store
 
@@ -40,7 +40,9 @@ FORMATS = ("csv", "json")
 def export_trials(store: Store, name: str) -> list[dict[str, Any]]:
     """The trial documents of campaign *name*, oldest first, each with its events."""
     spec = load_spec(store.get_campaign(name))
-    return [_document(store, spec, t) for t in store.trials(name)]
+    trials = store.trials(name)
+    front = pareto_ids(CampaignState(spec, trials))
+    return [_document(store, spec, t, front) for t in trials]
 
 
 def render(store: Store, name: str, fmt: str) -> str:
@@ -54,11 +56,13 @@ def render(store: Store, name: str, fmt: str) -> str:
     return to_csv(spec, docs)
 
 
-def _document(store: Store, spec: CampaignSpec, t: Trial) -> dict[str, Any]:
+def _document(
+    store: Store, spec: CampaignSpec, t: Trial, front: set[int] | None
+) -> dict[str, Any]:
     m = t.measurement or t.voided
     return {
         "campaign": spec.name,
-        **trial_document(t, spec),
+        **trial_document(t, spec, front),
         "seed": t.seed,
         "propose_seconds": t.provenance.get("propose_seconds"),
         "provenance": t.provenance,
@@ -105,6 +109,8 @@ LEADING = (
     "seed",
     "acquisition_value",
     "propose_seconds",
+    "feasible",
+    "is_pareto",
 )
 TRAILING = (
     "failure_reason",

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
-from loop.cli.campaign import ExportFormat
+from loop.cli.results import ExportFormat
 from loop.records import Proposal, TrialStatus
 from loop.service.export import FORMATS
 from loop.spec import validate

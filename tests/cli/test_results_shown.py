@@ -4,6 +4,8 @@ grid and rounded for reading."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import yaml
@@ -39,3 +41,14 @@ def test_a_two_objective_run_ends_with_its_pareto_set_and_rounded_parameters(
     assert table.exit_code == 0
     flat = " ".join(table.stdout.split())
     assert f"temperature={int(temperatures[0])} K" in flat
+    # which trials count: the viscosity limit met, and in the Pareto set
+    assert {t["id"] for t in shown["trials"] if t["is_pareto"]} == pareto
+    for t in shown["trials"]:
+        limit_met = t["measurements"]["viscosity"] <= 4.0
+        assert t["feasible"] is limit_met
+        assert not (t["is_pareto"] and not limit_met)
+    header = table.stdout.splitlines()[2]
+    assert "feasible" in header and "pareto" in header
+    export = runner.invoke(app, ["export", "electrolyte-mixed", "--db", db])
+    rows = list(csv.DictReader(io.StringIO(export.stdout)))
+    assert {int(r["id"]) for r in rows if r["is_pareto"] == "true"} == pareto
