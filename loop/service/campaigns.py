@@ -16,13 +16,17 @@ from loop.storage.driver import holder
 
 #: Keys of the spec that may change when `loop run` continues a campaign.
 MUTABLE_KEYS = {"budget", "description", "executor"}
+#: Keys of each objective that may change too: the plausible range of a value
+#: and what happens outside it (stored values are screened again on resume).
+MUTABLE_OBJECTIVE_KEYS = ("bounds", "outliers")
 
 
 def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, str]:
     """The stored campaign for *spec*, created if new; returns (record, what happened).
 
     An existing campaign continues when its stored spec equals *spec* except for
-    the budget or description, which are updated; any other difference is refused.
+    the budget, description, executor or the objectives' `bounds` and
+    `outliers`, which are updated; any other difference is refused.
     """
     data = spec.model_dump(mode="json")
     found = store.find_campaign(spec.name)
@@ -36,13 +40,19 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
     changed = sorted(
         k for k in data.keys() | stored.keys() if data.get(k) != stored.get(k)
     )
-    blocked = [k for k in changed if k not in MUTABLE_KEYS]
+    blocked = [
+        k
+        for k in changed
+        if k not in MUTABLE_KEYS
+        and not (k == "objectives" and _same_objectives(data[k], stored[k]))
+    ]
     if blocked:
         raise CampaignConflictError(
             f"campaign '{spec.name}' already exists with a different "
             f"{', '.join(blocked)}",
-            "only `budget`, `description` and `executor` may change when continuing; to change "
-            "anything else give the campaign a new `name`",
+            "only `budget`, `description`, `executor` and the objectives' `bounds` "
+            "and `outliers` may change when continuing; to change anything else "
+            "give the campaign a new `name`",
         )
     if changed:
         used = sum(1 for t in store.trials(spec.name) if t.spends_budget)
@@ -55,6 +65,18 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
         store.update_campaign(spec.name, spec=data, status=CampaignStatus.ACTIVE)
         return store.get_campaign(spec.name), "updated " + ", ".join(changed)
     return found, "continued"
+
+
+def _same_objectives(new: list[dict[str, Any]], old: list[dict[str, Any]]) -> bool:
+    """Whether the objectives differ at most in their bounds and outliers."""
+
+    def fixed(objectives: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in o.items() if k not in MUTABLE_OBJECTIVE_KEYS}
+            for o in objectives
+        ]
+
+    return fixed(new) == fixed(old)
 
 
 def _pins(spec: CampaignSpec, block: dict[str, Any]) -> dict[str, Any]:
