@@ -9,8 +9,9 @@ them; the free functions are the rules it applies, for callers holding a
 single trial.
 
 "Acceptable" follows `loop inspect`: measured, with every objective present and
-every outcome constraint met. Only acceptable trials can be best or on the
-Pareto front.
+inside its `bounds`, and every outcome constraint met. Only acceptable trials
+can be best or on the Pareto front (a 1.7e308 stored before bounds were
+declared is never the best).
 """
 
 from __future__ import annotations
@@ -47,10 +48,14 @@ def budget_used(trials: list[Trial]) -> int:
 
 
 def acceptable(spec: CampaignSpec, trial: Trial) -> bool:
-    """Measured, with every objective present and every outcome constraint met."""
+    """Measured, with every objective present and inside its bounds, and every
+    outcome constraint met."""
     if trial.status != TrialStatus.COMPLETED:
         return False
-    if any(o.name not in trial.values for o in spec.objectives):
+    if any(
+        o.name not in trial.values or o.out_of_bounds(trial.values[o.name])
+        for o in spec.objectives
+    ):
         return False
     return all(o.acceptable(trial.values[o.name]) for o in spec.outcome_constraints)
 

@@ -113,6 +113,12 @@ class MeasurementAck(Document):
     )
     late: bool = Field(description="true when the post arrived after the lease ended")
     received_at: UtcTime | None = Field(description="when the API stored it")
+    review: str | None = Field(
+        None,
+        description="set (with status needs_review and HTTP 202) when a value is "
+        "outside its objective's bounds under `outliers: flag`: the measurement "
+        "is stored, kept out of the model and waits for an operator",
+    )
 
 
 class FailureAck(Document):
