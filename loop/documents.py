@@ -157,6 +157,18 @@ class TrialDocument(Document):
         description="values an operator voided (`loop trial void`): kept, but "
         "counted nowhere (model, best, Pareto front)",
     )
+    flagged: dict[str, float] | None = Field(
+        None,
+        description="values held for review (outside their objective's bounds "
+        "under `outliers: flag`; why in failure_reason): kept, counted nowhere "
+        "until an operator amends, voids or retries the trial",
+    )
+    held_out: str | None = Field(
+        None,
+        description="why the model does not learn from this completed trial's "
+        "values (outside the bounds, or extreme and unconfirmed) until an "
+        "operator voids or amends them",
+    )
 
 
 class DriverDocument(Document):

@@ -9,6 +9,7 @@ from loop.errors import CampaignConflictError
 from loop.plugins import adapter_class
 from loop.ports import PinningAdapterClass
 from loop.records import CampaignRecord, CampaignStatus, Trial
+from loop.service.held import held_reasons
 from loop.spec import CampaignSpec
 from loop.spec.formulas import formula
 from loop.storage import Store
@@ -109,6 +110,7 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
     record = store.get_campaign(name)
     state = CampaignState(load_spec(record), store.trials(name))
     spec = state.spec
+    held = held_reasons(spec, state.trials)
     doc: dict[str, Any] = {
         "name": record.name,
         "status": record.status,
@@ -118,7 +120,7 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "budget": {"experiments": spec.budget.experiments, "used": state.budget_used},
         "counts": state.counts,
-        "trials": [trial_document(t, spec) for t in state.trials],
+        "trials": [trial_document(t, spec, held) for t in state.trials],
     }
     if state.single_goal:
         doc["best"] = trial_document(state.best, spec) if state.best else None
@@ -183,9 +185,12 @@ def _driver(store: Store, name: str) -> dict[str, Any] | None:
     }
 
 
-def trial_document(t: Trial, spec: CampaignSpec) -> dict[str, Any]:
+def trial_document(
+    t: Trial, spec: CampaignSpec, held: dict[int, str] | None = None
+) -> dict[str, Any]:
     """One trial as `inspect`, the status document, `--explain` and `export` show
-    it; `formula` is the atom-fraction formula of an element campaign's trial."""
+    it; `formula` is the atom-fraction formula of an element campaign's trial;
+    *held*: why trials' values are held out of the model (`held_reasons`)."""
     return {
         "id": t.id,
         "iteration": t.iteration,
@@ -202,4 +207,6 @@ def trial_document(t: Trial, spec: CampaignSpec) -> dict[str, Any]:
         "predicted_sd": t.predicted_sd,
         "failure_reason": t.failure_reason,
         "voided": dict(t.voided.values) if t.voided else None,
+        "flagged": dict(t.flagged.values) if t.flagged else None,
+        "held_out": (held or {}).get(t.id),
     }

@@ -31,6 +31,7 @@ from loop.campaign_state import load_spec
 from loop.errors import BadInputError
 from loop.records import Trial
 from loop.service.campaigns import trial_document
+from loop.service.held import held_reasons
 from loop.spec import CampaignSpec
 from loop.storage import Store
 
@@ -40,7 +41,9 @@ FORMATS = ("csv", "json")
 def export_trials(store: Store, name: str) -> list[dict[str, Any]]:
     """The trial documents of campaign *name*, oldest first, each with its events."""
     spec = load_spec(store.get_campaign(name))
-    return [_document(store, spec, t) for t in store.trials(name)]
+    trials = store.trials(name)
+    held = held_reasons(spec, trials)
+    return [_document(store, spec, t, held) for t in trials]
 
 
 def render(store: Store, name: str, fmt: str) -> str:
@@ -54,11 +57,13 @@ def render(store: Store, name: str, fmt: str) -> str:
     return to_csv(spec, docs)
 
 
-def _document(store: Store, spec: CampaignSpec, t: Trial) -> dict[str, Any]:
-    m = t.measurement or t.voided
+def _document(
+    store: Store, spec: CampaignSpec, t: Trial, held: dict[int, str]
+) -> dict[str, Any]:
+    m = t.measurement or t.voided or t.flagged
     return {
         "campaign": spec.name,
-        **trial_document(t, spec),
+        **trial_document(t, spec, held),
         "seed": t.seed,
         "propose_seconds": t.provenance.get("propose_seconds"),
         "provenance": t.provenance,
@@ -108,6 +113,7 @@ LEADING = (
 )
 TRAILING = (
     "failure_reason",
+    "held_out",
     "lease_expires_at",
     "started_at",
     "created_at",

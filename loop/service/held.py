@@ -35,6 +35,14 @@ class HeldValues:
         return warning(self.spec.name, new) if new else None
 
 
+def held_reasons(spec: CampaignSpec, trials: Sequence[Trial]) -> dict[int, str]:
+    """Trial id -> why its values are held out of the model (for documents)."""
+    reasons: dict[int, list[str]] = {}
+    for h in held_out(spec, trials):
+        reasons.setdefault(h.trial_id, []).append(h.reason)
+    return {i: "; ".join(why) for i, why in reasons.items()}
+
+
 def warning(campaign: str, held: Sequence[Held]) -> str:
     """What an operator reads: each value held out of the model, and what to do."""
     lines = [
