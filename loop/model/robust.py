@@ -16,7 +16,9 @@ magnitudes are capped at `LIMIT`, far below where squares overflow.
 What was pulled in is recorded in the fit's provenance (`winsorised`), so the
 operator sees that the model did not take a value at face value.
 
-Before that, `held_out` keeps some stored measurements out of the model
+Before that, `held_out` (`loop.spec.values`, where the fences are defined,
+since the best-so-far leaves the same values out) keeps some stored
+measurements out of the model
 altogether until an operator has looked at them: values outside their
 objective's `bounds` (stored before the bounds were declared), and values
 beyond the fences that no operator has confirmed (`loop trial amend`, which
@@ -28,17 +30,14 @@ held and the commands that resolve them (`loop.service.runner`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from loop.records import Trial, TrialStatus
+from loop.records import Trial
 from loop.spec import CampaignSpec
+from loop.spec.values import FENCE, LIMIT, fences, held_out
 
-#: Robust scales from the median beyond which a value is pulled in.
-FENCE = 20.0
-#: Largest magnitude a model sees (squares and sums stay finite).
-LIMIT = 1e100
+__all__ = ["FENCE", "LIMIT", "fences", "held_out", "model_trials", "winsorise"]
 
 
 def winsorise(y: np.ndarray) -> tuple[np.ndarray, list[int]]:
@@ -52,62 +51,6 @@ def winsorise(y: np.ndarray) -> tuple[np.ndarray, list[int]]:
         moved.append(int(np.sum(clipped != np.asarray(y, dtype=float)[:, j])))
         out[:, j] = clipped
     return out, moved
-
-
-def fences(column: np.ndarray) -> tuple[float, float]:
-    """(low, high): the median -/+ `FENCE` robust scales (infinite when the
-    column has no spread to measure one by)."""
-    if len(column) < 3:
-        return -np.inf, np.inf
-    median = float(np.median(column))
-    q1, q3 = np.percentile(column, [25, 75])
-    scale = float(q3 - q1)
-    if scale <= 0:
-        others = np.abs(column[column != median] - median)
-        scale = float(np.median(others)) if len(others) else 0.0
-    if not np.isfinite(scale) or scale <= 0:
-        return -np.inf, np.inf
-    return median - FENCE * scale, median + FENCE * scale
-
-
-@dataclass(frozen=True)
-class Held:
-    """A COMPLETED measurement the model does not learn from, and why."""
-
-    trial_id: int
-    name: str
-    value: float
-    reason: str
-
-
-def held_out(spec: CampaignSpec, trials: Sequence[Trial]) -> list[Held]:
-    """Stored measurements kept out of the model until an operator acts: outside
-    their objective's `bounds`, or beyond the fences of their column (on the
-    model's scale) and not confirmed by an operator's amend."""
-    names = [o.name for o in spec.objectives]
-    done = [
-        t
-        for t in trials
-        if t.status == TrialStatus.COMPLETED
-        and t.measurement is not None
-        and all(n in t.values for n in names)
-    ]
-    held: list[Held] = []
-    for o in spec.objectives:
-        raw = np.array([t.values[o.name] for t in done], dtype=float)
-        scaled = np.log(raw) if o.transform == "log" and np.all(raw > 0) else raw
-        low, high = fences(np.clip(scaled, -LIMIT, LIMIT))
-        for t, value, v in zip(done, raw, scaled, strict=True):
-            assert t.measurement is not None
-            why = o.out_of_bounds(float(value))
-            if why is None and not t.measurement.reviewed and not low <= v <= high:
-                why = (
-                    f"{value:.6g} is far outside the other values of "
-                    f"'{o.name}' (more than {FENCE:g} robust scales from their median)"
-                )
-            if why is not None:
-                held.append(Held(t.id, o.name, float(value), why))
-    return held
 
 
 def model_trials(spec: CampaignSpec, trials: Sequence[Trial]) -> list[Trial]:

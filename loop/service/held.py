@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from loop.model.robust import Held, held_out
 from loop.records import Trial
 from loop.spec import CampaignSpec
+from loop.spec.values import Held, held_out
 
 
 class HeldValues:

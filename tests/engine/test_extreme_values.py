@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from loop.engine import CampaignEngine, model_failure
 from loop.errors import FitError
-from loop.model.robust import FENCE, LIMIT, held_out, winsorise
+from loop.model.robust import FENCE, LIMIT, winsorise
 from loop.records import Measurement, Trial
 from loop.spec import validate
 from loop.spec.rules import violations
+from loop.spec.values import held_out
 from tests.report.conftest import electrolyte
 from tests.support import simulated_trials
 
