@@ -86,11 +86,13 @@ def accept_measurement(
         now = store.now(s)
         current = status in (*LEASED, TrialStatus.NEEDS_REVIEW)
         reoffered = status == TrialStatus.PENDING and attempt == row.attempt - 1
-        if status == TrialStatus.COMPLETED:
+        flagged = status == TrialStatus.NEEDS_REVIEW and _measured(s, trial_id)
+        if status == TrialStatus.COMPLETED or flagged:
             raise TrialStateError(
                 f"trial {trial_id} already has a measurement (another Idempotency-Key)",
-                "a trial is measured once and the first accepted value stands; the "
-                "post is kept in the inbox for the record",
+                "a trial is measured once and the first accepted value stands (a "
+                "flagged one waits for an operator); the post is kept in the inbox "
+                "for the record",
                 code="already_measured",
             )
         if not ((current and attempt == row.attempt) or reoffered):
@@ -189,6 +191,15 @@ def _replay(
         )
     _finish(s, submission_id, "replayed", known.status_code)
     return Accepted(known.status_code, known.response, replayed=True)
+
+
+def _measured(s: Session, trial_id: int) -> bool:
+    """Whether the trial holds a measurement (one held for review, when it is
+    not completed)."""
+    found = s.exec(
+        select(MeasurementRow.id).where(MeasurementRow.trial_id == trial_id)
+    ).first()
+    return found is not None
 
 
 # -------------------------------------------------------------- submissions

@@ -140,6 +140,8 @@ def test_a_flagged_value_is_stored_for_review_and_kept_out_of_the_model(
         )
         replay = _post(client, ids[2], POISON, key="poison-key-1")
         assert (replay.status_code, replay.json()) == (202, ack)
+        second = _post(client, ids[2], 9.0)  # another key: the first value stands
+        assert second.status_code == 409 and second.json()["code"] == "already_measured"
 
     trials = {t.id: t for t in rc.store.trials(rc.name)}
     held = trials[ids[2]]
