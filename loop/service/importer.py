@@ -4,9 +4,8 @@ Rows are read with the dataset adapter's rules (`loop.spec.rows`: the same
 column mapping), each kept as its own trial (replicates are not averaged: each
 was an experiment). Every row must be usable, inside the campaign's space and
 with values inside their objectives' `bounds` (`loop.spec.values`; an import
-refuses them even under `outliers: flag`),
-or nothing is stored and each refused row is reported with its line, column
-and reason. The rows become COMPLETED trials of phase `imported`, with
+refuses them even under `outliers: flag`), or nothing is stored and each
+refused row is reported with its line, column and reason. The rows become COMPLETED trials of phase `imported`, with
 provenance {source file name, sha256 of the file, row number}; they spend no
 budget, count as measurements for the model and for the best, and stand in for
 initial-design points. Importing the same content twice adds nothing.
