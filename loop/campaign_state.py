@@ -9,8 +9,11 @@ them; the free functions are the rules it applies, for callers holding a
 single trial.
 
 "Acceptable" follows `loop inspect`: measured, with every objective present and
-every outcome constraint met. Only acceptable trials can be best or on the
-Pareto front.
+inside its `bounds`, and every outcome constraint met. Only acceptable trials
+can be best or on the Pareto front, and only when their values are not held
+for an operator (`loop.spec.values.held_out`: a 1.7e308 stored before bounds
+were declared, or without bounds until an operator confirms it, is never the
+best).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import cached_property
 
 from loop.records import CampaignRecord, Trial, TrialPhase, TrialStatus
 from loop.spec import CampaignSpec, validate
+from loop.spec.values import held_out
 
 
 def load_spec(record: CampaignRecord) -> CampaignSpec:
@@ -47,28 +51,40 @@ def budget_used(trials: list[Trial]) -> int:
 
 
 def acceptable(spec: CampaignSpec, trial: Trial) -> bool:
-    """Measured, with every objective present and every outcome constraint met."""
+    """Measured, with every objective present and inside its bounds, and every
+    outcome constraint met."""
     if trial.status != TrialStatus.COMPLETED:
         return False
-    if any(o.name not in trial.values for o in spec.objectives):
+    if any(
+        o.name not in trial.values or o.out_of_bounds(trial.values[o.name])
+        for o in spec.objectives
+    ):
         return False
     return all(o.acceptable(trial.values[o.name]) for o in spec.outcome_constraints)
 
 
+def contenders(spec: CampaignSpec, trials: list[Trial]) -> list[Trial]:
+    """Acceptable trials whose values are not held for an operator (extreme and
+    unconfirmed, `loop.spec.values.held_out`): those that can be best or on
+    the Pareto front."""
+    held = {h.trial_id for h in held_out(spec, trials)}
+    return [t for t in trials if acceptable(spec, t) and t.id not in held]
+
+
 def best_trial(spec: CampaignSpec, trials: list[Trial]) -> Trial | None:
-    """The best acceptable trial for the first goal (None before there is one)."""
+    """The best contending trial for the first goal (None before there is one)."""
     goal = spec.goals[0]
-    done = [t for t in trials if acceptable(spec, t)]
+    done = contenders(spec, trials)
     if not done:
         return None
     return max(done, key=lambda t: goal.sign * t.values[goal.name])
 
 
 def pareto_trials(spec: CampaignSpec, trials: list[Trial]) -> list[Trial]:
-    """Acceptable trials that no other acceptable trial beats on every goal."""
+    """Contending trials that no other contending trial beats on every goal."""
     names = [o.name for o in spec.goals]
     signs = [o.sign for o in spec.goals]
-    done = [t for t in trials if acceptable(spec, t)]
+    done = contenders(spec, trials)
     points = [
         [s * t.values[n] for s, n in zip(signs, names, strict=True)] for t in done
     ]

@@ -113,6 +113,12 @@ class MeasurementAck(Document):
     )
     late: bool = Field(description="true when the post arrived after the lease ended")
     received_at: UtcTime | None = Field(description="when the API stored it")
+    review: str | None = Field(
+        None,
+        description="set (with status needs_review and HTTP 202) when a value is "
+        "outside its objective's bounds under `outliers: flag`: the measurement "
+        "is stored, kept out of the model and waits for an operator",
+    )
 
 
 class FailureAck(Document):
@@ -160,6 +166,18 @@ class TrialDocument(Document):
         None,
         description="several objectives: the trial is in the Pareto set (null with "
         "one objective, and in `--explain`)",
+    )
+    flagged: dict[str, float] | None = Field(
+        None,
+        description="values held for review (outside their objective's bounds "
+        "under `outliers: flag`; why in failure_reason): kept, counted nowhere "
+        "until an operator amends, voids or retries the trial",
+    )
+    held_out: str | None = Field(
+        None,
+        description="why the model does not learn from this completed trial's "
+        "values (outside the bounds, or extreme and unconfirmed) until an "
+        "operator voids or amends them",
     )
 
 

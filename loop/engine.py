@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from loop.errors import FitError
+from loop.model.robust import model_trials
 from loop.model.state import from_document, to_document
 from loop.records import Proposal, Trial, TrialPhase, TrialStatus
 from loop.space.design import sobol_design, uniform_samples
@@ -93,7 +94,9 @@ class CampaignEngine:
         def rows(ts: list[Trial]) -> np.ndarray:
             return enc.encode_many([(t.composition, t.parameters) for t in ts])
 
-        _, x_done, y_done = enc.measured(self._trials)
+        # the one place measured values become model inputs: held-out values
+        # (outside their bounds, or extreme and unconfirmed) stay out
+        _, x_done, y_done = enc.measured(model_trials(self.spec, self._trials))
         x_all = rows([t for t in self._trials if t.status != TrialStatus.STALE])
         pool = pool_index = None
         if self._pool_x is not None:

@@ -209,6 +209,14 @@ class InvalidBodyError(BadInputError):
         )
 
 
+class OutOfBoundsError(InvalidBodyError):
+    """Measured values outside their objectives' `bounds` (and nothing else wrong
+    with the body): a distinct code, so a robot can tell a suspicious reading
+    from a malformed post."""
+
+    code = "out_of_bounds"
+
+
 class AdapterError(LoopError):
     """An adapter could not evaluate a trial; surfaces as a trial failure."""
 

@@ -109,7 +109,7 @@ class PushAdapter(Adapter, Protocol):
     The driver marks a trial CLAIMED, then calls `evaluate` on its executor (in
     the driver, on threads, or pickled to Dask workers) and stores the result:
     values complete the trial; a failure marked `retryable` is tried again as
-    the next attempt (up to `loop.service.runner.MAX_ATTEMPTS`); any other
+    the next attempt (up to `loop.service.settle.MAX_ATTEMPTS`); any other
     failure fails the trial for good.
     """
 

@@ -25,12 +25,17 @@ class TrialStatus(StrEnum):
            │      attempts remain)        └──fail─────────►┴──fail──► FAILED
            └──withdrawn, never claimed──► STALE
         any non-terminal ──abandon──► ABANDONED
+        PENDING/CLAIMED/STARTED/NEEDS_REVIEW ──flagged value──► NEEDS_REVIEW
 
     COMPLETED, FAILED, ABANDONED and STALE are terminal: neither the driver nor a
     robot ever changes them again (only an operator's `loop trial retry` puts a
-    FAILED trial back to PENDING, see `OPERATOR_TRANSITIONS`). FAILED means the experiment ran and gave no usable value (no retry left); the
+    FAILED trial back to PENDING, see `OPERATOR_TRANSITIONS`). FAILED means the
+    experiment ran and gave no usable value (no retry left); the
     engine learns from it but never regresses on it. ABANDONED and STALE free their
-    budget slot; COMPLETED and FAILED spend it.
+    budget slot; COMPLETED and FAILED spend it. A measurement outside its
+    objective's bounds under `outliers: flag` is stored with its trial in
+    NEEDS_REVIEW (`Trial.flagged`), which an operator amends or voids (to
+    COMPLETED), retries or abandons.
     """
 
     PENDING = "pending"
@@ -77,10 +82,12 @@ IN_FLIGHT = frozenset(
 #: Every legal transition; the store refuses any other.
 TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
     # PENDING -> COMPLETED: a late measurement for the attempt before a re-offer
+    # (-> NEEDS_REVIEW when it is flagged: outside its bounds, `outliers: flag`)
     TrialStatus.PENDING: frozenset(
         {
             TrialStatus.CLAIMED,
             TrialStatus.COMPLETED,
+            TrialStatus.NEEDS_REVIEW,
             TrialStatus.STALE,
             TrialStatus.ABANDONED,
         }
@@ -89,6 +96,7 @@ TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
         {
             TrialStatus.STARTED,
             TrialStatus.COMPLETED,
+            TrialStatus.NEEDS_REVIEW,
             TrialStatus.FAILED,
             TrialStatus.PENDING,
             TrialStatus.ABANDONED,
@@ -103,8 +111,14 @@ TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
             TrialStatus.ABANDONED,
         }
     ),
+    # NEEDS_REVIEW -> NEEDS_REVIEW: a flagged value posted after the lease ran out
     TrialStatus.NEEDS_REVIEW: frozenset(
-        {TrialStatus.PENDING, TrialStatus.COMPLETED, TrialStatus.ABANDONED}
+        {
+            TrialStatus.PENDING,
+            TrialStatus.COMPLETED,
+            TrialStatus.NEEDS_REVIEW,
+            TrialStatus.ABANDONED,
+        }
     ),
     TrialStatus.COMPLETED: frozenset(),
     TrialStatus.FAILED: frozenset(),
@@ -192,6 +206,10 @@ class Measurement(Record):
     source: str = ""
     late: bool = False
     received_at: datetime | None = None
+    #: An operator amended these values (`loop trial amend`, also to the same
+    #: numbers: a confirmation); the model then takes them even when they lie
+    #: beyond its robust fences (`loop.model.robust.held_out`).
+    reviewed: bool = False
 
 
 class Trial(Proposal):
@@ -212,6 +230,11 @@ class Trial(Proposal):
     #: A measurement an operator voided (`loop trial void`): kept and shown, but
     #: it counts nowhere; the experiment still spent its budget.
     voided: Measurement | None = None
+    #: A measurement stored with a trial that is not COMPLETED: a value outside
+    #: its objective's bounds under `outliers: flag` (the trial NEEDS_REVIEW,
+    #: why in `failure_reason`), or one left on a trial an operator abandoned.
+    #: Kept and shown, counted nowhere.
+    flagged: Measurement | None = None
     lease_expires_at: datetime | None = None
     claimed_by_key: int | None = None
     started_at: datetime | None = None

@@ -26,7 +26,14 @@ from loop.storage.tables import (
 )
 
 #: Submission outcomes under which a measurement was stored.
-STORED = ("accepted", "late")
+STORED = ("accepted", "late", "flagged")
+#: Statuses a trial holding a measurement may have: completed, held for review
+#: (a value outside its bounds under `outliers: flag`), or abandoned from there.
+MEASURED = (
+    TrialStatus.COMPLETED.value,
+    TrialStatus.NEEDS_REVIEW.value,
+    TrialStatus.ABANDONED.value,
+)
 
 
 def check_invariants(
@@ -74,7 +81,7 @@ def check_invariants(
     problems += _budget(trials, budget)
     problems += _events(trials, events)
     problems += _distinct(trials)
-    problems += _inbox(measurements, keys, inbox)
+    problems += _inbox(measurements, keys, inbox, events)
     if clean_exit and owner is not None:
         problems.append(f"driver lease still held by {owner} after a clean exit")
     return problems
@@ -100,7 +107,7 @@ def _measurements(trials: list[TrialRow], rows: list[MeasurementRow]) -> list[st
     for tid, n in sorted(by_trial.items()):
         if n > 1:
             out.append(f"trial {tid}: {n} measurements (at most one allowed)")
-        if status[tid] != TrialStatus.COMPLETED.value:
+        if status[tid] not in MEASURED:
             out.append(f"trial {tid}: measured but {status[tid]}, not completed")
     for tid in sorted(completed - set(by_trial)):
         out.append(f"trial {tid}: completed without a measurement")
@@ -220,10 +227,16 @@ def _inbox(
     measurements: list[MeasurementRow],
     keys: list[IdempotencyRow],
     inbox: list[dict[str, Any]],
+    events: list[TrialEventRow],
 ) -> list[str]:
-    """Robot measurements come from a stored submission and a bound key."""
+    """Robot measurements come from a stored submission and a bound key (a
+    flagged measurement an operator retried lives on in the retry's event)."""
     out = []
-    measured = {m.trial_id for m in measurements}
+    measured = {m.trial_id for m in measurements} | {
+        e.trial_id
+        for e in events
+        if ((e.details or {}).get("operator") or {}).get("old", {}).get("measurement")
+    }
     for k in keys:
         if k.trial_id not in measured:
             out.append(

@@ -49,7 +49,7 @@ from loop.ports import (
     EvaluationResult,
     PushAdapter,
 )
-from loop.spec.objectives import value_problems
+from loop.spec.values import value_problems
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -129,8 +129,9 @@ class PythonAdapter:
             )
         values, extra, wrong = _values(returned, request.objectives)
         if wrong is None:
-            problems = value_problems(self.spec, values)
-            wrong = "; ".join(_said(name, why, returned) for name, why in problems)
+            # outside the bounds under `outliers: flag`: the driver flags it
+            problems = value_problems(self.spec, values, unattended=True)
+            wrong = "; ".join(_said(p.name, p.message, returned) for p in problems)
             wrong = wrong or None
         if wrong is not None:
             return EvaluationResult(

@@ -89,7 +89,8 @@ _ERROR_MEANINGS = {
     409: "the trial or campaign is not in a state that accepts the call",
     413: "a body above 64 KiB (body_too_large)",
     415: "a Content-Type that is not JSON (unsupported_media_type)",
-    422: "the body, a path or a header parameter is invalid (invalid_body)",
+    422: "the body, a path or a header parameter is invalid (invalid_body), or "
+    "only measured values are outside their objectives' bounds (out_of_bounds)",
     503: "the database refused the operation; retry later (storage)",
 }
 
@@ -224,7 +225,15 @@ def create_app(store: Store) -> FastAPI:
     @app.post(
         "/api/v1/trials/{trial_id}/measurements",
         tags=["robots"],
-        responses=ERRORS,
+        responses={
+            **ERRORS,
+            202: {
+                "model": MeasurementAck,
+                "description": "stored but held for review: a value is outside its "
+                "objective's bounds under `outliers: flag` (status needs_review, "
+                "`review` says why); it does not count until an operator acts",
+            },
+        },
         openapi_extra=_raw_body(lab.MeasurementBody),
     )
     async def measurements(

@@ -184,6 +184,8 @@ def _drive(store: Any, name: str, db: str, lease: Any = None) -> None:
 
             def show(step: Step) -> None:
                 best = "-" if step.best is None else f"{step.best:.6g}"
+                if step.warning:
+                    err.print(f"warning: {step.warning}", highlight=False, markup=False)
                 if not out.is_terminal:
                     # under nohup, systemd or a pipe the bar is not drawn: log lines
                     out.print(

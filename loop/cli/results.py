@@ -142,11 +142,15 @@ def _print_table(doc: dict[str, Any]) -> None:
         comp = composition_text(t["composition"], compact=True, digits=3)
         params = parameters_text(t["parameters"], units)
         voided = t.get("voided") or {}
+        flagged = t.get("flagged") or {}
         vals = [
             f"{t['measurements'][o['name']]:.5g}"
+            + (" (held out)" if t.get("held_out") else "")
             if o["name"] in t["measurements"]
             else f"({voided[o['name']]:.5g} voided)"
             if o["name"] in voided
+            else f"({flagged[o['name']]:.5g} flagged)"
+            if o["name"] in flagged
             else ""
             for o in objectives
         ]
@@ -164,6 +168,29 @@ def _print_table(doc: dict[str, Any]) -> None:
     out.print(table)
     for line in best_so_far_lines(doc):
         out.print(escape(line), highlight=False)
+    _print_review(doc)
+
+
+def _print_review(doc: dict[str, Any]) -> None:
+    """Trials whose values wait on an operator: flagged ones (needs_review) and
+    completed ones the model holds out, each with why and what resolves it."""
+    waiting = [
+        (t["id"], t["failure_reason"] if t.get("flagged") else t["held_out"])
+        for t in doc["trials"]
+        if t.get("held_out") or (t.get("flagged") and t["status"] == "needs_review")
+    ]
+    if not waiting:
+        return
+    out.print("[bold]values waiting for review[/] (kept, not in the model):")
+    for trial_id, why in waiting:
+        out.print(
+            f"  trial {trial_id}: {escape(printable(why or ''))}", highlight=False
+        )
+    out.print(
+        f"  resolve with: loop trial amend|void {escape(doc['name'])} ID --reason ... "
+        "(a flagged trial may also be retried)",
+        highlight=False,
+    )
 
 
 class ExportFormat(StrEnum):

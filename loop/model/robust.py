@@ -15,16 +15,29 @@ magnitudes are capped at `LIMIT`, far below where squares overflow.
 
 What was pulled in is recorded in the fit's provenance (`winsorised`), so the
 operator sees that the model did not take a value at face value.
+
+Before that, `held_out` (`loop.spec.values`, where the fences are defined,
+since the best-so-far leaves the same values out) keeps some stored
+measurements out of the model
+altogether until an operator has looked at them: values outside their
+objective's `bounds` (stored before the bounds were declared), and values
+beyond the fences that no operator has confirmed (`loop trial amend`, which
+marks the measurement reviewed). A campaign database that already holds a
+1.7e308 so resumes on its other measurements; `loop resume` names the values
+held and the commands that resolve them (`loop.service.runner`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-#: Robust scales from the median beyond which a value is pulled in.
-FENCE = 20.0
-#: Largest magnitude a model sees (squares and sums stay finite).
-LIMIT = 1e100
+from loop.records import Trial
+from loop.spec import CampaignSpec
+from loop.spec.values import FENCE, LIMIT, fences, held_out
+
+__all__ = ["FENCE", "LIMIT", "fences", "held_out", "model_trials", "winsorise"]
 
 
 def winsorise(y: np.ndarray) -> tuple[np.ndarray, list[int]]:
@@ -40,17 +53,8 @@ def winsorise(y: np.ndarray) -> tuple[np.ndarray, list[int]]:
     return out, moved
 
 
-def fences(column: np.ndarray) -> tuple[float, float]:
-    """(low, high): the median -/+ `FENCE` robust scales (infinite when the
-    column has no spread to measure one by)."""
-    if len(column) < 3:
-        return -np.inf, np.inf
-    median = float(np.median(column))
-    q1, q3 = np.percentile(column, [25, 75])
-    scale = float(q3 - q1)
-    if scale <= 0:
-        others = np.abs(column[column != median] - median)
-        scale = float(np.median(others)) if len(others) else 0.0
-    if not np.isfinite(scale) or scale <= 0:
-        return -np.inf, np.inf
-    return median - FENCE * scale, median + FENCE * scale
+def model_trials(spec: CampaignSpec, trials: Sequence[Trial]) -> list[Trial]:
+    """*trials* without those whose measurement is `held_out`: what the engine
+    (and the report's model quality) may learn from."""
+    out = {h.trial_id for h in held_out(spec, trials)}
+    return [t for t in trials if t.id not in out]

@@ -44,6 +44,7 @@ from numpy.typing import ArrayLike
 from loop.model import calibration
 from loop.model.outcomes import JointModel, fit_joint
 from loop.model.quiet import quiet_numerics
+from loop.model.robust import model_trials
 from loop.model.state import from_document
 from loop.model.surrogate import GPSettings, fit_gp, hyperparameters
 from loop.records import Trial, TrialStatus
@@ -102,7 +103,8 @@ def model_quality(
     """
     ensure_threads()  # `loop report` and the dashboard's model page fit GPs here
     encoder = Encoder(spec)
-    done, x, y = encoder.measured(trials)  # the rows the engine's model learns from
+    # the rows the engine's model learns from
+    done, x, y = encoder.measured(model_trials(spec, trials))
     ids = [t.id for t in done]
     names = [o.name for o in spec.objectives]
     held_out = calibration.predicted_before_measured(spec, trials)

@@ -9,6 +9,7 @@ from loop.errors import CampaignConflictError
 from loop.plugins import adapter_class
 from loop.ports import PinningAdapterClass
 from loop.records import CampaignRecord, CampaignStatus, Trial, TrialStatus
+from loop.service.held import held_reasons
 from loop.spec import CampaignSpec
 from loop.spec.formulas import formula
 from loop.storage import Store
@@ -16,13 +17,17 @@ from loop.storage.driver import holder
 
 #: Keys of the spec that may change when `loop run` continues a campaign.
 MUTABLE_KEYS = {"budget", "description", "executor"}
+#: Keys of each objective that may change too: the plausible range of a value
+#: and what happens outside it (stored values are screened again on resume).
+MUTABLE_OBJECTIVE_KEYS = ("bounds", "outliers")
 
 
 def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, str]:
     """The stored campaign for *spec*, created if new; returns (record, what happened).
 
     An existing campaign continues when its stored spec equals *spec* except for
-    the budget or description, which are updated; any other difference is refused.
+    the budget, description, executor or the objectives' `bounds` and
+    `outliers`, which are updated; any other difference is refused.
     """
     data = spec.model_dump(mode="json")
     found = store.find_campaign(spec.name)
@@ -36,13 +41,19 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
     changed = sorted(
         k for k in data.keys() | stored.keys() if data.get(k) != stored.get(k)
     )
-    blocked = [k for k in changed if k not in MUTABLE_KEYS]
+    blocked = [
+        k
+        for k in changed
+        if k not in MUTABLE_KEYS
+        and not (k == "objectives" and _same_objectives(data[k], stored[k]))
+    ]
     if blocked:
         raise CampaignConflictError(
             f"campaign '{spec.name}' already exists with a different "
             f"{', '.join(blocked)}",
-            "only `budget`, `description` and `executor` may change when continuing; to change "
-            "anything else give the campaign a new `name`",
+            "only `budget`, `description`, `executor` and the objectives' `bounds` "
+            "and `outliers` may change when continuing; to change anything else "
+            "give the campaign a new `name`",
         )
     if changed:
         used = sum(1 for t in store.trials(spec.name) if t.spends_budget)
@@ -55,6 +66,18 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
         store.update_campaign(spec.name, spec=data, status=CampaignStatus.ACTIVE)
         return store.get_campaign(spec.name), "updated " + ", ".join(changed)
     return found, "continued"
+
+
+def _same_objectives(new: list[dict[str, Any]], old: list[dict[str, Any]]) -> bool:
+    """Whether the objectives differ at most in their bounds and outliers."""
+
+    def fixed(objectives: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in o.items() if k not in MUTABLE_OBJECTIVE_KEYS}
+            for o in objectives
+        ]
+
+    return fixed(new) == fixed(old)
 
 
 def _pins(spec: CampaignSpec, block: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +111,7 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
     state = CampaignState(load_spec(record), store.trials(name))
     spec = state.spec
     front = pareto_ids(state)
+    held = held_reasons(spec, state.trials)
     doc: dict[str, Any] = {
         "name": record.name,
         "status": record.status,
@@ -97,12 +121,12 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
         "budget": {"experiments": spec.budget.experiments, "used": state.budget_used},
         "counts": state.counts,
-        "trials": [trial_document(t, spec, front) for t in state.trials],
+        "trials": [trial_document(t, spec, held, front) for t in state.trials],
     }
     if state.single_goal:
-        doc["best"] = trial_document(state.best, spec) if state.best else None
+        doc["best"] = trial_document(state.best, spec, held) if state.best else None
     else:
-        doc["pareto"] = [trial_document(t, spec, front) for t in state.pareto]
+        doc["pareto"] = [trial_document(t, spec, held, front) for t in state.pareto]
     return doc
 
 
@@ -163,12 +187,16 @@ def _driver(store: Store, name: str) -> dict[str, Any] | None:
 
 
 def trial_document(
-    t: Trial, spec: CampaignSpec, pareto: set[int] | None = None
+    t: Trial,
+    spec: CampaignSpec,
+    held: dict[int, str] | None = None,
+    pareto: set[int] | None = None,
 ) -> dict[str, Any]:
     """One trial as `inspect`, the status document, `--explain` and `export` show
-    it; `formula` is the atom-fraction formula of an element campaign's trial.
-    *pareto* holds the ids of the Pareto set when the campaign has several
-    objectives (see `pareto_ids`)."""
+    it; `formula` is the atom-fraction formula of an element campaign's trial;
+    *held*: why trials' values are held out of the model (`held_reasons`);
+    *pareto*: the ids of the Pareto set when the campaign has several
+    objectives (`pareto_ids`)."""
     return {
         "id": t.id,
         "iteration": t.iteration,
@@ -185,6 +213,8 @@ def trial_document(
         "predicted_sd": t.predicted_sd,
         "failure_reason": t.failure_reason,
         "voided": dict(t.voided.values) if t.voided else None,
+        "flagged": dict(t.flagged.values) if t.flagged else None,
+        "held_out": (held or {}).get(t.id),
         "feasible": acceptable(spec, t) if t.status == TrialStatus.COMPLETED else None,
         "is_pareto": None if pareto is None else t.id in pareto,
     }

@@ -24,6 +24,7 @@ from loop.documents import (
 from loop.errors import NotFoundError
 from loop.records import Trial, TrialPhase, TrialStatus
 from loop.service.campaigns import trial_document
+from loop.service.held import held_reasons
 from loop.space.domain import scaled_distances
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
@@ -71,7 +72,9 @@ def explain_trial(
     }
     return ExplainDocument(
         campaign=name,
-        trial=TrialDocument.model_validate(trial_document(trial, spec)),
+        trial=TrialDocument.model_validate(
+            trial_document(trial, spec, held_reasons(spec, trials))
+        ),
         phase=trial.phase,
         reason=PHASES[trial.phase],
         acquisition=Acquisition(

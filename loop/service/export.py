@@ -31,6 +31,7 @@ from loop.campaign_state import CampaignState, load_spec
 from loop.errors import BadInputError
 from loop.records import Trial
 from loop.service.campaigns import pareto_ids, trial_document
+from loop.service.held import held_reasons
 from loop.spec import CampaignSpec
 from loop.storage import Store
 
@@ -41,8 +42,9 @@ def export_trials(store: Store, name: str) -> list[dict[str, Any]]:
     """The trial documents of campaign *name*, oldest first, each with its events."""
     spec = load_spec(store.get_campaign(name))
     trials = store.trials(name)
+    held = held_reasons(spec, trials)
     front = pareto_ids(CampaignState(spec, trials))
-    return [_document(store, spec, t, front) for t in trials]
+    return [_document(store, spec, t, held, front) for t in trials]
 
 
 def render(store: Store, name: str, fmt: str) -> str:
@@ -57,12 +59,16 @@ def render(store: Store, name: str, fmt: str) -> str:
 
 
 def _document(
-    store: Store, spec: CampaignSpec, t: Trial, front: set[int] | None
+    store: Store,
+    spec: CampaignSpec,
+    t: Trial,
+    held: dict[int, str],
+    front: set[int] | None,
 ) -> dict[str, Any]:
-    m = t.measurement or t.voided
+    m = t.measurement or t.voided or t.flagged
     return {
         "campaign": spec.name,
-        **trial_document(t, spec, front),
+        **trial_document(t, spec, held, front),
         "seed": t.seed,
         "propose_seconds": t.provenance.get("propose_seconds"),
         "provenance": t.provenance,
@@ -114,6 +120,7 @@ LEADING = (
 )
 TRAILING = (
     "failure_reason",
+    "held_out",
     "lease_expires_at",
     "started_at",
     "created_at",

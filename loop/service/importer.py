@@ -2,9 +2,10 @@
 
 Rows are read with the dataset adapter's rules (`loop.spec.rows`: the same
 column mapping), each kept as its own trial (replicates are not averaged: each
-was an experiment). Every row must be usable and inside the campaign's space,
-or nothing is stored and each refused row is reported with its line, column
-and reason. The rows become COMPLETED trials of phase `imported`, with
+was an experiment). Every row must be usable, inside the campaign's space and
+with values inside their objectives' `bounds` (`loop.spec.values`; an import
+refuses them even under `outliers: flag`), or nothing is stored and each
+refused row is reported with its line, column and reason. The rows become COMPLETED trials of phase `imported`, with
 provenance {source file name, sha256 of the file, row number}; they spend no
 budget, count as measurements for the model and for the best, and stand in for
 initial-design points. Importing the same content twice adds nothing.
@@ -20,9 +21,9 @@ from typing import Any
 from loop.campaign_state import load_spec
 from loop.errors import BadInputError
 from loop.records import Proposal, TrialPhase
-from loop.spec.objectives import value_problems
 from loop.spec.rows import column_names, read_configuration, read_values
 from loop.spec.rules import violations
+from loop.spec.values import value_problems
 from loop.storage import Store
 from loop.storage.manual import import_measured
 
@@ -72,9 +73,8 @@ def import_file(
         if isinstance(values, tuple):
             refused.append(f"{line}, column {values[0]}: {values[1]}")
             continue
-        problems = value_problems(spec, values) + [
-            ("", why) for why in violations(spec, *config)
-        ]
+        problems = [(p.name, p.message) for p in value_problems(spec, values)]
+        problems += [("", why) for why in violations(spec, *config)]
         if problems:
             said = "; ".join(f"{n + ': ' if n else ''}{why}" for n, why in problems)
             refused.append(f"{line}: {said}")

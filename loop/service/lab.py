@@ -41,14 +41,15 @@ from loop.errors import (
     FieldProblem,
     ForbiddenError,
     InvalidBodyError,
+    OutOfBoundsError,
     RequestError,
     TrialStateError,
 )
-from loop.records import Trial
+from loop.records import Trial, TrialStatus
 from loop.service.campaigns import status_document
 from loop.service.robots import CLAIM, READ, REPORT, authorize
 from loop.spec import CampaignSpec
-from loop.spec.objectives import value_problems
+from loop.spec.values import review_reason, value_problems
 from loop.storage import Store, inbox
 from loop.storage import lab as db
 from loop.storage.keys import RobotKey
@@ -258,6 +259,7 @@ def measure(
             respond=lambda trial, row: _measurement_ack(trial, row).model_dump(
                 mode="json"
             ),
+            review=review_reason(conf.spec, values),
         )
         return accepted.status_code, MeasurementAck.model_validate(accepted.response)
     except (BadInputError, TrialStateError) as exc:
@@ -350,12 +352,12 @@ def _parse(text: str, model: type[M]) -> M:
 def _check_measurement(
     spec: CampaignSpec, body: MeasurementBody
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """Values named, complete and in the declared units; the units stored with them."""
+    """Values named, complete, plausible and in the declared units; the units
+    stored with them. Values outside their bounds alone are `out_of_bounds`;
+    under `outliers: flag` they pass here and hold the trial for review."""
     declared = {o.name: o for o in spec.objectives}
-    problems = [
-        FieldProblem(f"/values/{name}", message)
-        for name, message in value_problems(spec, body.values)
-    ]
+    refused = value_problems(spec, body.values, unattended=True)
+    problems = [FieldProblem(f"/values/{p.name}", p.message) for p in refused]
     for name, unit in (body.units or {}).items():
         if name not in declared:
             problems.append(
@@ -369,6 +371,12 @@ def _check_measurement(
                     f"not {unit}; convert it before posting",
                 )
             )
+    if problems and len(problems) == sum(p.bounds for p in refused):
+        raise OutOfBoundsError(
+            problems,
+            "nothing was stored and the trial is unchanged; check the reading, "
+            "or report the attempt as failed",
+        )
     if problems:
         raise InvalidBodyError(problems)
     values = {n: float(v) for n, v in body.values.items()}
@@ -412,6 +420,9 @@ def _measurement_ack(trial: Trial, row: Any) -> MeasurementAck:
         units=row.units,
         late=row.late,
         received_at=_utc(row.received_at),
+        review=(
+            trial.failure_reason if trial.status == TrialStatus.NEEDS_REVIEW else None
+        ),
     )
 
 

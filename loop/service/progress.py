@@ -18,6 +18,8 @@ class Progress:
     budget: int
     best: float | None
     message: str
+    #: Something an operator must act on (stored values held out of the model).
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,13 @@ class RunSummary:
     units: dict[str, str | None] = field(default_factory=dict)
 
 
-def progress(spec: CampaignSpec, trials: list[Trial], message: str) -> Progress:
+def progress(
+    spec: CampaignSpec, trials: list[Trial], message: str, warning: str | None = None
+) -> Progress:
     state = CampaignState(spec, trials)
     best = state.best if state.single_goal else None
     value = best.values[spec.goals[0].name] if best else None
-    return Progress(state.budget_used, spec.budget.experiments, value, message)
+    return Progress(state.budget_used, spec.budget.experiments, value, message, warning)
 
 
 def summary(

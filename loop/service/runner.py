@@ -24,7 +24,6 @@ from loop.plugins import adapter_class
 from loop.ports import (
     Adapter,
     EvaluationRequest,
-    EvaluationResult,
     JobAdapter,
     PoolAdapter,
     PullAdapter,
@@ -33,9 +32,11 @@ from loop.ports import (
 from loop.records import CampaignStatus, Proposal, Trial, TrialStatus
 from loop.service.breaker import Breaker
 from loop.service.executors import Executor, Finished, open_executor
+from loop.service.held import HeldValues
 from loop.service.progress import Progress, RunSummary
 from loop.service.progress import progress as _progress
 from loop.service.progress import summary as _summary
+from loop.service.settle import settle
 from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import Lease, driving
@@ -43,8 +44,6 @@ from loop.storage.lab import reap_expired
 from loop.strategies import check_strategy
 from loop.threads import ensure_threads
 
-#: Tries per trial for failures an adapter marks retryable.
-MAX_ATTEMPTS = 3
 #: Set by the CLI on Ctrl-C or SIGTERM: the driver stops (KeyboardInterrupt)
 #: at the next step boundary, and within a second while evaluations run.
 stop_requested = threading.Event()
@@ -85,8 +84,8 @@ def run_campaign(
     # the next fit starts from the last stored one, as in the driver that made it
     engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
     report = on_progress or (lambda _p: None)
-    held = nullcontext(lease) if lease is not None else driving(store, name)
-    with held as lease:
+    taken = nullcontext(lease) if lease is not None else driving(store, name)
+    with taken as lease:
         fault("after_driver_lease")
         # only the lease holder may re-offer what a previous driver left running
         _recover(store, name, adapter)
@@ -95,13 +94,14 @@ def run_campaign(
             store.update_campaign(name, status=CampaignStatus.ACTIVE)
         breaker = Breaker(spec, trials)
         starting = "resuming" if trials else "starting"
+        held = HeldValues(spec)
         if isinstance(adapter, PullAdapter):
-            report(_progress(spec, trials, starting))
+            report(_progress(spec, trials, starting, held.news(trials)))
             return _run_pull(
-                store, spec, engine, adapter, report, poll_seconds, lease, breaker
+                store, spec, engine, adapter, report, poll_seconds, lease, breaker, held
             )
-        report(_progress(spec, trials, starting + _where(spec)))
-        return _run_push(store, spec, engine, adapter, report, lease, breaker)
+        report(_progress(spec, trials, starting + _where(spec), held.news(trials)))
+        return _run_push(store, spec, engine, adapter, report, lease, breaker, held)
 
 
 def _run_push(
@@ -112,6 +112,7 @@ def _run_push(
     report: ProgressCallback,
     lease: Lease,
     breaker: Breaker,
+    held: HeldValues,
 ) -> RunSummary:
     """Propose, evaluate with the adapter (on the campaign's executor), repeat."""
     in_flight = adapter.max_in_flight if isinstance(adapter, JobAdapter) else None
@@ -127,6 +128,7 @@ def _run_push(
                 executor,
                 in_flight,
                 breaker,
+                held,
             )
         finally:
             # evaluations still waiting (on jobs that outlive us) stop waiting
@@ -144,6 +146,7 @@ def _push_loop(
     executor: Executor,
     in_flight: int | None,
     breaker: Breaker,
+    held: HeldValues,
 ) -> RunSummary:
     """Keep the executor busy with claimed trials until the budget is spent.
 
@@ -174,7 +177,7 @@ def _push_loop(
             running.pop(request.trial_id, None)
             _check(lease)
             with suppress(TrialStateError):  # abandoned while it ran
-                _settle(store, spec, request, result)
+                settle(store, spec, request, result)
             continue
         waiting = [
             t for t in trials if t.status == TrialStatus.PENDING and t.id not in running
@@ -208,7 +211,7 @@ def _push_loop(
         _check(lease)
         state = f"; {len(running)} in flight" if running else ""
         try:
-            _settle(store, spec, request, result)
+            settle(store, spec, request, result)
         except TrialStateError:
             # an operator abandoned the trial while it ran (`loop trial abandon`)
             report(
@@ -220,11 +223,9 @@ def _push_loop(
                 )
             )
             continue
-        report(
-            _progress(
-                spec, store.trials(name), f"measured trial {request.trial_id}{state}"
-            )
-        )
+        trials = store.trials(name)
+        message = f"measured trial {request.trial_id}{state}"
+        report(_progress(spec, trials, message, held.news(trials)))
 
 
 def _next_finished(executor: Executor, lease: Lease) -> Finished:
@@ -269,6 +270,7 @@ def _run_pull(
     poll_seconds: float,
     lease: Lease,
     breaker: Breaker,
+    held: HeldValues,
 ) -> RunSummary:
     """Keep `batch_size` trials in flight for robots until the budget is spent.
 
@@ -316,8 +318,9 @@ def _run_pull(
             store.update_campaign(name, status=CampaignStatus.NEEDS_REVIEW)
             return _summary(spec, trials, finished=False)
         message = f"waiting for measurements: {len(in_flight)} in flight"
-        if message != last:
-            report(_progress(spec, trials, message))
+        news = held.news(trials)
+        if message != last or news:
+            report(_progress(spec, trials, message, news))
             last = message
         time.sleep(poll_seconds)
 
@@ -374,49 +377,6 @@ def _claim(
         objectives=[o.name for o in spec.objectives],
         seed=spec.seed,
     )
-
-
-def _settle(
-    store: Store,
-    spec: CampaignSpec,
-    request: EvaluationRequest,
-    result: EvaluationResult,
-) -> None:
-    """Store what an evaluation gave: a measurement, a retry, or a failure.
-
-    A failure's metadata (the job, its cost, a traceback) goes with the
-    trial's audit event, so it is kept even though nothing was measured.
-    """
-    trial_id, attempt = request.trial_id, request.attempt
-    if result.failure is None:
-        store.complete(
-            trial_id,
-            attempt,
-            result.values,
-            units=result.units,
-            metadata=result.metadata,
-            source=f"adapter:{spec.adapter['type']}",
-        )
-        fault("after_complete")
-    elif result.retryable and attempt < MAX_ATTEMPTS:
-        store.transition(
-            trial_id,
-            [TrialStatus.CLAIMED],
-            TrialStatus.PENDING,
-            attempt=attempt,
-            reason=result.failure,
-            next_attempt=True,
-            details=result.metadata or None,
-        )
-    else:
-        store.transition(
-            trial_id,
-            [TrialStatus.CLAIMED],
-            TrialStatus.FAILED,
-            attempt=attempt,
-            reason=result.failure,
-            details=result.metadata or None,
-        )
 
 
 def _recover(store: Store, name: str, adapter: Adapter) -> None:

@@ -1,11 +1,12 @@
 """A measurement entered by hand: for a proposed trial, or for a point never proposed.
 
 `loop tell` and `loop.Campaign.tell` share this. Values are checked as the
-robot API checks them (`loop.spec.objectives.value_problems`: every objective,
-finite, positive under a log transform); an off-plan configuration must obey
-every rule of the campaign's space (`spec.rules.violations`). A proposed trial is
-completed as a robot's post would complete it; an off-plan one becomes a trial
-of phase `manual` with its measurement, in one transaction.
+robot API checks them (`loop.spec.values`: every objective, finite, positive
+under a log transform, inside its `bounds`; a value outside them is refused,
+also with `outliers: flag`, since the person telling it can fix it); an off-plan configuration must obey every rule of the
+campaign's space (`spec.rules.violations`). A proposed trial is completed as a
+robot's post would complete it; an off-plan one becomes a trial of phase
+`manual` with its measurement, in one transaction.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from loop.errors import BadInputError, NotFoundError
 from loop.records import Proposal, Trial, TrialPhase, TrialStatus
 from loop.spec import CampaignSpec
 from loop.spec.formulas import parse_formula
-from loop.spec.objectives import value_problems
 from loop.spec.rules import violations
+from loop.spec.values import describe, value_problems
 from loop.storage import Store
 from loop.storage.manual import add_measured_trial
 
@@ -41,8 +42,8 @@ def tell(
     problems = value_problems(spec, values)
     if problems:
         raise BadInputError(
-            "; ".join(f"value of '{n}': {why}" for n, why in problems),
-            "give every objective a finite number, e.g. "
+            describe(problems),
+            "give every objective a finite number inside its bounds, e.g. "
             + " ".join(f"--value {o.name}=..." for o in spec.objectives),
         )
     values = {k: float(v) for k, v in values.items()}

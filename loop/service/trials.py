@@ -6,11 +6,17 @@ campaign's objectives) and is then one audited transaction in the store
 
 - `void`: a COMPLETED trial's measurement stops counting (model, best, Pareto
   front, report), but is kept and shown; the experiment still spent its budget.
-- `amend`: replaces some or all measured values of a COMPLETED trial; the old
-  values stay in the event. An amended measurement counts (also after a void).
+- `amend`: replaces some or all measured values of a COMPLETED trial, or of a
+  NEEDS_REVIEW trial holding a flagged value (outside its bounds, `outliers:
+  flag`), which it completes; the old values stay in the event. The new values
+  must pass the campaign's value rule (`loop.spec.values`: finite, inside the
+  bounds). An amended measurement counts (also after a void), and the same
+  value amended again confirms an extreme one the model held out.
+- `void` also completes a NEEDS_REVIEW trial's flagged measurement as voided.
 - `retry`: a FAILED or NEEDS_REVIEW trial goes back to PENDING with the next
   attempt number (claimable again by robots; `loop resume` evaluates it with a
-  push adapter). It keeps its budget slot.
+  push adapter). It keeps its budget slot; a flagged measurement moves into the
+  audit event.
 - `abandon`: a PENDING, CLAIMED, STARTED or NEEDS_REVIEW trial ends for good
   (ABANDONED), and frees its budget slot; a robot's later report is refused.
 """
@@ -23,6 +29,7 @@ from typing import Any
 
 from loop.campaign_state import load_spec
 from loop.errors import BadInputError
+from loop.spec.values import describe, value_problems
 from loop.storage import Store
 from loop.storage.operator import Action, operate
 
@@ -91,6 +98,16 @@ def act_on_trial(
             raise BadInputError(
                 "`loop trial amend` needs at least one --value NAME=X",
                 f"objectives: {', '.join(o.name for o in spec.objectives)}",
+            )
+        trial = next((t for t in store.trials(name) if t.id == trial_id), None)
+        stored = trial and (trial.measurement or trial.flagged or trial.voided)
+        old = stored.values if stored else {}
+        refused = value_problems(spec, {**old, **parsed})
+        if stored and refused:
+            raise BadInputError(
+                f"trial {trial_id} cannot be amended so: {describe(refused)}",
+                "amend every value outside its bounds (--value NAME=X), or widen "
+                "`bounds` in the campaign YAML first when the value is real",
             )
     elif values:
         raise BadInputError(

@@ -13,7 +13,7 @@ from loop.spec.base import SpecModel, fail
 from loop.spec.parameters import NAME
 
 if TYPE_CHECKING:
-    from loop.spec.campaign import CampaignSpec
+    pass
 
 
 class Objective(SpecModel):
@@ -23,6 +23,12 @@ class Objective(SpecModel):
     the reference point of the hypervolume when there are several; for a
     `role: constraint` it is the limit (at least the threshold when
     `direction: maximize`, at most when `minimize`) and is required.
+
+    `bounds` is the plausible range of a measured value: a value outside it (a
+    unit slip, an overflow, a sensor glitch) is refused where it enters, or with
+    `outliers: flag` stored with its trial held for review and kept out of the
+    model (`loop.spec.values`). A threshold must lie inside the bounds: a limit
+    no plausible value can pass, or every one passes, is a typo.
     """
 
     name: Annotated[str, NAME]
@@ -33,9 +39,17 @@ class Objective(SpecModel):
     #: `log`: model the logarithm (for positive quantities spanning decades,
     #: such as conductivities or degradation indices); results stay in units.
     transform: Literal["none", "log"] = "none"
+    #: The plausible range [low, high] of a measured value; either end may be
+    #: null (open-ended). Outside it a value is refused or flagged (`outliers`).
+    bounds: tuple[float | None, float | None] | None = None
+    #: A value outside `bounds`: `refuse` it (HTTP 422, exit 2), or `flag` it
+    #: (stored, its trial held in needs_review and out of the model until an
+    #: operator amends, voids or retries it). Robots and adapters only: `loop
+    #: tell`, `loop import` and `loop trial amend` always refuse.
+    outliers: Literal["refuse", "flag"] = "refuse"
 
     @model_validator(mode="after")
-    def _finite_threshold(self) -> Objective:
+    def _consistent(self) -> Objective:
         if self.threshold is not None and not math.isfinite(self.threshold):
             fail(
                 [
@@ -59,6 +73,7 @@ class Objective(SpecModel):
                     )
                 ]
             )
+        fail(self._bounds_problems())
         if self.role == "constraint" and self.threshold is None:
             fail(
                 [
@@ -69,6 +84,75 @@ class Objective(SpecModel):
                 ]
             )
         return self
+
+    def _bounds_problems(self) -> list[tuple[str, str, str]]:
+        """What is wrong with `bounds` and `outliers` (each under its own key)."""
+        if self.bounds is None:
+            if self.outliers == "flag":
+                return [
+                    (
+                        f"`outliers: flag` of '{self.name}' has no effect without "
+                        "`bounds`",
+                        "add `bounds: [low, high]`, or remove `outliers`",
+                        "outliers",
+                    )
+                ]
+            return []
+        low, high = self.bounds
+        ends = [v for v in self.bounds if v is not None]
+        why = None
+        if not ends:
+            why = (
+                "bound nothing (both ends are null)",
+                "give at least one end, or remove `bounds`",
+            )
+        elif not all(math.isfinite(v) for v in ends):
+            why = (
+                "must be finite numbers",
+                "leave an end null (~) for open-ended, not inf/nan",
+            )
+        elif low is not None and high is not None and not low < high:
+            why = f"low {low:g} is not below high {high:g}", "write them as [low, high]"
+        elif self.transform == "log" and any(v <= 0 for v in ends):
+            why = (
+                "must be positive under `transform: log` (the log of a value <= 0 "
+                "does not exist)",
+                "use a positive low end (or null), or remove `transform: log`",
+            )
+        elif self.threshold is not None and self.out_of_bounds(self.threshold):
+            why = (
+                f"do not contain the threshold {self.threshold:g}",
+                "a threshold is itself a plausible value: widen `bounds` or move "
+                "`threshold` inside them",
+            )
+        if why is None:
+            return []
+        return [
+            (f"bounds {self.bounds_text} of '{self.name}' {why[0]}", why[1], "bounds")
+        ]
+
+    @property
+    def bounds_text(self) -> str:
+        """The bounds as written, e.g. [0, 100] or [0, null]."""
+        if self.bounds is None:
+            return "none"
+        return (
+            "["
+            + ", ".join("null" if v is None else f"{v:g}" for v in self.bounds)
+            + "]"
+        )
+
+    def out_of_bounds(self, value: float) -> str | None:
+        """Why *value* is implausible for this objective (outside `bounds`), or
+        None when it is inside them or there are none."""
+        if self.bounds is None:
+            return None
+        low, high = self.bounds
+        if (low is not None and value < low) or (high is not None and value > high):
+            return (
+                f"{value:.6g} is outside the bounds {self.bounds_text} of '{self.name}'"
+            )
+        return None
 
     def model_units(self, values: Any) -> Any:
         """Values on the scale the models see (the log under `transform: log`)."""
@@ -128,36 +212,3 @@ class Objective(SpecModel):
     def better(self, a: float, b: float) -> bool:
         """True when value *a* is strictly better than *b*."""
         return self.sign * a > self.sign * b
-
-
-def value_problems(
-    spec: CampaignSpec, values: dict[str, float]
-) -> list[tuple[str, str]]:
-    """(objective, what is wrong) for measured *values*: every objective present,
-    none unknown, finite, positive under `transform: log`. The robot API,
-    `loop tell` / `Campaign.tell`, `loop import` and the python adapter check
-    measurements with this one rule."""
-    declared = {o.name: o for o in spec.objectives}
-    problems = [
-        (
-            name,
-            f"unknown objective '{name}'; this campaign measures {', '.join(declared)}",
-        )
-        for name in values
-        if name not in declared
-    ]
-    for name, objective in declared.items():
-        value = values.get(name)
-        if value is None:
-            problems.append((name, "missing"))
-        elif not math.isfinite(value):
-            problems.append((name, f"{value} is not a finite number"))
-        elif objective.transform == "log" and value <= 0:
-            problems.append(
-                (
-                    name,
-                    f"{value} is not positive, but '{name}' is modelled on a log "
-                    "scale; report the run as failed instead",
-                )
-            )
-    return problems

@@ -62,9 +62,13 @@ def accept_measurement(
     body_sha256: str,
     submission_id: int,
     respond: Callable[[Trial, MeasurementRow], dict[str, Any]],
+    review: str | None = None,
 ) -> Accepted:
     """Store a measurement, COMPLETE its trial and bind the idempotency key, together.
 
+    With *review* (a value outside its bounds under `outliers: flag`) the
+    measurement is stored all the same but the trial goes to NEEDS_REVIEW with
+    *review* as its reason, and the answer is 202 (stored, not yet counted).
     The posted attempt must be the trial's current one (CLAIMED, STARTED or
     NEEDS_REVIEW), or the attempt just before it when the trial was re-offered
     after its lease ran out and nobody has claimed it since. Posts after the
@@ -82,11 +86,13 @@ def accept_measurement(
         now = store.now(s)
         current = status in (*LEASED, TrialStatus.NEEDS_REVIEW)
         reoffered = status == TrialStatus.PENDING and attempt == row.attempt - 1
-        if status == TrialStatus.COMPLETED:
+        flagged = status == TrialStatus.NEEDS_REVIEW and _measured(s, trial_id)
+        if status == TrialStatus.COMPLETED or flagged:
             raise TrialStateError(
                 f"trial {trial_id} already has a measurement (another Idempotency-Key)",
-                "a trial is measured once and the first accepted value stands; the "
-                "post is kept in the inbox for the record",
+                "a trial is measured once and the first accepted value stands (a "
+                "flagged one waits for an operator); the post is kept in the inbox "
+                "for the record",
                 code="already_measured",
             )
         if not ((current and attempt == row.attempt) or reoffered):
@@ -107,11 +113,12 @@ def accept_measurement(
             s,
             trial_id,
             [status],
-            TrialStatus.COMPLETED,
+            TrialStatus.COMPLETED if review is None else TrialStatus.NEEDS_REVIEW,
             row.attempt,
-            reason="late measurement" if late else None,
+            reason=review or ("late measurement" if late else None),
             lease_expires_at=None,
         )
+        code = 200 if review is None else 202
         measurement = MeasurementRow(
             trial_id=trial_id,
             attempt=attempt,
@@ -135,11 +142,12 @@ def accept_measurement(
                 route="measurements",
                 trial_id=trial_id,
                 body_sha256=body_sha256,
-                status_code=200,
+                status_code=code,
                 response=response,
             )
         )
-        _finish(s, submission_id, "late" if late else "accepted", 200)
+        outcome = "flagged" if review else "late" if late else "accepted"
+        _finish(s, submission_id, outcome, code)
         try:
             s.flush()
         except IntegrityError:  # a concurrent twin won; the caller replays it
@@ -148,7 +156,7 @@ def accept_measurement(
                 "retry shortly with the same key and body",
                 code="in_flight",
             ) from None
-        return Accepted(200, response)
+        return Accepted(code, response)
 
 
 @retried
@@ -183,6 +191,15 @@ def _replay(
         )
     _finish(s, submission_id, "replayed", known.status_code)
     return Accepted(known.status_code, known.response, replayed=True)
+
+
+def _measured(s: Session, trial_id: int) -> bool:
+    """Whether the trial holds a measurement (one held for review, when it is
+    not completed)."""
+    found = s.exec(
+        select(MeasurementRow.id).where(MeasurementRow.trial_id == trial_id)
+    ).first()
+    return found is not None
 
 
 # -------------------------------------------------------------- submissions

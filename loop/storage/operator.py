@@ -7,8 +7,14 @@ old values), all or nothing. Status changes go through `sessions.transition`
 events from and to `completed` whose details name the action.
 
 Whether a measurement counts is read from those events: the latest `void` or
-`amend` of a trial decides (`voided_trials`), so an amend after a void makes
+`amend` of a trial decides (`operator_marks`), so an amend after a void makes
 the (new) values count again.
+
+A trial held for review with its measurement (NEEDS_REVIEW: a value outside its
+bounds under `outliers: flag`) is resolved by the same commands: `amend` and
+`void` complete it (the amended values count; the voided ones do not), `retry`
+moves the measurement into the audit event (the trial may be measured again)
+and `abandon` leaves it on the abandoned trial.
 """
 
 from __future__ import annotations
@@ -34,10 +40,10 @@ class Action(StrEnum):
     ABANDON = "abandon"
 
 
-#: The statuses each action starts from.
+#: The statuses each action starts from (void and amend also need a measurement).
 ALLOWED: dict[Action, tuple[TrialStatus, ...]] = {
-    Action.VOID: (TrialStatus.COMPLETED,),
-    Action.AMEND: (TrialStatus.COMPLETED,),
+    Action.VOID: (TrialStatus.COMPLETED, TrialStatus.NEEDS_REVIEW),
+    Action.AMEND: (TrialStatus.COMPLETED, TrialStatus.NEEDS_REVIEW),
     Action.RETRY: (TrialStatus.FAILED, TrialStatus.NEEDS_REVIEW),
     Action.ABANDON: (
         TrialStatus.PENDING,
@@ -53,23 +59,27 @@ def possible(status: TrialStatus) -> list[str]:
     return [a.value for a, starts in ALLOWED.items() if status in starts]
 
 
-def voided_trials(s: Session, cid: int) -> set[int]:
-    """Ids of campaign *cid*'s trials whose measurement an operator voided."""
+def operator_marks(s: Session, cid: int) -> tuple[set[int], set[int]]:
+    """Ids of campaign *cid*'s trials whose measurement an operator voided, and
+    of those whose latest word is an operator's amend (reviewed values)."""
     rows = s.exec(
         select(TrialEventRow.trial_id, TrialEventRow.details)
         .join(TrialRow, col(TrialRow.id) == col(TrialEventRow.trial_id))
         .where(TrialRow.campaign_id == cid)
-        .where(col(TrialEventRow.from_status) == col(TrialEventRow.to_status))
+        .where(TrialEventRow.to_status == TrialStatus.COMPLETED.value)
         .order_by(col(TrialEventRow.id))
     ).all()
     voided: set[int] = set()
+    amended: set[int] = set()
     for trial_id, details in rows:
         action = ((details or {}).get("operator") or {}).get("action")
         if action == Action.VOID.value:
             voided.add(trial_id)
+            amended.discard(trial_id)
         elif action == Action.AMEND.value:
             voided.discard(trial_id)
-    return voided
+            amended.add(trial_id)
+    return voided, amended
 
 
 @retried
@@ -99,7 +109,7 @@ def operate(
         m = s.exec(
             select(MeasurementRow).where(MeasurementRow.trial_id == trial_id)
         ).first()
-        voided = trial_id in voided_trials(s, cid)
+        voided = trial_id in operator_marks(s, cid)[0]
         _check(campaign, trial_id, status, action, m is not None, voided)
         audit: dict[str, Any] = {"action": action.value, "by": storable_text(by)}
         reason = f"{action.value} by {by}: {reason}"
@@ -111,22 +121,40 @@ def operate(
                 audit["new"] = {"values": new}
                 m.values = new
                 s.add(m)
-            s.add(
-                TrialEventRow(
-                    trial_id=trial_id,
-                    from_status=status.value,
-                    to_status=status.value,
-                    attempt=row.attempt,
-                    reason=storable_text(reason),
-                    details=storable_json({"operator": audit}),
+            to = TrialStatus.COMPLETED
+            if status is TrialStatus.NEEDS_REVIEW:  # a flagged value, resolved
+                audit["old"]["failure_reason"] = row.failure_reason
+                transition(
+                    s,
+                    trial_id,
+                    [status],
+                    to,
+                    row.attempt,
+                    reason=reason,
+                    details={"operator": audit},
                 )
-            )
-            to = status
+            else:
+                s.add(
+                    TrialEventRow(
+                        trial_id=trial_id,
+                        from_status=status.value,
+                        to_status=status.value,
+                        attempt=row.attempt,
+                        reason=storable_text(reason),
+                        details=storable_json({"operator": audit}),
+                    )
+                )
         else:
             to = (
                 TrialStatus.PENDING if action is Action.RETRY else TrialStatus.ABANDONED
             )
             audit["old"] = {"failure_reason": row.failure_reason}
+            if m is not None and action is Action.RETRY:
+                # a flagged measurement: kept in the audit, so the trial can be
+                # measured again (a trial holds one measurement)
+                audit["old"]["measurement"] = _kept(m)
+                s.delete(m)
+                s.flush()
             transition(
                 s,
                 trial_id,
@@ -151,6 +179,19 @@ def operate(
             "reason": reason,
             **audit,
         }
+
+
+def _kept(m: MeasurementRow) -> dict[str, Any]:
+    """A measurement as the audit event keeps it when its row goes."""
+    return {
+        "attempt": m.attempt,
+        "values": dict(m.values),
+        "units": dict(m.units),
+        "metadata": dict(m.meta),
+        "source": m.source,
+        "late": m.late,
+        "received_at": m.received_at.isoformat() if m.received_at else None,
+    }
 
 
 def _check(

@@ -58,7 +58,7 @@ from loop.storage.connection import (  # noqa: F401 - DEFAULT_URL etc. re-export
     storable_text,
     storage_failure,
 )
-from loop.storage.operator import voided_trials
+from loop.storage.operator import operator_marks
 from loop.storage.rows import campaign_record, trial_record
 from loop.storage.sessions import campaign_id, committed_trials, transition
 from loop.storage.tables import (
@@ -319,9 +319,15 @@ class Store:
                     .where(TrialRow.campaign_id == cid)
                 ).all()
             }
-            voided = voided_trials(s, cid)
+            voided, amended = operator_marks(s, cid)
             return [
-                trial_record(r, campaign, measured.get(r.id), voided=r.id in voided)
+                trial_record(
+                    r,
+                    campaign,
+                    measured.get(r.id),
+                    voided=r.id in voided,
+                    amended=r.id in amended,
+                )
                 for r in rows
             ]
 
@@ -361,10 +367,14 @@ class Store:
         metadata: dict[str, Any] | None = None,
         source: str = "",
         expected: Collection[TrialStatus] = (TrialStatus.CLAIMED, TrialStatus.STARTED),
+        review: str | None = None,
     ) -> None:
-        """Store a measurement and mark the trial COMPLETED, both or neither."""
+        """Store a measurement and mark the trial COMPLETED, both or neither;
+        with *review* (why: a value outside its bounds, `outliers: flag`) the
+        trial goes to NEEDS_REVIEW instead, the measurement kept but not counted."""
+        to = TrialStatus.COMPLETED if review is None else TrialStatus.NEEDS_REVIEW
         with self.transaction() as s:
-            transition(s, trial_id, expected, TrialStatus.COMPLETED, attempt)
+            transition(s, trial_id, expected, to, attempt, reason=review)
             s.add(
                 MeasurementRow(
                     trial_id=trial_id,

@@ -3,7 +3,8 @@
 A robot once posted `conductivity: 1.7e308`: BoTorch's standardisation
 overflowed, the fit failed with `linalg.eigh`, and every `loop resume` died the
 same way. Whatever finite values the store holds, `ask` must return feasible
-proposals; extreme values are winsorised before the fit (loop.model.robust),
+proposals; extreme values no operator has confirmed are held out of the model
+(`loop.model.robust.held_out`), confirmed ones are winsorised before the fit,
 and a model that still cannot be used falls back to random feasible points.
 """
 
@@ -20,18 +21,25 @@ from loop.model.robust import FENCE, LIMIT, winsorise
 from loop.records import Measurement, Trial
 from loop.spec import validate
 from loop.spec.rules import violations
+from loop.spec.values import held_out
 from tests.report.conftest import electrolyte
 from tests.support import simulated_trials
 
 EXTREMES = [1.7e308, -1.7e308, 1e200, -1e200, 1e-308, 0.0, 5e-324, 1e30]
 
 
-def _with_values(trials: list[Trial], values: list[float]) -> list[Trial]:
+def _with_values(
+    trials: list[Trial], values: list[float], reviewed: bool = False
+) -> list[Trial]:
+    """*trials* measured *values*; *reviewed*: as an operator's amend leaves them."""
     return [
         t.model_copy(
             update={
                 "measurement": Measurement(
-                    trial_id=t.id, attempt=1, values={"conductivity": v}
+                    trial_id=t.id,
+                    attempt=1,
+                    values={"conductivity": v},
+                    reviewed=reviewed,
                 )
             }
         )
@@ -72,7 +80,7 @@ def test_any_finite_values_still_give_feasible_proposals(values: list[float]) ->
 
 
 @pytest.mark.parametrize("poison", [1.7e308, -1.7e308, 1e200])
-def test_a_poisoned_campaign_keeps_modelling_and_says_what_it_pulled_in(
+def test_a_confirmed_extreme_value_is_modelled_and_says_what_it_pulled_in(
     poison: float,
 ) -> None:
     spec = _spec()
@@ -81,7 +89,9 @@ def test_a_poisoned_campaign_keeps_modelling_and_says_what_it_pulled_in(
     values = [t.values["conductivity"] for t in trials]
     values[2] = poison
     engine = CampaignEngine(spec)
-    engine.tell(_with_values(trials, values))
+    # an operator confirmed the values (`loop trial amend`): the model takes
+    # them, the extreme one pulled in to the fence
+    engine.tell(_with_values(trials, values, reviewed=True))
     batch = engine.ask(2, 1)
     assert [p.phase for p in batch] == ["model", "model"]
     assert batch[0].provenance["winsorised"] == [1]
@@ -89,6 +99,24 @@ def test_a_poisoned_campaign_keeps_modelling_and_says_what_it_pulled_in(
     # real conductivities, not dragged towards the poison
     for p in batch:
         assert abs(p.predicted_mean["conductivity"]) < 1e3
+
+
+@pytest.mark.parametrize("poison", [1.7e308, -1.7e308, 1e200])
+def test_an_unconfirmed_extreme_value_is_held_out_of_the_model(poison: float) -> None:
+    spec = _spec()
+    trials = simulated_trials(spec, CampaignEngine(spec).ask(6, 0))
+    values = [t.values["conductivity"] for t in trials]
+    values[2] = poison
+    poisoned = _with_values(trials, values)
+    held = held_out(spec, poisoned)
+    assert [(h.trial_id, h.value) for h in held] == [(trials[2].id, poison)]
+    engine = CampaignEngine(spec)
+    engine.tell(poisoned)
+    history = engine.history()
+    assert len(history.y_done) == 5 and poison not in history.y_done
+    batch = engine.ask(2, 1)
+    assert [p.phase for p in batch] == ["model", "model"]
+    assert "winsorised" not in batch[0].provenance  # nothing left to pull in
 
 
 def test_two_objectives_with_a_poisoned_one_keep_a_finite_reference_point() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from loop.records import Proposal, TrialStatus
 from loop.service.campaigns import ensure_campaign, status_document
-from loop.service.runner import MAX_ATTEMPTS, run_campaign
+from loop.service.runner import run_campaign
+from loop.service.settle import MAX_ATTEMPTS
 from loop.spec import validate
 from loop.storage import Store
 
