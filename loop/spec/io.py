@@ -153,8 +153,30 @@ class _LineLoader(yaml.SafeLoader):
         return nodes, depth
 
 
+#: A campaign file is a few kilobytes; one larger than this is refused unread,
+#: before the YAML parser spends minutes on it.
+MAX_FILE_BYTES = 1_000_000
+
+
+def _too_big(size: int, source: str) -> SpecError:
+    return SpecError(
+        [
+            Problem(
+                "",
+                f"the campaign file is {size:,} bytes, above the {MAX_FILE_BYTES:,} "
+                "a campaign may have",
+                "keep data out of the YAML: measurements go in a CSV "
+                "(`loop import`), long notes in a separate document",
+            )
+        ],
+        source,
+    )
+
+
 def loads(text: str, source: str = "<string>") -> CampaignSpec:
     """Parse and validate campaign YAML; raise SpecError with every problem."""
+    if len(text) > MAX_FILE_BYTES:
+        raise _too_big(len(text.encode("utf-8", errors="replace")), source)
     data, lines = _parse(text, source)
     return validate(data, source, lines)
 
@@ -163,6 +185,8 @@ def load_path(path: str | Path) -> CampaignSpec:
     """Read, parse and validate a campaign YAML file."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise _too_big(path.stat().st_size, str(path))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(
