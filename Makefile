@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := .demo/loop-demo.db
 
-.PHONY: demo test test-fast bench lint schema clean
+.PHONY: demo test test-slow test-all bench lint schema clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,12 +22,19 @@ demo: $(STAMP)
 	$(BIN)/loop run campaigns/alloy-emt.yaml --db sqlite:///$(DEMO_DB)
 
 # two test processes (the machines this runs on have two cores), each torch
-# single-threaded so they do not fight over the cores
-test: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist worksteal
+# single-threaded so they do not fight over the cores. `test` leaves out the
+# tests marked slow (PostgreSQL, DFT, the Ax/BayBE peers, the fuzzers) so it
+# stays under ten minutes; `test-slow` runs them; CI (.ci/run) runs both.
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist worksteal
 
-test-fast: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist worksteal -m "not slow"
+test: $(STAMP)
+	$(PYTEST) -m "not slow"
+
+test-slow: $(STAMP)
+	$(PYTEST) -m slow
+
+test-all: $(STAMP)
+	$(PYTEST)
 
 # the sections of docs/benchmarks.md, one torch thread each (timings want a quiet machine)
 bench: $(STAMP)

@@ -49,6 +49,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on a PostgreSQL server is also `slow`: `make test` runs the
+    SQLite half of the contract suite, `make test-slow` (and so CI) the rest."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "postgresql" in item.keywords or "postgres_server" in fixtures:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     """A fresh SQLite database file for one test."""

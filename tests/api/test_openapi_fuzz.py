@@ -34,6 +34,9 @@ from schemathesis.specs.openapi.checks import (
 from loop.records import TrialStatus
 from tests.lab import RobotCampaign, live_server, robot_campaign
 
+#: a peer strategy or a fuzzer: minutes of CPU, run by `make test-slow` and CI
+pytestmark = pytest.mark.slow
+
 EXAMPLES = 25
 #: Checks that hold for sound reasons. Not `positive_data_acceptance`: data the
 #: schema allows is still refused for good reasons (unknown objectives, trials

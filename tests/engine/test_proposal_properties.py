@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -151,6 +152,7 @@ def test_model_phase_records_why_each_point_was_chosen(campaign_data: dict) -> N
     assert p.provenance["n_train"] == 6 and p.provenance["model"] == "SingleTaskGP"
 
 
+@pytest.mark.slow  # Ax: 40 s of CPU
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=campaigns("ax"))
 def test_ax_proposals_obey_every_rule_after_repair(spec: CampaignSpec) -> None:

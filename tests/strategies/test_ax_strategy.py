@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from loop.engine import CampaignEngine
@@ -25,6 +26,9 @@ from loop.strategies.ax import AxMapping, AxStrategy
 from loop.strategies.base import Candidate
 from tests.conftest import CAMPAIGNS
 from tests.support import simulated_trials
+
+#: a peer strategy or a fuzzer: minutes of CPU, run by `make test-slow` and CI
+pytestmark = pytest.mark.slow
 
 #: A four-component simplex with a linear constraint and a non-zero lower bound.
 PURE = {

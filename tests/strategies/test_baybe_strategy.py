@@ -35,6 +35,9 @@ from loop.strategies.baybe_mapping import BaybeMapping
 from tests.conftest import CAMPAIGNS
 from tests.support import simulated_trials
 
+#: a peer strategy or a fuzzer: minutes of CPU, run by `make test-slow` and CI
+pytestmark = pytest.mark.slow
+
 PEROVSKITE = CAMPAIGNS / "data" / "pvlab_perovskite_stability" / "data.csv"
 
 
