@@ -34,6 +34,12 @@ from loop.spec.campaign import CampaignSpec
 FENCE = 20.0
 #: Largest magnitude a model sees (squares and sums stay finite).
 LIMIT = 1e100
+#: A value is absurd, and left out of the model until an operator confirms it,
+#: when it lies more than this many times the spread of the other values (their
+#: 10-90 % range, at least 1) from their median: 1.7e308 among values of order 1
+#: is; a sharp optimum far above the rest of a flat landscape is not (beyond the
+#: fences it is winsorised into the model, so the optimiser still sees its best).
+ABSURD = 1000.0
 
 
 @dataclass(frozen=True)
@@ -137,8 +143,8 @@ class Held:
 
 def held_out(spec: CampaignSpec, trials: Sequence[Trial]) -> list[Held]:
     """Stored measurements kept out of the model until an operator acts: outside
-    their objective's `bounds`, or beyond the fences of their column (on the
-    model's scale) and not confirmed by an operator's amend."""
+    their objective's `bounds`, or absurd beside the rest of their column (on the
+    model's scale, `ABSURD`) and not confirmed by an operator's amend."""
     names = [o.name for o in spec.objectives]
     done = [
         t
@@ -151,15 +157,31 @@ def held_out(spec: CampaignSpec, trials: Sequence[Trial]) -> list[Held]:
     for o in spec.objectives:
         raw = np.array([t.values[o.name] for t in done], dtype=float)
         scaled = np.log(raw) if o.transform == "log" and np.all(raw > 0) else raw
-        low, high = fences(np.clip(scaled, -LIMIT, LIMIT))
-        for t, value, v in zip(done, raw, scaled, strict=True):
+        clipped = np.clip(scaled, -LIMIT, LIMIT)
+        for i, (t, value, v) in enumerate(zip(done, raw, clipped, strict=True)):
             assert t.measurement is not None
             why = o.out_of_bounds(float(value))
-            if why is None and not t.measurement.reviewed and not low <= v <= high:
+            if (
+                why is None
+                and not t.measurement.reviewed
+                and _absurd(v, np.delete(clipped, i))
+            ):
                 why = (
-                    f"{value:.6g} is far outside the other values of "
-                    f"'{o.name}' (more than {FENCE:g} robust scales from their median)"
+                    f"{value:.6g} is far outside the other values of '{o.name}' "
+                    f"(more than {ABSURD:g} times their spread from their median)"
                 )
             if why is not None:
                 held.append(Held(t.id, o.name, float(value), why))
     return held
+
+
+def _absurd(value: float, others: np.ndarray) -> bool:
+    """*value* is more than `ABSURD` times the spread of *others* (their 10-90 %
+    range, at least 1 and at least their median's size) away from their median.
+    Fewer than three others cannot say which value is the odd one."""
+    if len(others) < 3:
+        return False
+    median = float(np.median(others))
+    p10, p90 = np.percentile(others, [10, 90])
+    spread = max(float(p90 - p10), abs(median), 1.0)
+    return abs(value - median) > ABSURD * spread

@@ -176,3 +176,19 @@ def test_only_numerical_failures_become_a_fallback() -> None:
     assert model_failure(torch.linalg.LinAlgError("eigh failed"))
     assert not model_failure(KeyError("a bug"))
     assert not model_failure(TypeError("a bug"))
+
+
+def test_a_sharp_optimum_on_a_flat_landscape_stays_in_the_model() -> None:
+    """Most values near zero and one real find far above them: beyond the
+    winsorising fences, but not absurd, so the model keeps its best point."""
+    spec = _spec()
+    values = [0.011, 0.02, 0.013, 0.031, 0.017, 0.8]
+    design = CampaignEngine(spec).ask(len(values), 0)
+    trials = _with_values(simulated_trials(spec, design), values)
+    assert held_out(spec, trials) == []
+    engine = CampaignEngine(spec)
+    engine.tell(trials)
+    assert 0.8 in engine.history().y_done
+    # the same find beside a value no instrument gives is kept; the absurd one is not
+    poisoned = _with_values(simulated_trials(spec, design), [*values[:-2], 1e200, 0.8])
+    assert [h.value for h in held_out(spec, poisoned)] == [1e200]

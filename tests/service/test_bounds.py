@@ -180,7 +180,9 @@ def test_an_old_database_with_1_7e308_resumes_with_a_warning_and_keeps_proposing
     trials = store.trials(spec.name)
     proposed = [t for t in trials if t.iteration > 0]
     assert len(proposed) == 4 and {t.phase for t in proposed} == {TrialPhase.MODEL}
-    assert all(abs(t.predicted_mean["y"]) < 10 for t in proposed)
+    assert all(abs(t.predicted_mean["y"]) < 10 for t in proposed), [
+        (t.predicted_mean, t.provenance.get("n_train")) for t in proposed
+    ]
     engine = CampaignEngine(spec)
     engine.tell(trials)
     assert POISON not in engine.history().y_done
