@@ -165,7 +165,7 @@ def _print_table(doc: dict[str, Any]) -> None:
             *([_flag(t["feasible"])] if constrained else []),
             *([_flag(t["is_pareto"], no="")] if several else []),
         )
-    out.print(table)
+    print_table(table)
     for line in best_so_far_lines(doc):
         out.print(escape(line), highlight=False)
     _print_review(doc)

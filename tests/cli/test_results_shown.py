@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from loop.cli import app
 from tests.conftest import CAMPAIGNS
 
-runner = CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1"})
+runner = CliRunner()
 
 
 def test_a_two_objective_run_ends_with_its_pareto_set_and_rounded_parameters(
