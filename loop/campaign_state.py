@@ -21,6 +21,8 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cached_property
 
+import numpy as np
+
 from loop.records import CampaignRecord, Trial, TrialPhase, TrialStatus
 from loop.spec import CampaignSpec, validate
 from loop.spec.values import held_out
@@ -98,6 +100,22 @@ def pareto_trials(spec: CampaignSpec, trials: list[Trial]) -> list[Trial]:
     return [t for t, p in zip(done, points, strict=True) if not dominated(p)]
 
 
+def recommended_tradeoff(spec: CampaignSpec, front: list[Trial]) -> Trial | None:
+    """The Pareto member closest to the best of every goal at once: each goal
+    scaled to [0, 1] over the front (1 the best of it), the trial nearest
+    (1, ..., 1). A balanced default a chemist can start from, not a ranking."""
+    if not front:
+        return None
+    names, signs = [o.name for o in spec.goals], [o.sign for o in spec.goals]
+    points = np.array(
+        [[s * t.values[n] for s, n in zip(signs, names, strict=True)] for t in front]
+    )
+    low, high = points.min(axis=0), points.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    gaps = np.linalg.norm(1.0 - (points - low) / span, axis=1)
+    return front[int(np.argmin(gaps))]
+
+
 def measured_in_order(trials: list[Trial]) -> list[Trial]:
     """COMPLETED trials with a measurement, in the order the measurements arrived
     (`received_at`, then trial id)."""
@@ -141,6 +159,11 @@ class CampaignState:
         for t in self.trials:
             counts[t.status.value] = counts.get(t.status.value, 0) + 1
         return counts
+
+    @cached_property
+    def recommended(self) -> Trial | None:
+        """Several goals: the balanced trade-off of the Pareto set."""
+        return recommended_tradeoff(self.spec, self.pareto)
 
     @cached_property
     def measured(self) -> list[Trial]:

@@ -255,6 +255,12 @@ def _print_summary(summary: Any, db: str) -> None:
                 escape(f"  trial {t.id}: {_values_text(t, summary.units)}  ({config})"),
                 highlight=False,
             )
+        if summary.recommended is not None:
+            out.print(
+                f"recommended trade-off: trial {summary.recommended.id} (nearest the "
+                "best of every objective at once, each scaled over the Pareto set)",
+                highlight=False,
+            )
     out.print(
         f"inspect it with:  {_self_command()} inspect {summary.name} "
         f"--db {redact_url(db)}",

@@ -24,6 +24,7 @@ from loop.campaign_state import (
     load_spec,
     measured_in_order,
     pareto_trials,
+    recommended_tradeoff,
 )
 from loop.display import parameter_units
 from loop.records import Trial, TrialStatus
@@ -233,7 +234,9 @@ def pareto(spec: CampaignSpec, trials: list[Trial]) -> dict[str, Any]:
     """Acceptable measured points of every goal and which of them are on the front."""
     goals = spec.goals
     ok = [t for t in trials if acceptable(spec, t)]
-    front = {t.id for t in pareto_trials(spec, trials)}
+    members = pareto_trials(spec, trials)
+    front = {t.id for t in members}
+    recommended = recommended_tradeoff(spec, members)
     return {
         "goals": [
             {"name": o.name, "direction": o.direction, "unit": o.unit} for o in goals
@@ -241,6 +244,12 @@ def pareto(spec: CampaignSpec, trials: list[Trial]) -> dict[str, Any]:
         "trial_ids": [t.id for t in ok],
         "values": {o.name: [t.values[o.name] for t in ok] for o in goals},
         "front": [t.id in front for t in ok],
+        "recommended": recommended.id if recommended else None,
+        # what the front is made of: one bar per member, ordered along the first goal
+        "members": [
+            {"id": t.id, "composition": dict(t.composition)}
+            for t in sorted(members, key=lambda t: t.values[goals[0].name])
+        ],
     }
 
 

@@ -210,6 +210,18 @@ def pareto_figure(pareto: dict[str, Any]) -> Any:
                 line={"shape": "hv", "color": "#d62728"},
             )
         )
+        if pareto.get("recommended") in ids:
+            i = ids.index(pareto["recommended"])
+            fig.add_trace(
+                go.Scatter(
+                    x=[pareto["values"][gx][i]],
+                    y=[pareto["values"][gy][i]],
+                    mode="markers",
+                    name=f"recommended trade-off (trial {ids[i]})",
+                    text=hover_ids([ids[i]]),
+                    marker={"symbol": "star", "size": 16, "color": "#ff7f0e"},
+                )
+            )
         fig.update_layout(xaxis_title=labels[0], yaxis_title=labels[1])
     else:
         fig = go.Figure(
@@ -225,4 +237,33 @@ def pareto_figure(pareto: dict[str, Any]) -> Any:
         )
     directions = ", ".join(f"{g['name']} {g['direction']}" for g in goals)
     fig.update_layout(title=f"Pareto front ({directions})", template=TEMPLATE)
+    return fig
+
+
+def front_composition_figure(pareto: dict[str, Any]) -> Any:
+    """What each Pareto member is made of: one stacked bar per trial, ordered
+    along the first goal, so a chemist sees which blend wins where."""
+    import plotly.graph_objects as go
+
+    members = pareto.get("members") or []
+    if not members or not any(m["composition"] for m in members):
+        return None
+    names = list(dict.fromkeys(c for m in members for c in m["composition"]))
+    first = pareto["goals"][0]["name"]
+    ticks = [
+        f"trial {m['id']}" + (" *" if m["id"] == pareto.get("recommended") else "")
+        for m in members
+    ]
+    fig = go.Figure(
+        [
+            go.Bar(name=c, x=ticks, y=[m["composition"].get(c, 0.0) for m in members])
+            for c in names
+        ]
+    )
+    fig.update_layout(
+        barmode="stack",
+        title=f"Composition of the Pareto set, by {first} (* recommended trade-off)",
+        yaxis_title="amount",
+        template=TEMPLATE,
+    )
     return fig

@@ -44,6 +44,8 @@ def render_html(data: ReportData) -> str:
         and model_figures.calibration_figure(data.cv, data.held_out),
         "relevance": data.relevance and model_figures.relevance_figure(data.relevance),
         "pareto": data.pareto and figures.pareto_figure(data.pareto),
+        "front_composition": data.pareto
+        and figures.front_composition_figure(data.pareto),
     }
     page = _report_templates().get_template("report.html")
     # plotly.js is the one text trusted as HTML: the installed package's script

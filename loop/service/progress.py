@@ -34,6 +34,8 @@ class RunSummary:
     exhausted: bool = False
     #: several objectives: the non-dominated acceptable trials (empty with one)
     pareto: tuple[Trial, ...] = ()
+    #: several objectives: the balanced trade-off among them
+    recommended: Trial | None = None
     #: objective and parameter units, for showing the result
     units: dict[str, str | None] = field(default_factory=dict)
 
@@ -61,5 +63,6 @@ def summary(
         finished=finished,
         exhausted=exhausted,
         pareto=() if state.single_goal else tuple(state.pareto),
+        recommended=None if state.single_goal else state.recommended,
         units={o.name: o.unit for o in spec.objectives} | parameter_units(spec),
     )

@@ -34,6 +34,8 @@ def test_a_two_objective_run_ends_with_its_pareto_set_and_rounded_parameters(
     )
     pareto = {t["id"] for t in shown["pareto"]}
     assert pareto and all(f"trial {i}:" in run.stdout for i in pareto)
+    recommended = run.stdout.split("recommended trade-off: trial ")[1].split()[0]
+    assert int(recommended) in pareto
     # `resolution: 1` K: every proposed temperature is a whole number of kelvin
     temperatures = [t["parameters"]["temperature"] for t in shown["trials"]]
     assert all(float(t).is_integer() for t in temperatures), temperatures

@@ -19,7 +19,7 @@ from loop.cli import app
 from loop.engine import CampaignEngine
 from loop.model.state import from_document
 from loop.model.surrogate import fit_gp
-from loop.records import TrialStatus
+from loop.records import Trial, TrialStatus
 from loop.report.data import build_report
 from loop.report.html import render_html
 from loop.service.campaigns import ensure_campaign
@@ -188,6 +188,29 @@ def test_two_goals_show_the_pareto_front_and_the_hypervolume(double: Finished) -
     page = Page(double.html)
     drawn = page.trace("pareto", "Pareto front")
     assert sorted(drawn["text"]) == sorted(f"trial {i}" for i in front)
+    # the recommended trade-off: the member nearest the best of both goals,
+    # each scaled over the front, starred on the figure
+    members = pareto_trials(spec, trials)
+    c = [t.values["conductivity"] for t in members]
+    v = [t.values["viscosity"] for t in members]
+
+    def gap(t: Trial) -> float:
+        up = (t.values["conductivity"] - min(c)) / ((max(c) - min(c)) or 1.0)
+        down = (max(v) - t.values["viscosity"]) / ((max(v) - min(v)) or 1.0)
+        return (1 - up) ** 2 + (1 - down) ** 2
+
+    chosen = min(members, key=gap)
+    assert pareto["recommended"] == chosen.id
+    star = page.trace("pareto", f"recommended trade-off (trial {chosen.id})")
+    assert star["text"] == [f"trial {chosen.id}"]
+    # what the front is made of: one stacked bar per member, per component
+    bars = page.figure("front-composition")["data"]
+    assert {b["name"] for b in bars} == set(spec.space.components)
+    by_trial = {t.id: t for t in members}
+    for b in bars:
+        for tick, amount in zip(b["x"], b["y"], strict=True):
+            trial = by_trial[int(tick.split()[1])]
+            assert amount == pytest.approx(trial.composition[b["name"]])
     # hypervolume recomputed by a sweep over (conductivity, -viscosity)
     measured = measured_in_arrival_order(store, spec.name)
     points = [(t.values["conductivity"], -t.values["viscosity"]) for t in measured]
