@@ -142,17 +142,8 @@ def column_problems(
     a problem names `KEY.columns.NAME` for a mapped name, `KEY.columns` for a
     name read from its own column, and `KEY.where.COLUMN`.
     """
-    names = [*spec.space.components, *(p.name for p in spec.space.parameters)]
-    names += [o.name for o in spec.objectives]
-    problems = [
-        Problem(
-            f"{key}.columns.{name}",
-            f"'{name}' is not a component, parameter or objective of the campaign",
-            f"map only these names: {', '.join(sorted(names))}",
-        )
-        for name in columns
-        if name not in names
-    ]
+    names = _names(spec)
+    problems = unknown_names(key, columns, spec)
     shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
     for name in names:
         column = columns.get(name, name)
@@ -174,3 +165,25 @@ def column_problems(
         if column not in available
     ]
     return problems
+
+
+def unknown_names(
+    key: str, columns: dict[str, str], spec: CampaignSpec
+) -> list[Problem]:
+    """`KEY.columns.NAME` for each mapped name that is not a component,
+    parameter or objective of the campaign (no file needed)."""
+    names = _names(spec)
+    return [
+        Problem(
+            f"{key}.columns.{name}",
+            f"'{name}' is not a component, parameter or objective of the campaign",
+            f"map only these names: {', '.join(sorted(names))}",
+        )
+        for name in columns
+        if name not in names
+    ]
+
+
+def _names(spec: CampaignSpec) -> list[str]:
+    names = [*spec.space.components, *(p.name for p in spec.space.parameters)]
+    return names + [o.name for o in spec.objectives]
