@@ -58,7 +58,7 @@ def _where_kind(value: Any) -> str:
 #: always read as a range, so its mistakes are reported as such.
 WhereEntry = Annotated[
     Annotated[Range, Tag("range")]
-    | Annotated[list[str | float], Tag("values")]
+    | Annotated[tuple[str | float, ...], Tag("values")]
     | Annotated[str | float, Tag("value")],
     Discriminator(_where_kind),
 ]
