@@ -45,13 +45,20 @@ class Campaign:
     @classmethod
     def from_yaml(cls, path: str | Path, db: str = "sqlite:///loop.db") -> Campaign:
         """Create the campaign of the YAML file *path* in *db*, or continue it (as
-        `loop run` does: only budget, description and executor may change)."""
+        `loop run` does: only budget, description, executor, the objectives'
+        bounds and `prior_data` may change), and import its `prior_data` files
+        (under the driver lease, once per file content)."""
         from loop.service.campaigns import ensure_campaign
+        from loop.service.prior import start
         from loop.spec import load_path
 
         store = Store(db)
-        record, _ = ensure_campaign(store, load_path(path))
-        return cls(store, record.name)
+        spec = load_path(path)
+        if not spec.prior_data:  # nothing to import: no lease needed
+            record, _ = ensure_campaign(store, spec)
+            return cls(store, record.name)
+        with start(store, spec) as started:
+            return cls(store, started.record.name)
 
     @classmethod
     def open(cls, name: str, db: str = "sqlite:///loop.db") -> Campaign:

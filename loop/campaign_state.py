@@ -8,8 +8,9 @@ once per command, request or driver iteration from (spec, trials) and answers
 them; the free functions are the rules it applies, for callers holding a
 single trial.
 
-"Acceptable" follows `loop inspect`: measured, with every objective present and
-inside its `bounds`, and every outcome constraint met. Only acceptable trials
+"Acceptable" follows `loop inspect`: measured inside the campaign's space (an
+imported row kept outside it, `keep_outside`, is not), with every objective
+present and inside its `bounds`, and every outcome constraint met. Only acceptable trials
 can be best or on the Pareto front, and only when their values are not held
 for an operator (`loop.spec.values.held_out`: a 1.7e308 stored before bounds
 were declared, or without bounds until an operator confirms it, is never the
@@ -53,9 +54,11 @@ def budget_used(trials: list[Trial]) -> int:
 
 
 def acceptable(spec: CampaignSpec, trial: Trial) -> bool:
-    """Measured, with every objective present and inside its bounds, and every
-    outcome constraint met."""
-    if trial.status != TrialStatus.COMPLETED:
+    """Measured inside the campaign's space, with every objective present and
+    inside its bounds, and every outcome constraint met. A past measurement
+    imported from outside the space (`Trial.outside_space`) teaches the model
+    but is not one of the campaign's results."""
+    if trial.status != TrialStatus.COMPLETED or trial.outside_space:
         return False
     if any(
         o.name not in trial.values or o.out_of_bounds(trial.values[o.name])

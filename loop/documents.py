@@ -179,6 +179,12 @@ class TrialDocument(Document):
         "values (outside the bounds, or extreme and unconfirmed) until an "
         "operator voids or amends them",
     )
+    outside_space: list[str] | None = Field(
+        None,
+        description="a past measurement imported from outside the campaign's "
+        "space (`--keep-outside`, `keep_outside: true`): why; the model learns "
+        "from it, but it is never the best or in the Pareto set",
+    )
 
 
 class DriverDocument(Document):

@@ -145,11 +145,16 @@ class CampaignEngine:
             return [self._proposal(c, engine, seed) for c in candidates]
         # imported past measurements stand in for design points: a campaign
         # that starts from 200 known alloys does not spend its own on a design
+        # (those kept outside the space do not: they cover none of it)
         issued = sum(
             1
             for t in self._trials
             if (t.phase is TrialPhase.INITIAL and t.status != TrialStatus.STALE)
-            or (t.phase is TrialPhase.IMPORTED and t.status == TrialStatus.COMPLETED)
+            or (
+                t.phase is TrialPhase.IMPORTED
+                and t.status == TrialStatus.COMPLETED
+                and not t.outside_space
+            )
         )
         n_design = max(0, min(n, self.initial_size - issued))
         if len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:

@@ -251,6 +251,14 @@ class Trial(Proposal):
     def values(self) -> dict[str, float]:
         return self.measurement.values if self.measurement else {}
 
+    @property
+    def outside_space(self) -> list[str]:
+        """Why an imported past measurement lies outside the campaign's space
+        (`keep_outside`; provenance `outside_space`), or [] for a trial inside
+        it. The model learns from such a trial; it is never the best or on the
+        Pareto front (`loop.campaign_state.acceptable`)."""
+        return list(self.provenance.get("outside_space") or [])
+
 
 class CampaignRecord(Record):
     """A campaign as stored: its name, status and the validated spec snapshot."""

@@ -132,6 +132,8 @@ def _leases(trials: list[TrialRow]) -> list[str]:
 def _budget(trials: list[TrialRow], budget: int) -> list[str]:
     out = []
     free = {TrialStatus.ABANDONED.value, TrialStatus.STALE.value}
+    # imported past measurements spend no budget
+    trials = [t for t in trials if t.phase != "imported"]
     committed = sum(1 for t in trials if t.status not in free)
     spent = sum(
         1

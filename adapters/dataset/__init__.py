@@ -17,40 +17,23 @@ root.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.dataset.table import Pool, Range, load_pool
+from adapters.dataset.table import Pool, load_pool
 from loop.errors import LoopError, Problem
 from loop.ports import (
-    DATA_ROOT_ENV,
     EvaluationRequest,
     EvaluationResult,
     PinningAdapterClass,
     PoolAdapter,
 )
+from loop.spec.tables import WhereEntry, find_data_file, not_found
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
-
-
-def _where_kind(value: Any) -> str:
-    if isinstance(value, dict | Range):
-        return "range"
-    return "values" if isinstance(value, list | tuple) else "value"
-
-
-#: One `where` entry: a value, a list of values, or a numeric range. A mapping is
-#: always read as a range, so its mistakes are reported as such.
-WhereEntry = Annotated[
-    Annotated[Range, Tag("range")]
-    | Annotated[list[str | float], Tag("values")]
-    | Annotated[str | float, Tag("value")],
-    Discriminator(_where_kind),
-]
 
 
 class DatasetConfig(BaseModel):
@@ -70,20 +53,6 @@ class DatasetConfig(BaseModel):
     #: SHA-256 the file must have. Stored with every new campaign (`pin`), so a
     #: campaign never continues on a file that has changed since it was created.
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
-
-
-def resolve(path: str) -> tuple[Path | None, list[Path]]:
-    """The data file for *path*, and every place that was tried."""
-    raw = Path(path).expanduser()
-    tried = []
-    if raw.is_absolute():
-        tried.append(raw)
-    else:
-        root = os.environ.get(DATA_ROOT_ENV)
-        if root:
-            tried.append(Path(root).expanduser() / raw)
-        tried.append(Path.cwd() / raw)
-    return next((p for p in tried if p.is_file()), None), tried
 
 
 class DatasetAdapter:
@@ -120,7 +89,7 @@ class DatasetAdapter:
     @staticmethod
     def pin(config: DatasetConfig, spec: CampaignSpec) -> dict[str, Any]:
         """Stored with a new campaign: the data file's SHA-256, compared at every start."""
-        path, _ = resolve(config.path)
+        path, _ = find_data_file(config.path)
         return {"sha256": _digest(path)} if path is not None else {}
 
     def pool(self) -> list[tuple[dict[str, float], dict[str, Any]]]:
@@ -163,17 +132,9 @@ _implements: PinningAdapterClass[DatasetConfig, PoolAdapter] = DatasetAdapter
 def _pool(
     config: DatasetConfig, spec: CampaignSpec
 ) -> tuple[Pool | None, list[Problem]]:
-    path, tried = resolve(config.path)
+    path, tried = find_data_file(config.path)
     if path is None:
-        where = ", ".join(str(p) for p in tried)
-        return None, [
-            Problem(
-                "adapter.path",
-                f"data file not found: {config.path} (looked in {where})",
-                f"pass --data-root DIR or set {DATA_ROOT_ENV}=DIR to the folder that "
-                "holds it (e.g. ../shared/datasets)",
-            )
-        ]
+        return None, [not_found("adapter.path", config.path, tried)]
     digest = _digest(path)
     if config.sha256 is not None and digest != config.sha256:
         return None, [

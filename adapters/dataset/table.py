@@ -19,40 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
-
 from loop.errors import Problem
 from loop.spec.rows import read_configuration
 from loop.spec.rules import violations
+from loop.spec.tables import column_problems, read_frame, select_rows
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from loop.spec import CampaignSpec
 
 log = logging.getLogger(__name__)
-
-
-class Range(BaseModel):
-    """A `where` entry that keeps rows whose column is a number with ge <= value <= le.
-
-    For a column of measured or digitised values (a temperature of 292.65 K or
-    293.0497925 K), where listing every value would be brittle. Cells that are
-    not numbers are not selected.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ge: float | None = None
-    le: float | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Range:
-        if self.ge is None and self.le is None:
-            raise ValueError("a range needs `ge`, `le` or both")
-        if self.ge is not None and self.le is not None and self.ge > self.le:
-            raise ValueError(f"the range is empty: ge {self.ge} > le {self.le}")
-        return self
 
 
 @dataclass(frozen=True)
@@ -102,21 +77,16 @@ def load_pool(
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path)
+        frame = read_frame(path)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         return None, [
             Problem("adapter.path", f"cannot read {path}: {exc}", "check the file")
         ]
-    problems = _unknown_names(columns, spec)
-    problems += _missing_columns(frame, columns, where, spec)
+    problems = column_problems("adapter", columns, where, list(frame.columns), spec)
     if problems:
         return None, problems
-    dropped: dict[str, int] = {}
     rows_read = len(frame)
-    for column, wanted in where.items():
-        keep = _selected(frame[column], wanted)
-        dropped[f"not selected by `where` on {column}"] = int((~keep).sum())
-        frame = frame[keep]
+    frame, dropped = select_rows(frame, where)
     components = list(spec.space.components)
     params = list(spec.space.parameters)
     objectives = [o.name for o in spec.objectives]
@@ -186,21 +156,6 @@ def load_pool(
     return pool, []
 
 
-def _selected(cells: pd.Series, wanted: Any) -> pd.Series:
-    """Mask of the cells a `where` entry keeps: a value, a list of values, a Range."""
-    import pandas as pd
-
-    if isinstance(wanted, Range):
-        numbers = pd.to_numeric(cells, errors="coerce")
-        keep = numbers.notna()
-        if wanted.ge is not None:
-            keep &= numbers >= wanted.ge
-        if wanted.le is not None:
-            keep &= numbers <= wanted.le
-        return keep
-    return cells.isin(list(wanted) if isinstance(wanted, list | tuple) else [wanted])
-
-
 def dropped_lines(dropped: dict[str, int]) -> list[str]:
     """One line per reason: `N rows dropped: reason`."""
     return [
@@ -226,54 +181,6 @@ def _log_problems(
                     f"in {path.name} that is not positive (smallest {min(bad):g})",
                     "remove `transform: log` from this objective, or leave those rows "
                     "out with `where`",
-                )
-            )
-    return problems
-
-
-def _unknown_names(columns: dict[str, str], spec: CampaignSpec) -> list[Problem]:
-    known = {*spec.space.components, *(p.name for p in spec.space.parameters)}
-    known |= {o.name for o in spec.objectives}
-    return [
-        Problem(
-            f"adapter.columns.{name}",
-            f"'{name}' is not a component, parameter or objective of the campaign",
-            f"map only these names: {', '.join(sorted(known))}",
-        )
-        for name in columns
-        if name not in known
-    ]
-
-
-def _missing_columns(
-    frame: pd.DataFrame,
-    columns: dict[str, str],
-    where: dict[str, Any],
-    spec: CampaignSpec,
-) -> list[Problem]:
-    available = list(frame.columns)
-    shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
-    problems = []
-    names = [*spec.space.components, *(p.name for p in spec.space.parameters)]
-    names += [o.name for o in spec.objectives]
-    for name in names:
-        column = columns.get(name, name)
-        if column not in available:
-            path = f"adapter.columns.{name}" if name in columns else "adapter.columns"
-            problems.append(
-                Problem(
-                    path,
-                    f"no column '{column}' for '{name}' in the data file",
-                    f"map it with `columns: {{{name}: <column>}}`; columns: {shown}",
-                )
-            )
-    for column in where:
-        if column not in available:
-            problems.append(
-                Problem(
-                    f"adapter.where.{column}",
-                    f"no column '{column}' in the data file",
-                    f"columns: {shown}",
                 )
             )
     return problems

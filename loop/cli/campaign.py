@@ -73,10 +73,9 @@ def run(
 ) -> None:
     """Create (or continue) the campaign of FILE and drive it to its budget."""
     from loop.faults import check_env
-    from loop.service.campaigns import ensure_campaign
+    from loop.service.prior import start
     from loop.spec import load_path, validate
     from loop.storage import Store
-    from loop.storage.driver import driving
 
     check_env()
     spec = load_path(file)
@@ -84,23 +83,25 @@ def run(
         spec = validate({**spec.model_dump(mode="json"), "seed": seed}, str(file))
     _warn(spec, file)
     store = Store(db)
-    if store.find_campaign(spec.name) is None:
-        record, what = ensure_campaign(store, spec)
+    # created or changed, and its prior data imported, under the driver lease:
+    # the first proposal sees the prior data
+    with start(store, spec) as started:
+        name = started.record.name
         out.print(
-            f"campaign [bold]{record.name}[/] {what} in {redact_url(db)}",
+            f"campaign [bold]{name}[/] {started.what} in {redact_url(db)}",
             highlight=False,
         )
-        _drive(store, record.name, db)
-        return
-    # an existing campaign is changed (budget, description) only under the
-    # driver lease, so a run refused because another driver holds it changes nothing
-    with driving(store, spec.name) as lease:
-        record, what = ensure_campaign(store, spec)
-        out.print(
-            f"campaign [bold]{record.name}[/] {what} in {redact_url(db)}",
-            highlight=False,
-        )
-        _drive(store, record.name, db, lease)
+        _print_imported(started.imported, name)
+        _drive(store, name, db, started.lease)
+
+
+def _print_imported(imported: list[Any], name: str) -> None:
+    """One report per `prior_data` file, as `loop import` prints it."""
+    from loop.cli.measurements import imported_lines
+
+    for key, done in imported:
+        for line in imported_lines(done, name):
+            out.print(escape(f"{key}: {line}"), highlight=False)
 
 
 @friendly

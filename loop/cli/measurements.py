@@ -6,12 +6,15 @@ Thin commands over `loop.service.tell` and `loop.service.importer`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from loop.cli.common import DbOption, friendly, out
+
+#: Refused rows listed in a report (the count says how many more).
+SHOWN = 20
 
 
 @friendly
@@ -113,6 +116,13 @@ def import_(
         bool,
         typer.Option(help="Rescale each row's amounts to the campaign's total."),
     ] = False,
+    keep_outside: Annotated[
+        bool,
+        typer.Option(
+            help="Store rows outside the campaign's space (bounds, grids, "
+            "constraints) for the model, never as the best, instead of refusing them."
+        ),
+    ] = False,
     db: DbOption = "sqlite:///loop.db",
 ) -> None:
     """Import past measurements: each row a trial that spends no budget."""
@@ -120,16 +130,43 @@ def import_(
     from loop.storage import Store
 
     mapping = _pairs(columns.split(","), "--columns") if columns else {}
-    done = import_file(Store(db, create=False), name, file, mapping, normalize)
-    if done.already:
-        out.print(
-            f"{escape(done.file)} (sha256 {done.sha256[:12]}) was imported into "
-            f"{escape(name)} before; nothing added",
-            highlight=False,
-        )
-        return
-    out.print(
-        f"imported {done.stored} measurements from {escape(done.file)} into "
-        f"{escape(name)} (phase imported; no budget spent)",
-        highlight=False,
+    done = import_file(
+        Store(db, create=False),
+        name,
+        file,
+        mapping,
+        normalize,
+        keep_outside=keep_outside,
     )
+    for line in imported_lines(done, name):
+        out.print(escape(line), highlight=False)
+
+
+def imported_lines(done: Any, name: str) -> list[str]:
+    """What an import did (`loop.service.importer.Imported`), in lines: stored,
+    kept outside the space, repeated, refused (each refused row on a line)."""
+    if done.already:
+        return [
+            f"{done.file} (sha256 {done.sha256[:12]}) was imported into {name} "
+            "before; nothing added"
+        ]
+    said = [
+        f"imported {done.stored} measurements from {done.file} into {name} "
+        "(phase imported; no budget spent)"
+    ]
+    if done.outside:
+        said.append(
+            f"  {done.outside} of them outside the campaign's space: kept for the "
+            "model, never the best (shown as 'outside')"
+        )
+    if done.repeated:
+        said.append(
+            f"  {done.repeated} rows left out: already imported from an earlier "
+            f"version of {done.file}"
+        )
+    if done.refused:
+        said.append(f"  {len(done.refused)} rows not imported:")
+        said += [f"    {why}" for why in done.refused[:SHOWN]]
+        if len(done.refused) > SHOWN:
+            said.append(f"    ... and {len(done.refused) - SHOWN} more")
+    return said

@@ -158,7 +158,7 @@ def _print_table(doc: dict[str, Any]) -> None:
             str(t["id"]),
             str(t["iteration"]),
             t["status"],
-            t["phase"],
+            t["phase"] + (" (outside)" if t.get("outside_space") else ""),
             escape(comp),
             escape(params),
             *vals,

@@ -32,7 +32,8 @@ def best_so_far(
     """Running best of *objective* over measured trials, in trial order.
 
     A trial that misses one of *constraints* (outcome constraints, as in the
-    status document's objectives) does not count, as for `best`.
+    status document's objectives), or a past measurement kept outside the
+    campaign's space (`outside_space`), does not count, as for `best`.
     """
     name, maximize = objective["name"], objective["direction"] == "maximize"
     trace: list[float] = []
@@ -40,7 +41,7 @@ def best_so_far(
         value = t["measurements"].get(name)
         if value is None:
             continue
-        if not all(
+        if t.get("outside_space") or not all(
             _meets(t["measurements"].get(c["name"]), c) for c in constraints or []
         ):
             if trace:  # a measurement that does not count: the best stays

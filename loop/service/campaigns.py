@@ -15,8 +15,9 @@ from loop.spec.formulas import formula
 from loop.storage import Store
 from loop.storage.driver import holder
 
-#: Keys of the spec that may change when `loop run` continues a campaign.
-MUTABLE_KEYS = {"budget", "description", "executor"}
+#: Keys of the spec that may change when `loop run` continues a campaign
+#: (`prior_data`: a lab adds a file later; what was imported stays).
+MUTABLE_KEYS = {"budget", "description", "executor", "prior_data"}
 #: Keys of each objective that may change too: the plausible range of a value
 #: and what happens outside it (stored values are screened again on resume).
 MUTABLE_OBJECTIVE_KEYS = ("bounds", "outliers")
@@ -26,8 +27,8 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
     """The stored campaign for *spec*, created if new; returns (record, what happened).
 
     An existing campaign continues when its stored spec equals *spec* except for
-    the budget, description, executor or the objectives' `bounds` and
-    `outliers`, which are updated; any other difference is refused.
+    the budget, description, executor, `prior_data` or the objectives' `bounds`
+    and `outliers`, which are updated; any other difference is refused.
     """
     data = spec.model_dump(mode="json")
     found = store.find_campaign(spec.name)
@@ -51,8 +52,9 @@ def ensure_campaign(store: Store, spec: CampaignSpec) -> tuple[CampaignRecord, s
         raise CampaignConflictError(
             f"campaign '{spec.name}' already exists with a different "
             f"{', '.join(blocked)}",
-            "only `budget`, `description`, `executor` and the objectives' `bounds` "
-            "and `outliers` may change when continuing; to change anything else "
+            "only `budget`, `description`, `executor`, `prior_data` and the "
+            "objectives' `bounds` and `outliers` may change when continuing; to "
+            "change anything else "
             "give the campaign a new `name`",
         )
     if changed:
@@ -215,6 +217,8 @@ def trial_document(
         "voided": dict(t.voided.values) if t.voided else None,
         "flagged": dict(t.flagged.values) if t.flagged else None,
         "held_out": (held or {}).get(t.id),
+        # an imported row kept outside the space (`keep_outside`): why
+        "outside_space": t.outside_space or None,
         "feasible": acceptable(spec, t) if t.status == TrialStatus.COMPLETED else None,
         "is_pareto": None if pareto is None else t.id in pareto,
     }

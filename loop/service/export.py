@@ -121,6 +121,7 @@ LEADING = (
 TRAILING = (
     "failure_reason",
     "held_out",
+    "outside_space",
     "lease_expires_at",
     "started_at",
     "created_at",

@@ -22,6 +22,7 @@ from loop.spec.executor import Executor
 from loop.spec.feasibility import linear_problems
 from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
+from loop.spec.prior import PriorData, prior_problems
 from loop.spec.strategy import Acquisition, Budget, Strategy
 
 #: Validation context key: False marks a stored spec, read back: the adapter's
@@ -72,6 +73,8 @@ class CampaignSpec(SpecModel):
     budget: Budget
     adapter: Frozen[dict[str, Any]]
     executor: Executor = Field(default_factory=Executor)
+    #: Past measurements imported when the campaign is created or continued.
+    prior_data: tuple[PriorData, ...] = ()
     seed: int = Field(0, ge=0, le=2**31 - 1)
 
     @field_validator("objectives")
@@ -131,6 +134,9 @@ class CampaignSpec(SpecModel):
             problems += adapter_class(self.adapter["type"]).check(
                 self.adapter_config(), self
             )
+        # a stored campaign reads without its prior files, as without its adapter
+        if not problems:
+            problems += prior_problems(self, check_files=_checks_adapter(info))
         if problems:
             raise SpecError(problems)
         return self
