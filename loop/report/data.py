@@ -143,35 +143,34 @@ def progress(spec: CampaignSpec, measured: list[Trial]) -> dict[str, Any]:
 
 
 def hypervolume_trace(spec: CampaignSpec, measured: list[Trial]) -> dict[str, Any]:
-    """Hypervolume of the acceptable points after each measurement.
-
-    Computed where the engine's qLogNEHVI works: signed values (larger is better),
-    logarithms under `transform: log`. The reference point follows the engine's
-    rule over every acceptable measurement: each goal's threshold where given,
-    else 10 % of the observed range below the worst value.
+    """Hypervolume of the acceptable points after each measurement, in the
+    objectives' own units (the product of their units; signed so that larger is
+    better, no logarithms), so it reads as the lab measures. The reference point
+    is each goal's threshold where given, else 10 % of the observed range below
+    the worst value (the engine's rule, applied to the measured values).
     """
     import torch
     from botorch.utils.multi_objective.hypervolume import Hypervolume
     from botorch.utils.multi_objective.pareto import is_non_dominated
-
-    from loop.model.outcomes import reference_point
 
     goals = spec.goals
     ok = [t for t in measured if acceptable(spec, t)]
     if not ok:
         return {"hypervolume": [0.0] * len(measured), "reference_point": None}
     signed = np.column_stack(
-        [o.to_model([t.values[o.name] for t in ok]) for o in goals]
+        [o.sign * np.array([t.values[o.name] for t in ok]) for o in goals]
     )
-    ref = reference_point(goals, signed)
+    worst = signed.min(axis=0)
+    ref = worst - 0.1 * np.maximum(signed.max(axis=0) - worst, 1e-9)
+    for j, o in enumerate(goals):
+        if o.threshold is not None:
+            ref[j] = o.sign * o.threshold
     hv = Hypervolume(torch.as_tensor(ref, dtype=torch.double))
     points: list[np.ndarray] = []
     trace: list[float] = []
     for t in measured:
         if acceptable(spec, t):
-            points.append(
-                np.array([float(o.to_model(t.values[o.name])) for o in goals])
-            )
+            points.append(np.array([o.sign * t.values[o.name] for o in goals]))
         useful = [p for p in points if np.all(p > ref)]
         if not useful:
             trace.append(0.0)
@@ -181,8 +180,7 @@ def hypervolume_trace(spec: CampaignSpec, measured: list[Trial]) -> dict[str, An
     return {
         "hypervolume": trace,
         "reference_point": {
-            o.name: o.from_model(float(r), 0.0)[0]
-            for o, r in zip(goals, ref, strict=True)
+            o.name: o.sign * float(r) for o, r in zip(goals, ref, strict=True)
         },
     }
 

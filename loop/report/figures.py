@@ -72,9 +72,14 @@ def progress_figure(campaign: dict[str, Any], progress: dict[str, Any]) -> Any:
             )
         )
         ref = progress["reference_point"] or {}
-        where = ", ".join(f"{k} {v:.4g}" for k, v in ref.items())
+        units = {g["name"]: g.get("unit") for g in goals}
+        where = ", ".join(
+            f"{k} {v:.4g}" + (f" {units[k]}" if units.get(k) else "")
+            for k, v in ref.items()
+        )
         title = f"hypervolume of the acceptable points (reference point: {where})"
-        y_title = "hypervolume (signed model scale)"
+        product = " × ".join(g.get("unit") or "1" for g in goals)
+        y_title = f"hypervolume ({product})"
     fig.update_layout(
         title=title,
         xaxis_title="measurements",
@@ -264,6 +269,44 @@ def front_composition_figure(pareto: dict[str, Any]) -> Any:
         barmode="stack",
         title=f"Composition of the Pareto set, by {first} (* recommended trade-off)",
         yaxis_title="amount",
+        template=TEMPLATE,
+    )
+    return fig
+
+
+def best_per_goal_figure(campaign: dict[str, Any], progress: dict[str, Any]) -> Any:
+    """Several goals: the best acceptable value of each one after each
+    measurement, one panel per goal in its own units."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    goals = [o for o in campaign["objectives"] if o["role"] == "objective"]
+    if len(goals) < 2:
+        return None
+    fig = make_subplots(
+        rows=len(goals),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[f"{g['name']} ({g['direction']})" for g in goals],
+    )
+    for row, g in enumerate(goals, start=1):
+        fig.add_trace(
+            go.Scatter(
+                x=progress["measurement"],
+                y=progress["best"][g["name"]],
+                mode="lines",
+                name=f"best {g['name']}",
+                line={"shape": "hv"},
+            ),
+            row=row,
+            col=1,
+        )
+        fig.update_yaxes(title_text=label(g["name"], g.get("unit")), row=row, col=1)
+    fig.update_xaxes(title_text="measurements", row=len(goals), col=1)
+    fig.update_layout(
+        title="best so far, per objective",
+        height=220 * len(goals) + 80,
+        showlegend=False,
         template=TEMPLATE,
     )
     return fig

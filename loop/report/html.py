@@ -38,6 +38,8 @@ def render_html(data: ReportData) -> str:
     c = data.campaign
     drawn = {
         "progress": data.progress and figures.progress_figure(c, data.progress),
+        "best_per_goal": data.progress
+        and figures.best_per_goal_figure(c, data.progress),
         "space": data.space and figures.space_figure(data.space),
         "cv": data.cv and model_figures.cv_figure(data.cv),
         "calibration": data.cv

@@ -230,6 +230,17 @@ def test_two_goals_show_the_pareto_front_and_the_hypervolume(double: Finished) -
 
     expected = [area(points[: n + 1]) for n in range(len(points))]
     assert data.progress["hypervolume"] == pytest.approx(expected, rel=1e-9)
+    # in the objectives' own units, with the reference point stated
+    layout = page.figure("progress")["layout"]
+    assert layout["yaxis"]["title"]["text"] == "hypervolume (mS/cm × mPa s)"
+    assert f"conductivity {reference['conductivity']:.4g} mS/cm" in (
+        layout["title"]["text"]
+    )
+    # and each objective's best so far in its own panel
+    panels = page.figure("best-per-goal")["data"]
+    assert [p["name"] for p in panels] == ["best conductivity", "best viscosity"]
+    for panel, name in zip(panels, ["conductivity", "viscosity"], strict=True):
+        assert panel["y"] == data.progress["best"][name]
     assert page.trace("progress", "hypervolume")["y"] == data.progress["hypervolume"]
     failed_rows = [
         r
