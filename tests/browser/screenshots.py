@@ -1,10 +1,12 @@
-"""Screenshots for the docs: docs/img/report.png and docs/img/dashboard.png.
+"""Screenshots for the docs: docs/img/report.png, report-two-objectives.png and dashboard.png.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m tests.browser.screenshots [--out docs/img]
 
 Uses the same headless Chromium as the browser tests (Debian's `chromium`
 package, driven by playwright). The report is `loop report`'s page for
-campaigns/electrolyte.yaml run to its budget by the simulator; the dashboard is
+campaigns/electrolyte.yaml run to its budget by the simulator (and, for the
+two-objective sections, the report test's electrolyte with viscosity as a
+second goal, tests/report/conftest.py); the dashboard is
 the robot-electrolyte campaign served by a real uvicorn on loopback, with two
 robots that have measured a few trials (values from the electrolyte simulator)
 and hold two more. Takes about a minute on 2 cores.
@@ -22,6 +24,7 @@ import yaml
 
 from tests.browser.conftest import CHROMIUM, launch
 from tests.conftest import CAMPAIGNS
+from tests.report.conftest import finish, two_objectives
 
 #: Width of every shot (CSS pixels); PNGs stay well under 300 KB.
 WIDTH = 1200
@@ -113,6 +116,20 @@ def main(argv: list[str] | None = None) -> None:
         shot = page.screenshot(clip={"x": 0, "y": 0, "width": WIDTH, "height": 1500})
         (args.out / "report.png").write_bytes(shrink(shot))
 
+        two = finish(folder / "two", two_objectives(10))
+        (folder / "two.html").write_text(two.html, encoding="utf-8")
+        page.goto((folder / "two.html").as_uri())
+        page.wait_for_selector("#fig-front-composition .main-svg")
+        top = page.locator("#best-per-goal").bounding_box()
+        end = page.locator("#fig-front-composition").bounding_box()
+        assert top is not None and end is not None
+        height = end["y"] + end["height"] - top["y"]
+        page.set_viewport_size({"width": WIDTH, "height": int(top["y"] + height) + 20})
+        shot = page.screenshot(
+            clip={"x": 0, "y": top["y"], "width": WIDTH, "height": height}
+        )
+        (args.out / "report-two-objectives.png").write_bytes(shrink(shot))
+
         rc, read, _robots = robot_lab(folder)
         with live_server(rc.store) as url:
             page.goto(f"{url}/login?next=/dashboard/campaigns/{rc.name}")
@@ -125,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
             shot = page.screenshot(full_page=False)
             (args.out / "dashboard.png").write_bytes(shrink(shot))
         browser.close()
-    for name in ("report.png", "dashboard.png"):
+    for name in ("report.png", "report-two-objectives.png", "dashboard.png"):
         size = (args.out / name).stat().st_size
         print(f"wrote {args.out / name} ({size // 1024} KB)")
 
