@@ -239,7 +239,7 @@ def measure(
             )
         _check_key(post.idempotency_key)
         replay = inbox.find_idempotent(
-            store, trial_id, post.idempotency_key, digest, submission
+            store, trial_id, post.idempotency_key, key.id, digest, submission
         )
         if replay is not None:
             return replay.status_code, MeasurementAck.model_validate(replay.response)

@@ -27,6 +27,7 @@ from loop.storage.sessions import (
     check_holder,
     idempotency_row,
     locked_trial,
+    scoped_key,
     transition,
     trial_campaign,
 )
@@ -79,7 +80,7 @@ def accept_measurement(
         # the trial row first: concurrent posts for it wait here, then see the
         # key the first one stored and replay it
         row = locked_trial(s, trial_id)
-        known = idempotency_row(s, cid, idempotency_key)
+        known = idempotency_row(s, cid, idempotency_key, key_id)
         if known is not None:
             return _replay(s, known, trial_id, body_sha256, submission_id)
         status = TrialStatus(row.status)
@@ -138,7 +139,7 @@ def accept_measurement(
         s.add(
             IdempotencyRow(
                 campaign_id=cid,
-                key=idempotency_key,
+                key=scoped_key(key_id, idempotency_key),
                 route="measurements",
                 trial_id=trial_id,
                 body_sha256=body_sha256,
@@ -161,11 +162,16 @@ def accept_measurement(
 
 @retried
 def find_idempotent(
-    store: Store, trial_id: int, key: str, body_sha256: str, submission_id: int
+    store: Store,
+    trial_id: int,
+    key: str,
+    key_id: int | None,
+    body_sha256: str,
+    submission_id: int,
 ) -> Accepted | None:
-    """The stored response for a key seen before (a replay), or None for a new key."""
+    """The stored response for a key this robot sent before (a replay), or None."""
     with store.transaction() as s:
-        known = idempotency_row(s, trial_campaign(s, trial_id), key)
+        known = idempotency_row(s, trial_campaign(s, trial_id), key, key_id)
         if known is None:
             return None
         return _replay(s, known, trial_id, body_sha256, submission_id)

@@ -37,6 +37,7 @@ from loop.storage.sessions import (
     check_holder,
     idempotency_row,
     locked_trial,
+    scoped_key,
     transition,
     trial_campaign,
 )
@@ -87,7 +88,7 @@ def claim_next(
         now = store.now(s)
         cid = campaign_id(s, campaign)
         if idempotency_key is not None:
-            known = idempotency_row(s, cid, idempotency_key)
+            known = idempotency_row(s, cid, idempotency_key, key_id)
             if known is not None:
                 if known.route != "claims":
                     raise InvalidBodyError(
@@ -143,7 +144,7 @@ def claim_next(
             s.add(
                 IdempotencyRow(
                     campaign_id=cid,
-                    key=idempotency_key,
+                    key=scoped_key(key_id, idempotency_key),
                     route="claims",
                     trial_id=row.id,
                     body_sha256="",

@@ -9,6 +9,7 @@ from an expected status and attempt, with its audit event in `trial_event`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from typing import Any
 
@@ -80,12 +81,25 @@ def check_holder(row: TrialRow, key_id: int | None) -> None:
         )
 
 
-def idempotency_row(s: Session, cid: int, key: str) -> IdempotencyRow | None:
-    """The stored outcome of Idempotency-Key *key* in campaign *cid*, if any."""
+def scoped_key(key_id: int | None, key: str) -> str:
+    """Idempotency-Key *key* as stored: scoped to the robot key that sent it, so
+    one robot replaying another's key never receives the other's stored answer.
+    (Long keys are stored by their SHA-256 to fit the column.)"""
+    scoped = key if key_id is None else f"{key_id}:{key}"
+    if len(scoped) <= 200:
+        return scoped
+    return f"{key_id}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def idempotency_row(
+    s: Session, cid: int, key: str, key_id: int | None
+) -> IdempotencyRow | None:
+    """The stored outcome of Idempotency-Key *key*, sent by robot key *key_id*,
+    in campaign *cid*, if any."""
     return s.exec(
         select(IdempotencyRow)
         .where(IdempotencyRow.campaign_id == cid)
-        .where(IdempotencyRow.key == key)
+        .where(IdempotencyRow.key == scoped_key(key_id, key))
     ).first()
 
 

@@ -237,6 +237,32 @@ def test_a_key_reused_for_another_trial_is_refused_not_replayed(
     assert before.measurement is None
 
 
+def test_another_robot_replaying_a_key_gets_no_stored_answer(
+    lab: tuple[RobotCampaign, str],
+) -> None:
+    """Idempotency keys belong to the robot that sent them: a second robot that
+    sends robot A's key (a guessed UUID, a copied log line) gets its own answer,
+    never A's stored acknowledgement or A's claimed trial."""
+    rc, url = lab
+    other = add_robot(rc.store, rc.name, "robot-b").token
+    key = str(uuid.uuid4())
+    with robot(url, rc.token) as a, robot(url, other) as b:
+        work = claimed(rc, a)
+        first = post(a, work["trial_id"], GOOD, key)
+        assert first.status_code == 200
+        replayed = post(b, work["trial_id"], GOOD, key)
+        assert_error(replayed, 409, "already_measured")
+        assert replayed.content != first.content
+        # a claim key too: robot B's claim with A's key is B's own claim
+        rc.propose(2)
+        claim_key = {"Idempotency-Key": str(uuid.uuid4())}
+        mine = a.post(f"/api/v1/campaigns/{rc.name}/claims", headers=claim_key)
+        theirs = b.post(f"/api/v1/campaigns/{rc.name}/claims", headers=claim_key)
+    assert mine.status_code == theirs.status_code == 200
+    assert mine.json()["trial_id"] != theirs.json()["trial_id"]
+    assert [s["outcome"] for s in inbox(rc, work["trial_id"])][-1] != "replayed"
+
+
 def test_a_measurement_without_an_idempotency_key_is_refused(
     any_lab: tuple[RobotCampaign, str],
 ) -> None:

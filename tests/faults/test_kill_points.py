@@ -166,10 +166,12 @@ def test_a_point_kills_only_when_named_and_costs_nothing_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv(faults.ENV, raising=False)
-    started = time.perf_counter()
-    for _ in range(100_000):
+    before = dict(faults._reached)
+    for _ in range(1000):
         faults.fault("after_claim")
-    assert time.perf_counter() - started < 0.5
+    # unarmed, a point returns after one environment lookup: it counts nothing
+    # (no timing here: a timed assertion fails on a busy CI machine)
+    assert faults._reached == before
     monkeypatch.setenv(faults.ENV, "after_fit, after_commit_proposals")
     faults.fault("after_claim")  # another point: still alive
     child = subprocess.run(
