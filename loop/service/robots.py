@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,20 +31,22 @@ class NewKey:
     token: str
 
 
+#: Robot names: plain ASCII, so two names that look the same are the same.
+ROBOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def add_robot(store: Store, campaign: str, name: str, role: str = "robot") -> NewKey:
     """Mint a token for robot *name* on *campaign*; the token is returned only here."""
     if role not in ROLES:
         raise BadInputError(
             f"unknown role '{role}'", f"valid roles: {', '.join(sorted(ROLES))}"
         )
-    if (
-        not name
-        or len(name) > 64
-        or not name.replace("-", "").replace("_", "").isalnum()
-    ):
+    if not ROBOT_NAME.fullmatch(name):
+        # ASCII only: a Cyrillic 'а' in 'robot-а' would read as another robot
         raise BadInputError(
-            f"robot name '{name}' is not allowed",
-            "use 1-64 letters, digits, '-' or '_'",
+            f"robot name {name!r} is not allowed",
+            "use 1-64 ASCII letters, digits, '-' or '_' (no look-alike letters "
+            "from other scripts)",
         )
     record = store.get_campaign(campaign)
     adapter = record.spec.get("adapter", {}).get("type")

@@ -72,6 +72,23 @@ def test_robot_tokens_are_only_for_robot_campaigns_but_read_tokens_for_any(
     assert TOKEN.fullmatch(reader.stdout.strip())
 
 
+@pytest.mark.parametrize(
+    "name", ["robot-\u0430", "r\u043ebot-1", "arm\u20137", "arm 7", "", "x" * 65]
+)
+def test_robot_names_are_plain_ascii_so_look_alikes_are_refused(
+    db_url: str, name: str
+) -> None:
+    """A Cyrillic 'а' or 'о', or an en dash, would make a second 'robot-a' that
+    reads as the first in every list and log."""
+    rc = robot_campaign(db_url)
+    added = loop("robots", "add", name, "--campaign", rc.name, "--db", db_url)
+    assert added.exit_code == 2, added.output
+    assert "is not allowed" in added.stderr and "ASCII" in added.stderr
+    listed = loop("robots", "list", "--campaign", rc.name, "--db", db_url)
+    assert "robot-1" in listed.stdout
+    assert not name or name not in listed.stdout, "nothing was added"
+
+
 def test_robots_add_refuses_an_unknown_campaign(db_url: str) -> None:
     robot_campaign(db_url)
     r = loop("robots", "add", "arm-7", "--campaign", "no-such", "--db", db_url)
