@@ -125,19 +125,20 @@ def _stop_on_signals(received: list[int]) -> Iterator[None]:
     """While driving, Ctrl-C or SIGTERM stop the driver at the next step.
 
     The first signal only sets the stop flag: the driver finishes the step it
-    is in (a write, a model fit; at most a second while evaluations run) and
-    leaves by KeyboardInterrupt, which releases the driver lease on its way,
-    so `loop resume` can start at once. Stopping between steps keeps the
-    interrupt out of database drivers and numerical libraries, which may
-    print tracebacks of their own or swallow it. A second Ctrl-C stops at
-    once (still safe: every write is one transaction). The signals go into
-    *received*.
+    is in (a write; at most a second while evaluations run) and leaves by
+    KeyboardInterrupt, which releases the driver lease on its way, so `loop
+    resume` can start at once. Stopping between steps keeps the interrupt out
+    of database drivers. A proposal (model fit and acquisition search, which
+    can take minutes on a large space) writes nothing, so a signal during one
+    interrupts it at once: the proposal is dropped and `loop resume` makes it
+    again. A second Ctrl-C stops at once (still safe: every write is one
+    transaction). The signals go into *received*.
     """
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
 
-    from loop.service.runner import stop_requested
+    from loop.service.runner import proposing, stop_requested
 
     stop_requested.clear()
 
@@ -145,6 +146,10 @@ def _stop_on_signals(received: list[int]) -> Iterator[None]:
         received.append(signum)
         if len(received) == 1:
             stop_requested.set()
+            if proposing.is_set():
+                # inside a model fit nothing is being written: stop now
+                err.print("\nstopping: the proposal in progress is dropped")
+                raise KeyboardInterrupt
             err.print(
                 "\nstopping after the current step"
                 + (" (Ctrl-C again to stop at once)" if signum == signal.SIGINT else "")

@@ -229,6 +229,44 @@ def _count(db: Path, sql: str) -> int:
         return 0
 
 
+def test_sigterm_during_a_long_proposal_stops_within_seconds(
+    tmp_path: Path, campaign_data: dict, write_yaml
+) -> None:
+    """A model fit writes nothing, so a stop need not wait for it: SIGTERM in
+    the middle of a deliberately slow proposal ends the run at once, with only
+    the initial design stored (it used to run the whole fit first)."""
+    campaign_data["strategy"]["optimizer"] = {
+        "restarts": 64,
+        "raw_samples": 8192,
+        "max_iterations": 2000,
+    }
+    path = write_yaml(campaign_data)
+    db = tmp_path / "run.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loop.cli", "run", str(path), "--db", f"sqlite:///{db}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # progress lines: stdout is a pipe, not a terminal
+        if "proposing 3 (iteration 2" in line:  # the first model round
+            break
+    time.sleep(1.0)  # inside the fit or the acquisition search by now
+    proc.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    _, stderr = proc.communicate(timeout=120)
+    waited = time.monotonic() - stopped
+    assert proc.returncode == 130, stderr
+    assert "the proposal in progress is dropped" in stderr
+    assert "Traceback" not in stderr
+    assert waited < 30, f"the stop waited {waited:.0f} s for the proposal"
+    assert _count(db, "select count(*) from trial") == 6  # the initial design only
+    assert _count(db, "select count(*) from trial where phase != 'initial'") == 0
+
+
 def test_sigint_mid_campaign_then_resume_measures_exactly_the_budget(
     tmp_path: Path, campaign_data: dict, write_yaml
 ) -> None:
