@@ -29,7 +29,7 @@ from loop.errors import (
     InvalidBodyError,
     TrialStateError,
 )
-from loop.records import Trial, TrialStatus
+from loop.records import CampaignStatus, Trial, TrialStatus
 from loop.storage.rows import trial_record
 from loop.storage.sessions import (
     campaign_id,
@@ -47,6 +47,7 @@ from loop.storage.store import (
     retried,
 )
 from loop.storage.tables import (
+    CampaignRow,
     IdempotencyRow,
     TrialRow,
     utcnow,
@@ -116,6 +117,15 @@ def claim_next(
                         code="claim_superseded",
                     )
                 return known.response
+        paused = s.exec(select(CampaignRow.status).where(CampaignRow.id == cid)).one()
+        if paused == CampaignStatus.NEEDS_REVIEW.value:
+            raise TrialStateError(
+                f"campaign '{campaign}' is paused for an operator (needs_review): "
+                "no trial is handed out",
+                "an operator looks at the failures (`loop inspect`) and continues "
+                "with `loop resume`; claim again after that",
+                code="campaign_paused",
+            )
         _reap(s, cid, now, max_attempts)
         row = s.exec(
             select(TrialRow)

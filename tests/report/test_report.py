@@ -233,8 +233,9 @@ def test_two_goals_show_the_pareto_front_and_the_hypervolume(double: Finished) -
     # in the objectives' own units, with the reference point stated
     layout = page.figure("progress")["layout"]
     assert layout["yaxis"]["title"]["text"] == "hypervolume (mS/cm × mPa s)"
-    assert f"conductivity {reference['conductivity']:.4g} mS/cm" in (
-        layout["title"]["text"]
+    assert (
+        f"conductivity {reference['conductivity']:.4g} mS/cm"
+        in (layout["title"]["text"])
     )
     # and each objective's best so far in its own panel
     panels = page.figure("best-per-goal")["data"]

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
-from loop.errors import CampaignPausedError
+from loop.errors import CampaignPausedError, TrialStateError
 from loop.records import CampaignStatus, TrialStatus
 from loop.service.campaigns import ensure_campaign
 from loop.service.runner import run_campaign
@@ -105,10 +105,18 @@ def test_a_pull_campaign_stops_on_robot_failures(db_url: str) -> None:
     driver = threading.Thread(target=drive)
     driver.start()
     failed = 0
-    while driver.is_alive() and failed < 16:
-        claimed = claim_next(
+
+    def claim() -> dict | None:
+        return claim_next(
             lab.store, lab.name, None, 60.0, 3, respond=lambda t: t.model_dump()
         )
+
+    while driver.is_alive() and failed < 16:
+        try:
+            claimed = claim()
+        except TrialStateError as exc:  # the driver paused it a moment ago
+            assert exc.code == "campaign_paused"
+            break
         if claimed is None:
             driver.join(0.05)
             continue
@@ -122,3 +130,13 @@ def test_a_pull_campaign_stops_on_robot_failures(db_url: str) -> None:
     assert "'pipette jammed'" in str(outcome[0])
     assert 3 <= failed <= 4  # robots may fail the other claimable trial first
     assert lab.store.get_campaign(lab.name).status is CampaignStatus.NEEDS_REVIEW
+    # paused: the trials still claimable are not handed out until an operator acts
+    waiting = [t for t in lab.store.trials(lab.name) if t.status is TrialStatus.PENDING]
+    with pytest.raises(TrialStateError) as refused:
+        claim()
+    assert (
+        refused.value.code == "campaign_paused" and "loop resume" in refused.value.hint
+    )
+    assert [
+        t for t in lab.store.trials(lab.name) if t.status is TrialStatus.PENDING
+    ] == waiting
