@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -37,11 +38,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(store: Store) -> Iterator[str]:
-    """Serve the API over *store* on a free loopback port; yields the base URL."""
+def live_server(store: Store, **app_options: Any) -> Iterator[str]:
+    """Serve the API over *store* on a free loopback port; yields the base URL.
+    *app_options* go to `create_app` (e.g. a tighter `limiter`)."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(store), host="127.0.0.1", port=port, log_level="warning"
+        create_app(store, **app_options),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import loop
 from loop.api import dashboard
+from loop.api.limits import RateLimitedError, RateLimiter
 from loop.documents import (
     ErrorBody,
     FailureAck,
@@ -89,6 +90,8 @@ _ERROR_MEANINGS = {
     409: "the trial or campaign is not in a state that accepts the call",
     413: "a body above 64 KiB (body_too_large)",
     415: "a Content-Type that is not JSON (unsupported_media_type)",
+    429: "more requests from this token than the rate limit allows; wait "
+    "Retry-After seconds (rate_limited)",
     422: "the body, a path or a header parameter is invalid (invalid_body), or "
     "only measured values are outside their objectives' bounds (out_of_bounds)",
     503: "the database refused the operation; retry later (storage)",
@@ -113,7 +116,9 @@ def _caller(
     token = credentials.credentials if credentials else None
     # reads record nothing, so they never wait on a write lock
     writes = request.method not in ("GET", "HEAD")
-    return authenticate(request.app.state.store, token, record_use=writes)
+    key = authenticate(request.app.state.store, token, record_use=writes)
+    request.app.state.limiter.take(key.id)
+    return key
 
 
 Caller = Annotated[RobotKey, Depends(_caller)]
@@ -129,8 +134,9 @@ def _raw_body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def create_app(store: Store) -> FastAPI:
-    """The API over *store*; tests pass a store whose clock they can shift.
+def create_app(store: Store, limiter: RateLimiter | None = None) -> FastAPI:
+    """The API over *store*; tests pass a store whose clock they can shift, and
+    may pass a tighter *limiter* than the default per-key rate limit.
 
     Sets torch and BLAS threads for the process (`loop.threads.ensure_threads`:
     `loop --threads`, else LOOP_THREADS, OMP_NUM_THREADS, else 1) before serving,
@@ -149,6 +155,7 @@ def create_app(store: Store) -> FastAPI:
         ),
     )
     app.state.store = store
+    app.state.limiter = limiter or RateLimiter()
     app.add_middleware(BodyLimit, limits=BODY_LIMITS, default=MAX_BODY)
 
     @app.exception_handler(LoopError)
@@ -377,6 +384,8 @@ def _error_response(exc: LoopError) -> JSONResponse:
         headers = {"Retry-After": str(RETRY_AFTER)}
     if status == 413:  # the rest of the body is unread: close, do not drain it
         headers = {"Connection": "close"}
+    if isinstance(exc, RateLimitedError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return JSONResponse(_dump(body), status_code=status, headers=headers)
 
 

@@ -24,6 +24,7 @@ import pytest
 
 from adapters.robot import simulate
 from adapters.robot.client import RobotClient
+from loop.api.limits import RateLimiter
 from loop.records import TrialStatus
 from loop.service.campaigns import status_document
 from loop.service.runner import RunSummary, run_campaign
@@ -126,7 +127,9 @@ def test_robots_driver_and_inspect_at_once_lose_nothing_and_never_fail(
     driver_store = Store(any_db_url, create=False)  # its own engine, as a process has
     started = time.monotonic()
     try:
-        with live_server(rc.store) as url:
+        # contention, not rate limits, is under test here
+        unlimited = RateLimiter(rate=1e9, burst=10**9)
+        with live_server(rc.store, limiter=unlimited) as url:
             driver, driven = _in_thread(
                 run_campaign, driver_store, rc.name, poll_seconds=0.05
             )
