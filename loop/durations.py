@@ -48,3 +48,19 @@ def seconds(value: Any) -> float:
 
 #: A length of time in seconds, given as a number or text (see the module).
 Duration = Annotated[float, BeforeValidator(seconds)]
+
+
+def parse_duration(text: str, option: str) -> timedelta:
+    """A positive duration given on the command line (`--expires 30d`), or a
+    BadInputError naming *option* (exit 2)."""
+    from loop.errors import BadInputError
+
+    try:
+        value = seconds(text)
+    except PydanticCustomError:
+        value = 0.0
+    if value <= 0:
+        raise BadInputError(
+            f"{option} {text!r} is not a positive duration", f"write e.g. {EXAMPLES}"
+        )
+    return timedelta(seconds=value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -94,18 +95,39 @@ def robots_add(
     read_only: Annotated[
         bool, typer.Option("--read-only", help="Only read the campaign's status.")
     ] = False,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            "--expires",
+            metavar="DURATION",
+            help="Refuse the token after this long: 30d, 12h, 90m, 3600 (seconds) "
+            "or ISO 8601 (P30D). Default: never.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Mint a token for a robot controller; it is printed once and never stored."""
+    from loop.durations import parse_duration
     from loop.service.robots import add_robot
     from loop.storage import Store
 
+    lifetime = None if expires is None else parse_duration(expires, "--expires")
     new = add_robot(
-        Store(db, create=False), campaign, name, "read" if read_only else "robot"
+        Store(db, create=False),
+        campaign,
+        name,
+        "read" if read_only else "robot",
+        expires=lifetime,
     )
     err.print(
         f"robot [bold]{escape(name)}[/] added to campaign {escape(campaign)} "
-        f"with scopes {', '.join(new.key.scopes)}.\n"
-        "Store this token now (e.g. in the controller's secret store); loop keeps "
+        f"with scopes {', '.join(new.key.scopes)}"
+        + (
+            f", valid until {new.key.expires_at:%Y-%m-%d %H:%M} UTC.\n"
+            if new.key.expires_at
+            else ".\n"
+        )
+        + "Store this token now (e.g. in the controller's secret store); loop keeps "
         "only its hash and cannot show it again:",
         highlight=False,
     )
@@ -125,9 +147,18 @@ def robots_list(
     from loop.storage.keys import keys
 
     table = Table(
-        "campaign", "robot", "prefix", "scopes", "created", "last used", "state"
+        "campaign",
+        "robot",
+        "prefix",
+        "scopes",
+        "created",
+        "last used",
+        "expires",
+        "state",
     )
+    now = datetime.now(UTC)
     for key in keys(Store(db, create=False), campaign):
+        expired = key.expires_at is not None and key.expires_at <= now
         table.add_row(
             key.campaign,
             key.name,
@@ -135,7 +166,8 @@ def robots_list(
             " ".join(key.scopes),
             f"{key.created_at:%Y-%m-%d %H:%M}",
             f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "-",
-            "revoked" if key.revoked_at else "active",
+            f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "never",
+            "revoked" if key.revoked_at else "expired" if expired else "active",
         )
     out.print(table)
 

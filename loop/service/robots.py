@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from loop.errors import AuthError, BadInputError, ForbiddenError
 from loop.storage import Store
@@ -35,8 +35,15 @@ class NewKey:
 ROBOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def add_robot(store: Store, campaign: str, name: str, role: str = "robot") -> NewKey:
-    """Mint a token for robot *name* on *campaign*; the token is returned only here."""
+def add_robot(
+    store: Store,
+    campaign: str,
+    name: str,
+    role: str = "robot",
+    expires: timedelta | None = None,
+) -> NewKey:
+    """Mint a token for robot *name* on *campaign*; the token is returned only here.
+    With *expires* the token is refused (401) once that time has passed."""
     if role not in ROLES:
         raise BadInputError(
             f"unknown role '{role}'", f"valid roles: {', '.join(sorted(ROLES))}"
@@ -58,7 +65,10 @@ def add_robot(store: Store, campaign: str, name: str, role: str = "robot") -> Ne
         )
     prefix = secrets.token_hex(4)
     token = f"loop_{prefix}_{secrets.token_urlsafe(32)}"
-    key = db.add_key(store, campaign, name, prefix, _digest(token), list(ROLES[role]))
+    until = None if expires is None else datetime.now(UTC) + expires
+    key = db.add_key(
+        store, campaign, name, prefix, _digest(token), list(ROLES[role]), until
+    )
     return NewKey(key, token)
 
 
@@ -89,6 +99,13 @@ def authenticate(store: Store, token: str | None, record_use: bool = True) -> Ro
         raise AuthError(
             f"the token of robot '{key.name}' was revoked",
             f"mint a new one with `loop robots add NAME --campaign {key.campaign}`",
+        )
+    if key.expires_at is not None and key.expires_at <= datetime.now(UTC):
+        raise AuthError(
+            f"the token of robot '{key.name}' expired at "
+            f"{key.expires_at:%Y-%m-%d %H:%M} UTC",
+            f"mint a new one with `loop robots add NAME --campaign {key.campaign} "
+            "--expires 30d` (and revoke the old name)",
         )
     if record_use and _stale(key.last_used_at):
         db.touch_key(store, key.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -27,11 +27,18 @@ class RobotKey:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    expires_at: datetime | None = None
 
 
 @retried
 def add_key(
-    store: Store, campaign: str, name: str, prefix: str, digest: str, scopes: list[str]
+    store: Store,
+    campaign: str,
+    name: str,
+    prefix: str,
+    digest: str,
+    scopes: list[str],
+    expires_at: datetime | None = None,
 ) -> RobotKey:
     with store.transaction() as s:
         cid = campaign_id(s, campaign)
@@ -41,6 +48,7 @@ def add_key(
             prefix=prefix,
             token_sha256=digest,
             scopes=scopes,
+            expires_at=expires_at,
         )
         s.add(row)
         try:
@@ -119,4 +127,12 @@ def _key(row: RobotKeyRow, campaign: str) -> RobotKey:
         created_at=row.created_at,
         revoked_at=row.revoked_at,
         last_used_at=row.last_used_at,
+        expires_at=_aware(row.expires_at),
     )
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they were stored in UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)

@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 #: Bumped by every schema change, with a new revision in loop/storage/migrations;
 #: a database with a larger number is refused, one with a smaller is upgraded by
 #: `loop db upgrade`.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def utcnow() -> datetime:
@@ -137,6 +137,8 @@ class RobotKeyRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    #: None: the token never expires
+    expires_at: datetime | None = None
 
 
 class SubmissionRow(SQLModel, table=True):

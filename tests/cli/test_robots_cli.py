@@ -4,6 +4,7 @@ public address, through the real CLI on real SQLite files."""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -148,3 +149,27 @@ def test_serve_wants_both_tls_files(db_url: str, tmp_path: Path) -> None:
     r = loop("serve", "--host", "0.0.0.0", "--ssl-certfile", str(cert), "--db", db_url)
     assert r.exit_code == 2, r.output
     assert "--ssl-keyfile" in r.stderr
+
+
+def test_a_token_with_expires_is_refused_once_it_has_run_out(db_url: str) -> None:
+    rc = robot_campaign(db_url)
+    args = ("robots", "add", "arm-7", "--campaign", rc.name, "--db", db_url)
+    added = loop(*args, "--expires", "2s")
+    assert added.exit_code == 0, added.output
+    assert "valid until" in added.stderr
+    token = added.stdout.strip()
+    path = f"/api/v1/campaigns/{rc.name}"
+    with live_server(rc.store) as url:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(url + path, headers=auth).status_code == 200
+        time.sleep(2.5)
+        late = httpx.get(url + path, headers=auth)
+    assert late.status_code == 401, late.text
+    assert "expired at" in late.json()["message"]
+    assert "--expires" in late.json()["hint"]
+    listed = loop("robots", "list", "--campaign", rc.name, "--db", db_url)
+    assert "expired" in listed.stdout
+    bad = loop(*args[:2], "arm-8", *args[3:], "--expires", "soon")
+    assert bad.exit_code == 2 and "--expires 'soon' is not a positive duration" in (
+        " ".join(bad.stderr.split())
+    )

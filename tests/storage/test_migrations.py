@@ -122,7 +122,10 @@ def test_revision_0001_is_the_schema_before_the_driver_lease(any_db_url: str) ->
     columns = {(d[0], d[2], d[3].name) for d in missing if d[0] == "add_column"}
     assert columns == {
         ("add_column", "campaign", c) for c in migrations.DRIVER_COLUMNS
-    } | {("add_column", "trial_event", "details")}
+    } | {
+        ("add_column", "trial_event", "details"),
+        ("add_column", "robot_key", "expires_at"),
+    }
     tables = {d[1].name for d in missing if d[0] == "add_table"}
     assert tables == {"model_fit"}  # revision 0004
     assert {d[0] for d in missing} <= {"add_column", "add_table", "add_index"}
@@ -302,13 +305,14 @@ def test_a_database_made_by_loop_with_the_driver_lease_but_no_history_is_adopted
     tmp_path: Path, campaign_data: dict
 ) -> None:
     """What `create_all` made between the driver lease and the migrations (the
-    tables of today without what revisions 0003 and 0004 added)."""
+    tables of today without what revisions 0003, 0004 and 0005 added)."""
     url = url_of(tmp_path / "lease.db")
     engine = sa.create_engine(url)
     SQLModel.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE trial_event DROP COLUMN details"))
         conn.execute(sa.text("DROP TABLE model_fit"))  # revision 0004
+        conn.execute(sa.text("ALTER TABLE robot_key DROP COLUMN expires_at"))  # 0005
         conn.execute(sa.text("INSERT INTO loop_meta VALUES ('schema_version', '1')"))
     engine.dispose()
     with pytest.raises(StorageError, match="database at schema 1"):

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: Every alembic revision, oldest first, with the schema_version it leaves.
-REVISIONS: dict[str, int] = {"0001": 1, "0002": 2, "0003": 3, "0004": 4}
+REVISIONS: dict[str, int] = {"0001": 1, "0002": 2, "0003": 3, "0004": 4, "0005": 5}
 HEAD = next(reversed(REVISIONS))
 #: Every table loop owns (besides alembic_version).
 LOOP_TABLES = frozenset(
