@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from loop.cli.common import DbOption, err, friendly, out
+from loop.cli.common import DbOption, err, friendly, out, print_table
 from loop.errors import BadInputError
 from loop.storage.connection import redact_url
 
@@ -169,7 +169,7 @@ def robots_list(
             f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "never",
             "revoked" if key.revoked_at else "expired" if expired else "active",
         )
-    out.print(table)
+    print_table(table)
 
 
 @robots_app.command("revoke")
