@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from loop.bench.metrics import carried, mean_and_band
 
 COLOURS = {
@@ -17,6 +19,14 @@ COLOURS = {
 
 
 def write_plot(result: dict[str, Any], path: Path) -> None:
+    """`bench_figure` as a self-contained HTML page at *path*."""
+    path.write_text(
+        bench_figure(result).to_html(include_plotlyjs=True, full_html=True),
+        encoding="utf-8",
+    )
+
+
+def bench_figure(result: dict[str, Any]) -> Any:
     """Mean curves with 95 % confidence bands per strategy, vs measurements."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -37,11 +47,14 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
             if not curves:
                 continue  # no run of this strategy measured anything
             mean, band = mean_and_band(curves)
+            low, high = mean - band, mean + band
+            if key == "top5_found":  # a fraction: its band stays inside [0, 1]
+                low, high = np.clip(low, 0.0, 1.0), np.clip(high, 0.0, 1.0)
             x = list(range(1, len(mean) + 1))
             fig.add_trace(
                 go.Scatter(
                     x=x + x[::-1],
-                    y=list(mean + band) + list((mean - band)[::-1]),
+                    y=list(high) + list(low[::-1]),
                     fill="toself",
                     fillcolor=colour,
                     opacity=0.2,
@@ -70,6 +83,4 @@ def write_plot(result: dict[str, Any], path: Path) -> None:
         f"{result['seeds']} seeds, budget {result['budget']}",
         template="plotly_white",
     )
-    path.write_text(
-        fig.to_html(include_plotlyjs=True, full_html=True), encoding="utf-8"
-    )
+    return fig

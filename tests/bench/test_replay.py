@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loop.bench.plot import write_plot
+import pytest
+
+from loop.bench.plot import bench_figure, write_plot
 from loop.bench.replay import describe_run, prepare, result
 from loop.records import Proposal
 from loop.service.campaigns import ensure_campaign
@@ -69,3 +71,24 @@ def test_runs_with_some_failed_measurements_are_averaged_over_the_budget(
     assert s["best"]["mean"] == 2.5 and s["top5_found"]["mean"] == 0.5
     assert s["failed"] == 1
     write_plot(result(plan, {"random": runs}, 2), tmp_path / "plot.html")
+
+
+def test_the_band_of_the_top_5_fraction_stays_between_0_and_1(tmp_path: Path) -> None:
+    """Two seeds that found nothing and one that found everything: mean 1/3 with
+    a band wider than the mean, which must not be drawn below 0 or above 1."""
+    plan = prepare(validate(_tiny_pool(tmp_path)))
+    curves = [[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]]
+    runs = [
+        {
+            **describe_run(plan, i, []),
+            "rows": [0, 1],
+            "best_so_far": [1.0, 2.0],
+            "top5_found": c,
+        }
+        for i, c in enumerate(curves)
+    ]
+    fig = bench_figure(result(plan, {"random": runs}, seeds=3))
+    (band,) = [t for t in fig.data if t.fill == "toself" and t.xaxis == "x2"]
+    assert min(band.y) == 0.0 and max(band.y) <= 1.0
+    (line,) = [t for t in fig.data if t.name == "random" and t.xaxis == "x2"]
+    assert line.y[0] == pytest.approx(1 / 3)
