@@ -144,6 +144,9 @@ def relevance_figure(relevance: dict[str, Any]) -> Any:
             row=j + 1,
             col=2,
         )
+        # log scale: a categorical's one-hot inputs can get lengthscales a
+        # million times shorter than a fraction's, which flattened every other bar
+        fig.update_yaxes(type="log", row=j + 1, col=1)
     fig.update_layout(
         title="what the model relies on",
         template=TEMPLATE,

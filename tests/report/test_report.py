@@ -121,6 +121,9 @@ def test_relevance_shows_the_fitted_lengthscales_and_every_input(
     assert rel["permutation"]["inputs"] == ["EC", "EMC", "DMC", "LiPF6_molality"]
     bars = Page(single.html).trace("relevance", "conductivity relevance")
     assert bars["x"] == rel["inputs"] and bars["y"] == rel["relevance"][0]
+    # on a log axis, so inputs a million times less relevant stay visible
+    layout = Page(single.html).figure("relevance")["layout"]
+    assert layout["yaxis"]["type"] == "log"
 
 
 def test_ternary_plot_places_every_measured_trial(single: Finished) -> None:
