@@ -185,14 +185,26 @@ def hypervolume_trace(spec: CampaignSpec, measured: list[Trial]) -> dict[str, An
     }
 
 
+#: Components from which the space figure draws stacked bars, not parallel axes.
+BARS_FROM = 6
+
+
 def space(spec: CampaignSpec, trials: list[Trial]) -> dict[str, Any]:
-    """Where the trials are: a ternary for three components, else parallel axes.
+    """Where the trials are: a ternary for three components, stacked bars (one
+    per measured trial, best first) from `BARS_FROM` components on, where
+    parallel axes become unreadable; else parallel axes.
 
     Values are shown as stored (the composition in the units of its `total`,
     parameters in their units); categorical values become axis codes.
     """
     components = list(spec.space.components)
-    kind = "ternary" if len(components) == 3 else "parallel"
+    kind = (
+        "ternary"
+        if len(components) == 3
+        else "bars"
+        if len(components) >= BARS_FROM
+        else "parallel"
+    )
     colour = spec.goals[0]
     rows = [t for t in trials if t.status != TrialStatus.STALE]
     axes: list[dict[str, Any]] = [
@@ -222,6 +234,7 @@ def space(spec: CampaignSpec, trials: list[Trial]) -> dict[str, Any]:
         "colour": {
             "name": colour.name,
             "unit": colour.unit,
+            "direction": colour.direction,
             "values": [t.values.get(colour.name) for t in rows],
         },
         "axes": axes,

@@ -144,6 +144,8 @@ def space_figure(space: dict[str, Any]) -> Any:
             legend={"x": 0.0, "y": 1.0},
         )
         return fig
+    if space["kind"] == "bars":
+        return _composition_bars(space, measured, colour_label)
     dimensions = []
     for axis in space["axes"]:
         dim: dict[str, Any] = {
@@ -169,6 +171,47 @@ def space_figure(space: dict[str, Any]) -> Any:
     )
     fig.update_layout(
         title=f"measured trials, one line each, coloured by {colour_label}",
+        template=TEMPLATE,
+    )
+    return fig
+
+
+#: Most trials the stacked-bar view shows (the best ones).
+MAX_BARS = 40
+
+
+def _composition_bars(
+    space: dict[str, Any], measured: list[int], colour_label: str
+) -> Any:
+    """Many components: one stacked bar per measured trial, best first, so the
+    blends that won can be read off (parallel axes of 9 components cannot)."""
+    import plotly.graph_objects as go
+
+    colour = space["colour"]
+    sign = -1.0 if colour.get("direction") == "minimize" else 1.0
+    order = sorted(measured, key=lambda i: -sign * colour["values"][i])[:MAX_BARS]
+    ids = space["trial_ids"]
+    ticks = [f"trial {ids[i]}" for i in order]
+    hover = [f"{colour_label} {colour['values'][i]:.4g}" for i in order]
+    fig = go.Figure(
+        [
+            go.Bar(
+                name=axis["name"],
+                x=ticks,
+                y=[axis["values"][i] for i in order],
+                text=hover,
+                hovertemplate="%{x}: " + axis["name"] + " %{y:.3g} (%{text})",
+                textposition="none",
+            )
+            for axis in space["axes"]
+            if axis["kind"] == "component"
+        ]
+    )
+    shown = f"the best {len(order)}" if len(order) < len(measured) else "every"
+    fig.update_layout(
+        barmode="stack",
+        title=f"composition of {shown} measured trial, best {colour_label} first",
+        yaxis_title="amount",
         template=TEMPLATE,
     )
     return fig

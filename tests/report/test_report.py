@@ -322,3 +322,40 @@ def test_loop_report_writes_the_page_and_refuses_unknown_campaigns(
     assert page.json("report-data")["cv"] == json.loads(json.dumps(single.data.cv))
     missing = runner.invoke(app, ["report", "no-such", "--db", url])
     assert missing.exit_code == 2 and "no campaign named 'no-such'" in missing.output
+
+
+def test_many_components_draw_one_stacked_bar_per_trial_best_first() -> None:
+    """Nine components as parallel axes could not be read; stacked bars, sorted
+    by the goal, show which blend won."""
+    from loop.engine import CampaignEngine
+    from loop.report.data import space
+    from loop.report.figures import space_figure
+    from loop.spec import validate
+    from tests.support import simulated_trials
+
+    names = [f"S{i}" for i in range(9)]
+    spec = validate(
+        {
+            "schema_version": 1,
+            "name": "nine",
+            "space": {
+                "composition": {
+                    "kind": "species",
+                    "components": names,
+                    "bounds": {"default": [0.0, 0.5]},
+                }
+            },
+            "objectives": [{"name": "y", "direction": "maximize"}],
+            "budget": {"experiments": 12},
+            "adapter": {"type": "simulator", "function": "simplex-bumps"},
+        }
+    )
+    trials = simulated_trials(spec, CampaignEngine(spec).ask(12, 0))
+    drawn = space(spec, trials)
+    assert drawn["kind"] == "bars"
+    bars = space_figure(drawn).data
+    assert [b.name for b in bars] == names
+    best_first = sorted(trials, key=lambda t: -t.values["y"])
+    assert list(bars[0].x) == [f"trial {t.id}" for t in best_first]
+    for b in bars:
+        assert list(b.y) == [t.composition[b.name] for t in best_first]
