@@ -155,6 +155,23 @@ def request_threads(requested: int | None = None, *, source: str = "--threads") 
     return choice.count
 
 
+def prepare_threads() -> None:
+    """Check and record the environment's (or the default) count, unless a count
+    was already requested (`--threads`) or applied; never imports torch. What an
+    app factory calls: a bad LOOP_THREADS fails at start, and the count applies
+    at the first `ensure_threads()` (torch already loaded: now)."""
+    global _applied, _pending
+    choice = choose_threads(None)
+    with _lock:
+        if _applied is not None or _pending is not None:
+            return
+        if "torch" in sys.modules:
+            _apply(choice.count)
+            _applied = choice
+        else:
+            _pending = choice
+
+
 def ensure_threads() -> int:
     """Apply the recorded request, or the environment's or default count, once.
 

@@ -128,13 +128,18 @@ def test_loop_bench_respects_omp_num_threads_when_loop_threads_is_unset() -> Non
 def test_threads_option_beats_both_variables_in_loop_serve(
     measured: dict[str, Any],
 ) -> None:
-    # uvicorn.run replaced: it records the threads in effect when serving starts
+    # uvicorn.run replaced: when serving starts torch is not loaded yet, and
+    # the first model fit (ensure_threads) applies --threads over both variables
     info = fresh(
-        "import json, uvicorn\n"
+        "import json, sys, uvicorn\n"
         "from loop.cli import app\n"
-        "from loop.threads import thread_info\n"
+        "from loop.threads import ensure_threads, thread_info\n"
         "seen = {}\n"
-        "uvicorn.run = lambda served, **kw: seen.update(thread_info())\n"
+        "def serving(served, **kw):\n"
+        "    assert 'torch' not in sys.modules, 'loop serve imported torch'\n"
+        "    ensure_threads()\n"
+        "    seen.update(thread_info())\n"
+        "uvicorn.run = serving\n"
         f"code = app(['--threads', '2', 'serve', '--db', {measured['url']!r}], "
         "standalone_mode=False)\n"
         "print(json.dumps({'exit': code or 0, **seen}))\n",
@@ -151,13 +156,17 @@ def test_threads_option_beats_both_variables_in_loop_serve(
 def test_create_app_applies_threads_without_the_cli(
     measured: dict[str, Any], env: dict[str, str], count: int, source: str
 ) -> None:
-    """An app factory run under another server (uvicorn --factory, gunicorn)."""
+    """An app factory run under another server (uvicorn --factory, gunicorn):
+    it loads no torch (an idle server stays small), and the count it recorded
+    is what the first model fit (the dashboard's model page) applies."""
     info = fresh(
-        "import json\n"
+        "import json, sys\n"
         "from loop.api import create_app\n"
         "from loop.storage import Store\n"
         f"create_app(Store({measured['url']!r}, create=False))\n"
-        "from loop.threads import thread_info\n"
+        "assert 'torch' not in sys.modules, 'create_app imported torch'\n"
+        "from loop.threads import ensure_threads, thread_info\n"
+        "ensure_threads()  # what loop.report.quality calls before fitting\n"
         "print(json.dumps(thread_info()))\n",
         **env,
     )

@@ -51,7 +51,7 @@ from loop.service import lab
 from loop.service.robots import authenticate
 from loop.storage import Store
 from loop.storage.keys import RobotKey
-from loop.threads import ensure_threads
+from loop.threads import prepare_threads
 
 #: Largest body accepted (bytes): a measurement is small; anything bigger is a mistake.
 MAX_BODY = 64 * 1024
@@ -138,12 +138,14 @@ def create_app(store: Store, limiter: RateLimiter | None = None) -> FastAPI:
     """The API over *store*; tests pass a store whose clock they can shift, and
     may pass a tighter *limiter* than the default per-key rate limit.
 
-    Sets torch and BLAS threads for the process (`loop.threads.ensure_threads`:
-    `loop --threads`, else LOOP_THREADS, OMP_NUM_THREADS, else 1) before serving,
-    also when the app runs under another server than `loop serve`: the
-    dashboard's model page fits GPs.
+    Checks and records the thread count for torch and BLAS (`loop --threads`,
+    else LOOP_THREADS, OMP_NUM_THREADS, else 1; a bad value fails here) without
+    importing torch: the robot API never needs it, and an idle server stays
+    small (about 300 MB with torch loaded, a third of that without). The count
+    is applied before the first model fit (the dashboard's model page calls
+    `loop.threads.ensure_threads`), also under another server than `loop serve`.
     """
-    ensure_threads()
+    prepare_threads()
     app = FastAPI(
         title="loop robot API",
         version=loop.__version__,

@@ -153,8 +153,10 @@ def test_a_1_gb_body_to_login_and_to_a_measurement_is_refused_as_it_arrives(
         peak = memory(pid)["VmHWM"]
         # the client stopped sending long before 1 GB
         assert login.sent < SENT_CAP and upload.sent < SENT_CAP, (login, upload)
-        # the server never held the body: its peak stayed near its idle size
+        # the server never held the body: its peak stayed near its idle size,
+        # and under the 300 MB the issue set (torch is not loaded to serve)
         assert peak - idle < RSS_GROWTH, (idle, peak)
+        assert peak < 300 << 20, (idle, peak)
         # nothing was stored, and the server goes on serving
         assert stored(rc, trial_id) == before
         assert submissions(rc.store, rc.name) == []
