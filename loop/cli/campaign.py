@@ -176,7 +176,7 @@ def _drive(store: Any, name: str, db: str, lease: Any = None) -> None:
         TextColumn("[bold]{task.fields[name]}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("best {task.fields[best]}  {task.fields[message]}"),
+        TextColumn("{task.fields[result]}  {task.fields[message]}"),
     )
     received: list[int] = []
     try:
@@ -185,17 +185,23 @@ def _drive(store: Any, name: str, db: str, lease: Any = None) -> None:
             Progress(*columns, console=out, transient=False) as bar,
         ):
             task = bar.add_task(
-                "run", total=None, name=name, best="-", message="starting"
+                "run", total=None, name=name, result="best -", message="starting"
             )
 
             def show(step: Step) -> None:
                 best = "-" if step.best is None else f"{step.best:.6g}"
+                # several objectives have no single best: the Pareto set's size
+                result = (
+                    f"Pareto set of {step.pareto}"
+                    if step.pareto is not None
+                    else f"best {best}"
+                )
                 if step.warning:
                     err.print(f"warning: {step.warning}", highlight=False, markup=False)
                 if not out.is_terminal:
                     # under nohup, systemd or a pipe the bar is not drawn: log lines
                     out.print(
-                        f"{name}: {step.used}/{step.budget} used, best {best}, "
+                        f"{name}: {step.used}/{step.budget} used, {result}, "
                         f"{step.message}",
                         highlight=False,
                         markup=False,
@@ -204,7 +210,7 @@ def _drive(store: Any, name: str, db: str, lease: Any = None) -> None:
                     task,
                     completed=step.used,
                     total=step.budget,
-                    best=best,
+                    result=result,
                     message=step.message,
                 )
 

@@ -20,6 +20,8 @@ class Progress:
     message: str
     #: Something an operator must act on (stored values held out of the model).
     warning: str | None = None
+    #: Several objectives: how many trials the Pareto set holds (None with one).
+    pareto: int | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,10 @@ def progress(
     state = CampaignState(spec, trials)
     best = state.best if state.single_goal else None
     value = best.values[spec.goals[0].name] if best else None
-    return Progress(state.budget_used, spec.budget.experiments, value, message, warning)
+    front = None if state.single_goal else len(state.pareto)
+    return Progress(
+        state.budget_used, spec.budget.experiments, value, message, warning, front
+    )
 
 
 def summary(

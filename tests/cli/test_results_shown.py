@@ -26,6 +26,8 @@ def test_a_two_objective_run_ends_with_its_pareto_set_and_rounded_parameters(
     run = runner.invoke(app, ["run", str(write_yaml(data)), "--db", db])
     assert run.exit_code == 0, run.output
     assert "Pareto set:" in run.stdout
+    # the progress lines (stdout is not a terminal) say how the front grows
+    assert "8/8 used, Pareto set of " in run.stdout
     assert "conductivity = " in run.stdout and " mS/cm" in run.stdout
     shown = json.loads(
         runner.invoke(
