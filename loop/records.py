@@ -158,16 +158,19 @@ class CampaignStatus(StrEnum):
 
     ACTIVE while trials remain to be proposed or measured; COMPLETED when the
     budget is spent; EXHAUSTED when the space holds no new feasible point (or a
-    replay's pool is empty); NEEDS_REVIEW when the driver stopped on trials an
-    operator must look at, or paused the campaign because too many trials
-    failed in a row (the failure breaker, `budget.max_consecutive_failures`).
-    `loop resume` turns NEEDS_REVIEW back into ACTIVE.
+    replay's pool is empty); NEEDS_REVIEW when the driver stopped because the
+    rest of the budget waits on trials an operator must look at (robots may
+    still claim what an operator re-offers, and post late measurements);
+    PAUSED when too many trials failed in a row (the failure breaker,
+    `budget.max_consecutive_failures`): robots get no new work until an
+    operator continues. `loop resume` turns both back into ACTIVE.
     """
 
     ACTIVE = "active"
     COMPLETED = "completed"
     EXHAUSTED = "exhausted"
     NEEDS_REVIEW = "needs_review"
+    PAUSED = "paused"
 
 
 class Record(BaseModel):

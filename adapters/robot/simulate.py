@@ -35,8 +35,8 @@ from loop.errors import LoopError
 from loop.spec import CampaignSpec, validate
 
 #: Campaign statuses after which no work will be handed out (needs_review: what
-#: is left of the budget waits on an operator).
-DONE = frozenset({"completed", "exhausted", "needs_review"})
+#: is left of the budget waits on an operator; paused: the failure breaker).
+DONE = frozenset({"completed", "exhausted", "needs_review", "paused"})
 #: Seconds between claims when nothing is ready (uniform in this range).
 IDLE = (0.05, 0.2)
 #: Heartbeat interval when the lease length is unknown (seconds).
@@ -199,7 +199,14 @@ def _worker(
     idle = random.Random(rng.random())
     with RobotClient(setup.url, setup.token, setup.campaign) as client:
         while not stop.is_set():
-            work = client.claim()
+            try:
+                work = client.claim()
+            except RobotAPIError as exc:
+                if exc.code != "campaign_paused":
+                    raise
+                # a controller would wait for the operator; a simulation ends
+                setup.log(f"{name}: the campaign is paused for an operator; stopping")
+                return
             if work is None:
                 if setup.stop_when_done and _done(client.status()):
                     setup.log(f"{name}: the campaign is done")

@@ -2,7 +2,7 @@
 
 The driver (`loop.service.runner`) asks it after every step; when
 `budget.max_consecutive_failures` trials in a row failed for good it marks the
-campaign needs_review and raises `CampaignPausedError` (exit 1), naming the last
+campaign paused and raises `CampaignPausedError` (exit 1), naming the last
 failure reasons and how to continue.
 """
 
@@ -40,12 +40,12 @@ class Breaker:
         return run[::-1]
 
     def check(self, store: Store, trials: list[Trial]) -> None:
-        """Pause the campaign (needs_review) and raise when the limit is reached."""
+        """Pause the campaign (paused) and raise when the limit is reached."""
         failed = self.failures(trials)
         if len(failed) < self.limit:
             return
         name = self.spec.name
-        store.update_campaign(name, status=CampaignStatus.NEEDS_REVIEW)
+        store.update_campaign(name, status=CampaignStatus.PAUSED)
         reasons: list[str] = []
         for t in reversed(failed):
             reason = (t.failure_reason or "no reason given").splitlines()[0][:200]

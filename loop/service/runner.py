@@ -95,7 +95,7 @@ def run_campaign(
         # only the lease holder may re-offer what a previous driver left running
         _recover(store, name, adapter)
         trials = store.trials(name)
-        if record.status == "needs_review":
+        if record.status in (CampaignStatus.NEEDS_REVIEW, CampaignStatus.PAUSED):
             store.update_campaign(name, status=CampaignStatus.ACTIVE)
         breaker = Breaker(spec, trials)
         starting = "resuming" if trials else "starting"

@@ -118,9 +118,9 @@ def claim_next(
                     )
                 return known.response
         paused = s.exec(select(CampaignRow.status).where(CampaignRow.id == cid)).one()
-        if paused == CampaignStatus.NEEDS_REVIEW.value:
+        if paused == CampaignStatus.PAUSED.value:
             raise TrialStateError(
-                f"campaign '{campaign}' is paused for an operator (needs_review): "
+                f"campaign '{campaign}' is paused for an operator (the failure breaker): "
                 "no trial is handed out",
                 "an operator looks at the failures (`loop inspect`) and continues "
                 "with `loop resume`; claim again after that",

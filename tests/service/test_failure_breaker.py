@@ -41,7 +41,7 @@ def test_every_failure_pauses_the_campaign_and_resume_counts_again(
     failed = [t for t in trials if t.status is TrialStatus.FAILED]
     # batches of 3: the breaker trips at 4 failures, the batch in flight settles
     assert 4 <= len(failed) <= 6
-    assert store.get_campaign(spec.name).status is CampaignStatus.NEEDS_REVIEW
+    assert store.get_campaign(spec.name).status is CampaignStatus.PAUSED
     assert len(failed) < spec.budget.experiments  # the budget is not burned
 
     # resume: the campaign is active again and may fail 4 more times in a row
@@ -49,7 +49,7 @@ def test_every_failure_pauses_the_campaign_and_resume_counts_again(
         run_campaign(store, spec.name)
     again = [t for t in store.trials(spec.name) if t.status is TrialStatus.FAILED]
     assert len(again) >= len(failed) + 4
-    assert store.get_campaign(spec.name).status is CampaignStatus.NEEDS_REVIEW
+    assert store.get_campaign(spec.name).status is CampaignStatus.PAUSED
 
 
 def test_the_default_limit_follows_the_batch_size() -> None:
@@ -71,7 +71,7 @@ def test_loop_run_exits_1_with_the_breakers_message(
     store = Store(db_url, create=False)
     trials = store.trials("mixed-bumps")
     assert 10 <= len([t for t in trials if t.status is TrialStatus.FAILED]) < 40
-    assert store.get_campaign("mixed-bumps").status is CampaignStatus.NEEDS_REVIEW
+    assert store.get_campaign("mixed-bumps").status is CampaignStatus.PAUSED
 
     # after fixing the cause (no failure region any more) resume finishes
     fixed = dict(store.get_campaign("mixed-bumps").spec)
@@ -129,7 +129,7 @@ def test_a_pull_campaign_stops_on_robot_failures(db_url: str) -> None:
     assert len(outcome) == 1 and isinstance(outcome[0], CampaignPausedError)
     assert "'pipette jammed'" in str(outcome[0])
     assert 3 <= failed <= 4  # robots may fail the other claimable trial first
-    assert lab.store.get_campaign(lab.name).status is CampaignStatus.NEEDS_REVIEW
+    assert lab.store.get_campaign(lab.name).status is CampaignStatus.PAUSED
     # paused: the trials still claimable are not handed out until an operator acts
     waiting = [t for t in lab.store.trials(lab.name) if t.status is TrialStatus.PENDING]
     with pytest.raises(TrialStateError) as refused:
@@ -140,3 +140,63 @@ def test_a_pull_campaign_stops_on_robot_failures(db_url: str) -> None:
     assert [
         t for t in lab.store.trials(lab.name) if t.status is TrialStatus.PENDING
     ] == waiting
+
+
+def test_a_campaign_waiting_on_review_still_hands_out_what_an_operator_re_offers(
+    db_url: str,
+) -> None:
+    """Only the failure breaker closes claims: a campaign that stopped because
+    a started trial's lease ran out (needs_review) hands that trial out again
+    once an operator retries it, without a `loop resume`."""
+    import threading
+
+    from loop.storage.lab import claim_next, mark_started
+    from tests.lab import robot_campaign
+
+    lab = robot_campaign(
+        db_url,
+        strategy={"engine": "random", "batch_size": 1},
+        budget={"experiments": 1},
+    )
+    summaries = []
+    driver = threading.Thread(
+        target=lambda: summaries.append(
+            run_campaign(lab.store, lab.name, poll_seconds=0.05)
+        )
+    )
+    driver.start()
+
+    def claim(ttl: float) -> dict | None:
+        return claim_next(
+            lab.store, lab.name, None, ttl, 3, respond=lambda t: t.model_dump()
+        )
+
+    claimed = None
+    while claimed is None and driver.is_alive():
+        claimed = claim(0.3)
+        driver.join(0.05)  # give the driver the database to propose
+    assert claimed is not None
+    # the robot starts, then goes quiet past its lease: the trial waits for review
+    mark_started(lab.store, claimed["id"], claimed["attempt"], None, 0.3)
+    driver.join(30)
+    assert not driver.is_alive() and not summaries[0].finished
+    assert lab.store.get_campaign(lab.name).status is CampaignStatus.NEEDS_REVIEW
+    trial = lab.store.trials(lab.name)[0]
+    assert trial.status is TrialStatus.NEEDS_REVIEW
+
+    result = runner.invoke(
+        app,
+        [
+            "trial",
+            "retry",
+            lab.name,
+            str(trial.id),
+            "--reason",
+            "robot restarted",
+            "--db",
+            db_url,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    again = claim(60.0)
+    assert again is not None and again["id"] == trial.id and again["attempt"] == 2

@@ -138,12 +138,14 @@ def test_simulate_reads_the_spec_from_the_status_document(db_url: str) -> None:
 
 
 def test_robots_that_crash_after_claiming_do_not_lose_the_budget(db_url: str) -> None:
-    """A crashed robot's trial is offered again once its lease runs out (1 s here)."""
+    """A crashed robot's trial is offered again once its lease runs out (3 s here:
+    short, but long enough that a healthy robot's start-to-report gap never
+    outlasts it on a loaded machine, which would leave that trial for review)."""
     rc = robot_campaign(
         db_url,
         budget={"experiments": 4},
         strategy={"engine": "random", "batch_size": 2},
-        adapter={"type": "robot", "claim_ttl": "1s", "max_attempts": 3},
+        adapter={"type": "robot", "claim_ttl": "3s", "max_attempts": 3},
     )
     driver = Driver(db_url, rc.name)
     with live_server(rc.store) as url:
