@@ -19,6 +19,7 @@ best).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
@@ -119,6 +120,54 @@ def recommended_tradeoff(spec: CampaignSpec, front: list[Trial]) -> Trial | None
     return front[int(np.argmin(gaps))]
 
 
+@dataclass(frozen=True)
+class Hypervolume:
+    """The space the Pareto set dominates, in the objectives' own units (the
+    product of their units; no logarithms), above `reference`: each goal's
+    threshold where the YAML gives one, else 10 % of the observed range beyond
+    the worst contending value (the engine's rule, on the measured values), so
+    without thresholds the reference moves as the data spreads."""
+
+    value: float
+    reference: dict[str, float]
+
+
+def reference_point(spec: CampaignSpec, trials: list[Trial]) -> np.ndarray | None:
+    """The hypervolume reference of *trials* (contending ones), on the signed
+    scale where larger is better for every goal; None without any."""
+    goals = spec.goals
+    if not trials:
+        return None
+    signed = np.array([[o.sign * t.values[o.name] for o in goals] for t in trials])
+    worst = signed.min(axis=0)
+    ref = worst - 0.1 * np.maximum(signed.max(axis=0) - worst, 1e-9)
+    for j, o in enumerate(goals):
+        if o.threshold is not None:
+            ref[j] = o.sign * o.threshold
+    return ref
+
+
+def dominated_volume(spec: CampaignSpec, trials: list[Trial], ref: np.ndarray) -> float:
+    """The hypervolume *trials* dominate above the signed reference *ref*
+    (torch is imported here, not where a state is merely read)."""
+    import torch
+    from botorch.utils.multi_objective.hypervolume import Hypervolume as Volume
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    points = [
+        p
+        for p in (
+            np.array([o.sign * t.values[o.name] for o in spec.goals]) for t in trials
+        )
+        if np.all(p > ref)
+    ]
+    if not points:
+        return 0.0
+    y = torch.as_tensor(np.array(points), dtype=torch.double)
+    volume = Volume(torch.as_tensor(ref, dtype=torch.double))
+    return float(volume.compute(y[is_non_dominated(y)]))
+
+
 def measured_in_order(trials: list[Trial]) -> list[Trial]:
     """COMPLETED trials with a measurement, in the order the measurements arrived
     (`received_at`, then trial id)."""
@@ -191,3 +240,21 @@ class CampaignState:
     def pareto(self) -> list[Trial]:
         """Acceptable trials no other acceptable trial beats on every goal."""
         return pareto_trials(self.spec, self.trials)
+
+    @cached_property
+    def hypervolume(self) -> Hypervolume | None:
+        """Several goals: what the Pareto set dominates (None with one goal or
+        before a contending measurement)."""
+        if self.single_goal:
+            return None
+        done = contenders(self.spec, self.trials)
+        ref = reference_point(self.spec, done)
+        if ref is None:
+            return None
+        return Hypervolume(
+            dominated_volume(self.spec, done, ref),
+            {
+                o.name: o.sign * float(r)
+                for o, r in zip(self.spec.goals, ref, strict=True)
+            },
+        )

@@ -73,3 +73,20 @@ def parameter_units(spec: Any) -> dict[str, str | None]:
         params = spec.get("space", {}).get("parameters", [])
         return {p["name"]: p.get("unit") for p in params}
     return {p.name: getattr(p, "unit", None) for p in spec.space.parameters}
+
+
+def hypervolume_text(
+    value: float, reference: Mapping[str, float], units: Mapping[str, str | None]
+) -> str:
+    """`hypervolume 12.3 mS/cm·V above conductivity 2.1 mS/cm, window 3.4 V`:
+    the value in the product of the goals' units (given when all have one)."""
+    names = list(reference)
+    unit = (
+        "·".join(u for n in names if (u := units.get(n)))
+        if all(units.get(n) for n in names)
+        else ""
+    )
+    above = ", ".join(
+        f"{n} {value_text(v, units.get(n))}" for n, v in reference.items()
+    )
+    return f"hypervolume {value_text(value, unit or None)} above {above}"

@@ -25,6 +25,8 @@ from loop.cli.common import (
 from loop.display import (
     composition_text,
     configuration_text,
+    hypervolume_text,
+    number,
     parameters_text,
     value_text,
 )
@@ -193,6 +195,11 @@ def _drive(store: Any, name: str, db: str, lease: Any = None) -> None:
                 # several objectives have no single best: the Pareto set's size
                 result = (
                     f"Pareto set of {step.pareto}"
+                    + (
+                        f", hypervolume {number(step.hypervolume.value)}"
+                        if step.hypervolume is not None
+                        else ""
+                    )
                     if step.pareto is not None
                     else f"best {best}"
                 )
@@ -271,6 +278,16 @@ def _print_summary(summary: Any, db: str) -> None:
             out.print(
                 f"recommended trade-off: trial {summary.recommended.id} (nearest the "
                 "best of every objective at once, each scaled over the Pareto set)",
+                highlight=False,
+            )
+        if summary.hypervolume is not None:
+            hv = summary.hypervolume
+            out.print(
+                escape(
+                    f"{hypervolume_text(hv.value, hv.reference, summary.units)} "
+                    "(the reference: each goal's threshold where set, else 10 % of "
+                    "the range beyond the worst value)"
+                ),
                 highlight=False,
             )
     out.print(

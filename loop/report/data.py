@@ -16,20 +16,21 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from loop.campaign_state import (
     acceptable,
     budget_used,
+    dominated_volume,
     load_spec,
     measured_in_order,
     pareto_trials,
     recommended_tradeoff,
+    reference_point,
 )
 from loop.display import parameter_units
 from loop.records import Trial, TrialStatus
 from loop.report.quality import model_quality
 from loop.spec import CampaignSpec
+from loop.spec.values import held_out
 from loop.storage import Store
 
 
@@ -110,13 +111,15 @@ def build_report(
 
 
 def running_best(spec: CampaignSpec, measured: list[Trial]) -> dict[str, list[Any]]:
-    """Best acceptable value of each goal after each measurement (None before one)."""
+    """Best contending value of each goal after each measurement (None before
+    one): acceptable, and not held for an operator as implausibly extreme."""
+    held = {h.trial_id for h in held_out(spec, measured)}
     out: dict[str, list[Any]] = {}
     for goal in spec.goals:
         best: float | None = None
         trace: list[Any] = []
         for t in measured:
-            if acceptable(spec, t):
+            if t.id not in held and acceptable(spec, t):
                 v = t.values[goal.name]
                 best = v if best is None or goal.better(v, best) else best
             trace.append(best)
@@ -143,44 +146,24 @@ def progress(spec: CampaignSpec, measured: list[Trial]) -> dict[str, Any]:
 
 
 def hypervolume_trace(spec: CampaignSpec, measured: list[Trial]) -> dict[str, Any]:
-    """Hypervolume of the acceptable points after each measurement, in the
-    objectives' own units (the product of their units; signed so that larger is
-    better, no logarithms), so it reads as the lab measures. The reference point
-    is each goal's threshold where given, else 10 % of the observed range below
-    the worst value (the engine's rule, applied to the measured values).
-    """
-    import torch
-    from botorch.utils.multi_objective.hypervolume import Hypervolume
-    from botorch.utils.multi_objective.pareto import is_non_dominated
-
-    goals = spec.goals
-    ok = [t for t in measured if acceptable(spec, t)]
-    if not ok:
+    """Hypervolume of the contending points after each measurement, in the
+    objectives' own units (`loop.campaign_state.Hypervolume`), against one
+    reference for the whole trace: the one of all the measurements."""
+    held = {h.trial_id for h in held_out(spec, measured)}
+    ok = [t for t in measured if acceptable(spec, t) and t.id not in held]
+    ref = reference_point(spec, ok)
+    if ref is None:
         return {"hypervolume": [0.0] * len(measured), "reference_point": None}
-    signed = np.column_stack(
-        [o.sign * np.array([t.values[o.name] for t in ok]) for o in goals]
-    )
-    worst = signed.min(axis=0)
-    ref = worst - 0.1 * np.maximum(signed.max(axis=0) - worst, 1e-9)
-    for j, o in enumerate(goals):
-        if o.threshold is not None:
-            ref[j] = o.sign * o.threshold
-    hv = Hypervolume(torch.as_tensor(ref, dtype=torch.double))
-    points: list[np.ndarray] = []
+    seen: list[Trial] = []
     trace: list[float] = []
     for t in measured:
-        if acceptable(spec, t):
-            points.append(np.array([o.sign * t.values[o.name] for o in goals]))
-        useful = [p for p in points if np.all(p > ref)]
-        if not useful:
-            trace.append(0.0)
-            continue
-        y = torch.as_tensor(np.array(useful), dtype=torch.double)
-        trace.append(float(hv.compute(y[is_non_dominated(y)])))
+        if t.id not in held and acceptable(spec, t):
+            seen.append(t)
+        trace.append(dominated_volume(spec, seen, ref) if seen else 0.0)
     return {
         "hypervolume": trace,
         "reference_point": {
-            o.name: o.sign * float(r) for o, r in zip(goals, ref, strict=True)
+            o.name: o.sign * float(r) for o, r in zip(spec.goals, ref, strict=True)
         },
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from loop.campaign_state import CampaignState
+from loop.campaign_state import CampaignState, Hypervolume
 from loop.display import parameter_units
 from loop.records import Trial, TrialStatus
 from loop.spec import CampaignSpec
@@ -22,6 +22,8 @@ class Progress:
     warning: str | None = None
     #: Several objectives: how many trials the Pareto set holds (None with one).
     pareto: int | None = None
+    #: Several objectives: what the Pareto set dominates, in the objectives' units.
+    hypervolume: Hypervolume | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class RunSummary:
     pareto: tuple[Trial, ...] = ()
     #: several objectives: the balanced trade-off among them
     recommended: Trial | None = None
+    #: several objectives: what the Pareto set dominates, and against what
+    hypervolume: Hypervolume | None = None
     #: objective and parameter units, for showing the result
     units: dict[str, str | None] = field(default_factory=dict)
 
@@ -50,7 +54,13 @@ def progress(
     value = best.values[spec.goals[0].name] if best else None
     front = None if state.single_goal else len(state.pareto)
     return Progress(
-        state.budget_used, spec.budget.experiments, value, message, warning, front
+        state.budget_used,
+        spec.budget.experiments,
+        value,
+        message,
+        warning,
+        front,
+        state.hypervolume,
     )
 
 
@@ -69,5 +79,6 @@ def summary(
         exhausted=exhausted,
         pareto=() if state.single_goal else tuple(state.pareto),
         recommended=None if state.single_goal else state.recommended,
+        hypervolume=state.hypervolume,
         units={o.name: o.unit for o in spec.objectives} | parameter_units(spec),
     )

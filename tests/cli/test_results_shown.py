@@ -28,6 +28,10 @@ def test_a_two_objective_run_ends_with_its_pareto_set_and_rounded_parameters(
     assert "Pareto set:" in run.stdout
     # the progress lines (stdout is not a terminal) say how the front grows
     assert "8/8 used, Pareto set of " in run.stdout
+    assert ", hypervolume " in run.stdout.split("8/8 used, Pareto set of ")[1]
+    # and the summary states what the hypervolume is measured against
+    (hv_line,) = [s for s in run.stdout.splitlines() if s.startswith("hypervolume ")]
+    assert "mS/cm·USD/kg above conductivity " in hv_line and "USD/kg" in hv_line
     assert "conductivity = " in run.stdout and " mS/cm" in run.stdout
     shown = json.loads(
         runner.invoke(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from loop.campaign_state import best_trial, pareto_trials
+from loop.campaign_state import CampaignState, best_trial, pareto_trials
+from loop.display import hypervolume_text
 from loop.engine import CampaignEngine
 from loop.errors import SpecError
 from loop.records import Measurement, Trial, TrialStatus
@@ -115,6 +116,40 @@ def test_best_and_pareto_only_count_trials_that_meet_every_constraint() -> None:
     )
     best = best_trial(single, trials)
     assert best is not None and best.id == 2
+
+
+def test_the_hypervolume_is_in_the_objectives_units_above_their_thresholds() -> None:
+    """Two fronts points, conductivity up and cost down, thresholds 5 and 6:
+    the dominated region is two boxes (5 and 16 mS/cm x USD/kg) overlapping in
+    4, so 17; a trial failing the viscosity limit adds nothing."""
+    data = _electrolyte()
+    data["objectives"] = [
+        {"name": "conductivity", "direction": "maximize", "threshold": 5},
+        {"name": "cost", "direction": "minimize", "threshold": 6},
+        {
+            "name": "viscosity",
+            "direction": "minimize",
+            "threshold": 2,
+            "role": "constraint",
+        },
+    ]
+    spec = validate(data)
+    trials = [
+        _trial(1, {"conductivity": 10, "cost": 5, "viscosity": 1}),
+        _trial(2, {"conductivity": 9, "cost": 2, "viscosity": 1}),
+        _trial(3, {"conductivity": 30, "cost": 1, "viscosity": 3}),  # too viscous
+    ]
+    hv = CampaignState(spec, trials).hypervolume
+    assert hv is not None
+    assert hv.value == pytest.approx(17.0)
+    assert hv.reference == {"conductivity": 5.0, "cost": 6.0}
+    text = hypervolume_text(
+        hv.value, hv.reference, {"conductivity": "mS/cm", "cost": "USD/kg"}
+    )
+    assert (
+        text == "hypervolume 17 mS/cm·USD/kg above conductivity 5 mS/cm, cost 6 USD/kg"
+    )
+    assert CampaignState(spec, trials[2:]).hypervolume is None  # nothing counts yet
 
 
 @pytest.mark.parametrize(
