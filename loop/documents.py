@@ -344,6 +344,15 @@ class LatestMeasurement(Document):
     received_at: str | None = Field(description="ISO 8601 in UTC, without a zone")
 
 
+class BestValue(Document):
+    """The best contending value of a single-goal campaign, and its trial."""
+
+    trial_id: int
+    objective: str
+    value: float
+    unit: str | None = None
+
+
 class DashboardSummary(Document):
     """A campaign as the live dashboard polls it (`GET
     /dashboard/api/campaigns/{name}/summary`, with the session cookie).
@@ -362,6 +371,12 @@ class DashboardSummary(Document):
     n_measured: int
     n_in_flight: int
     latest_measurement: LatestMeasurement | None
+    best: BestValue | None = Field(
+        None, description="one goal: the best value so far (None before one)"
+    )
+    pareto_size: int | None = Field(
+        None, description="several goals: how many trials the Pareto set holds"
+    )
     measured_version: str
     version: str
 

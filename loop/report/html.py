@@ -26,7 +26,7 @@ from jinja2 import (
 )
 from markupsafe import Markup
 
-from loop.display import composition_text, parameters_text
+from loop.display import composition_text, number, parameters_text
 from loop.report import figures, model_figures
 from loop.report.data import ReportData
 
@@ -77,6 +77,7 @@ def environment(*loaders: BaseLoader) -> Environment:
     env.filters["plotly_data"] = lambda figure: json.loads(figure.to_json())
     env.filters["composition"] = composition_text
     env.filters["parameters"] = parameters_text
+    env.filters["num"] = number
     env.tests["finite"] = lambda v: v is not None and math.isfinite(v)
     return env
 

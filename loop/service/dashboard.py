@@ -33,8 +33,14 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from loop.campaign_state import budget_used, load_spec
-from loop.documents import Budget, DashboardSummary, Document, LatestMeasurement
+from loop.campaign_state import CampaignState, load_spec
+from loop.documents import (
+    BestValue,
+    Budget,
+    DashboardSummary,
+    Document,
+    LatestMeasurement,
+)
 from loop.errors import AuthError, ForbiddenError
 from loop.records import Trial, TrialStatus
 from loop.service.robots import READ, authenticate
@@ -265,18 +271,27 @@ class Dashboard:
             for t in trials
             if t.status.in_flight
         ]
+        state = CampaignState(spec, trials)
+        goal, best = spec.goals[0], state.best if state.single_goal else None
         summary = DashboardSummary(
             name=record.name,
             status=record.status,
             description=spec.description,
-            budget=Budget(
-                experiments=spec.budget.experiments, used=budget_used(trials)
-            ),
+            budget=Budget(experiments=spec.budget.experiments, used=state.budget_used),
             counts=counts,
             n_trials=len(trials),
             n_measured=len(done),
             n_in_flight=len(flight),
             latest_measurement=latest_measurement,
+            best=BestValue(
+                trial_id=best.id,
+                objective=goal.name,
+                value=best.values[goal.name],
+                unit=goal.unit,
+            )
+            if best is not None
+            else None,
+            pareto_size=None if state.single_goal else len(state.pareto),
             measured_version=measured_version,
             version=_digest([record.status, measured_version, flight, counts]),
         )

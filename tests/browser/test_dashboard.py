@@ -102,6 +102,11 @@ def test_sign_in_open_a_campaign_and_watch_a_measurement_arrive(
     assert points == [9.8765]
     expect(page.locator("#live-state")).to_contain_text("live: checked")
 
+    # back on the list, the campaign's result so far: its best value and trial
+    page.goto(served.url + "/")
+    row = page.locator(f'#campaigns tr[data-campaign="{served.name}"] td.result')
+    expect(row).to_have_text(f"conductivity 9.877 mS/cm (trial {work.trial_id})")
+
     assert problems == []
     origin = served.url + "/"
     assert [u for u in requests if not u.startswith(origin)] == []
