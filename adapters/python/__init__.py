@@ -142,9 +142,15 @@ class PythonAdapter:
         return EvaluationResult(values=values, metadata=where)
 
     # Dask sends the adapter to its workers by pickling it: send the config and
-    # import the function again there, rather than pickling the function
+    # import the function again there, rather than pickling the function; the
+    # folder goes as found here (absolute), since a worker's working directory
+    # and data root may differ from the driver's
     def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config, "spec": self.spec}
+        folder, _ = _folder(self.config.path)
+        config = self.config
+        if folder is not None:
+            config = config.model_copy(update={"path": str(folder)})
+        return {"config": config, "spec": self.spec}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         PythonAdapter.__init__(self, state["config"], state["spec"])

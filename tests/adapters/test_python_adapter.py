@@ -4,6 +4,7 @@ failed trial with the reason, never a crash; a bad target is a clear exit 2."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 from collections.abc import Iterator
@@ -49,6 +50,12 @@ RETURNS = {
     "int": 4,
     "with extras": {"hardness": 4.0, "phase": "fcc"},
 }
+
+
+def where(composition, parameters):
+    import os
+
+    return {"hardness": composition["Ni"], "pid": os.getpid()}
 
 
 def answer(composition, parameters, case):
@@ -124,6 +131,35 @@ def test_a_campaign_runs_the_function_on_threads_and_fails_what_it_raises(
     assert len(threads) == 12 and all(n.startswith("loop-trial-") for n in threads)
 
 
+@pytest.mark.slow
+def test_a_campaign_runs_the_function_in_dask_worker_processes(lab_dir: Path) -> None:
+    """`executor: {type: dask}`: a local cluster's worker processes import the
+    module themselves (from `adapter.path`) and run every evaluation."""
+    models = lab_dir / "models"
+    models.mkdir()
+    (lab_dir / "labmodel.py").rename(models / "labmodel.py")
+    data = campaign(target="labmodel:where", path="models")
+    data["budget"] = {"experiments": 4}
+    data["strategy"]["batch_size"] = 2
+    data["executor"] = {"type": "dask", "workers": 1}
+    (lab_dir / "campaign.yaml").write_text(yaml.safe_dump(data))
+    db = f"sqlite:///{lab_dir / 'loop.db'}"
+
+    result = CliRunner().invoke(app, ["run", "campaign.yaml", "--db", db])
+
+    assert result.exit_code == 0, result.output
+    trials = Store(db, create=False).trials("own-function")
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 4
+    pids = set()
+    for t in trials:
+        assert t.measurement is not None
+        assert t.values["hardness"] == pytest.approx(
+            t.composition["Ni"] / sum(t.composition.values())
+        )
+        pids.add(t.measurement.metadata["outputs"]["pid"])
+    assert len(pids) == 1 and os.getpid() not in pids  # one worker, not the driver
+
+
 def _spec(**adapter: Any) -> CampaignSpec:
     return validate(campaign(**adapter))
 
@@ -189,12 +225,16 @@ def test_a_retryable_adapter_error_asks_for_another_attempt(lab_dir: Path) -> No
 
 
 def test_the_function_gets_fractions_and_parameters_and_survives_pickling(
-    lab_dir: Path,
+    lab_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Dask pickles the adapter to its workers: the function is imported again
     spec = _spec(options={"scale": 1.0})
     adapter = PythonAdapter(PythonConfig.model_validate(spec.adapter), spec)
-    again = pickle.loads(pickle.dumps(adapter))
+    sent = pickle.dumps(adapter)
+    # a worker elsewhere (another working directory) still finds the module
+    monkeypatch.chdir(lab_dir.parent)
+    sys.modules.pop("labmodel", None)
+    again = pickle.loads(sent)
 
     result = again.evaluate(_request(spec))
 
