@@ -200,11 +200,14 @@ class InvalidBodyError(BadInputError):
     http_status = 422
     code = "invalid_body"
 
+    #: What the message starts with, before the listed fields.
+    lead = "invalid request body"
+
     def __init__(self, problems: list[FieldProblem], hint: str = "") -> None:
         self.problems = list(problems)
         body = "; ".join(f"{p.pointer or '/'}: {p.message}" for p in self.problems)
         super().__init__(
-            f"invalid request body: {body}",
+            f"{self.lead}: {body}",
             hint or "fix the listed fields and post again; the trial is unchanged",
         )
 
@@ -215,6 +218,8 @@ class OutOfBoundsError(InvalidBodyError):
     from a malformed post."""
 
     code = "out_of_bounds"
+    #: the body is well formed: what is wrong is the reading
+    lead = "measured value outside its objective's bounds"
 
 
 class AdapterError(LoopError):

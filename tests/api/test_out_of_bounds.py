@@ -103,6 +103,10 @@ def test_a_value_outside_the_bounds_is_refused_and_nothing_changes(
             }
         ]
         assert "nothing was stored" in body["hint"]
+        # a well-formed body with a suspicious reading is not called invalid
+        assert body["message"].startswith(
+            "measured value outside its objective's bounds: /values/conductivity: "
+        )
         # with another fault in the body it is an ordinary invalid body
         mixed = client.post(
             f"/api/v1/trials/{trial_id}/measurements",
