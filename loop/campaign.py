@@ -33,6 +33,8 @@ from loop.storage import Store
 if TYPE_CHECKING:
     import pandas as pd
 
+    from loop.service.importer import Imported
+
 
 class Campaign:
     """One stored campaign, driven from Python."""
@@ -96,6 +98,34 @@ class Campaign:
             composition=trial,
             parameters=parameters or {},
             source="python",
+        )
+
+    def add_data(
+        self,
+        frame: pd.DataFrame,
+        columns: dict[str, str] | None = None,
+        *,
+        source: str = "dataframe",
+        normalize: bool = False,
+        keep_outside: bool = False,
+    ) -> Imported:
+        """Import past measurements from a DataFrame, as `loop import` does from
+        a file: one trial of phase `imported` per row, all rows or none (a
+        refused row raises `BadInputError` listing every refused row), no budget
+        spent. *columns* maps campaign names to column names; *source* names the
+        table in each trial's provenance. The same table given twice adds
+        nothing (idempotent by content)."""
+        from loop.service.importer import frame_digest, import_frame
+
+        return import_frame(
+            self.store,
+            self.name,
+            frame.reset_index(drop=True),
+            frame_digest(frame),
+            source,
+            columns,
+            normalize,
+            keep_outside=keep_outside,
         )
 
     def trials(self) -> pd.DataFrame:

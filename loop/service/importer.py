@@ -84,19 +84,48 @@ def import_file(
     1 after the header, before that selection. *partial*: store the usable rows
     and list the others in `Imported.refused` instead of refusing the file.
     """
-    spec = load_spec(store.get_campaign(name))
     frame, digest = _read(path)
+    return import_frame(
+        store,
+        name,
+        frame,
+        digest,
+        path.name,
+        columns,
+        normalize,
+        where=where,
+        keep_outside=keep_outside,
+        partial=partial,
+    )
+
+
+def import_frame(
+    store: Store,
+    name: str,
+    frame: Any,
+    digest: str,
+    source: str,
+    columns: dict[str, str] | None = None,
+    normalize: bool = False,
+    *,
+    where: dict[str, Any] | None = None,
+    keep_outside: bool = False,
+    partial: bool = False,
+) -> Imported:
+    """Import the rows of a table (a pandas DataFrame) read from *source*,
+    whose content has the sha256 *digest*, under the rules of `import_file`."""
+    spec = load_spec(store.get_campaign(name))
     earlier = [
         t for t in store.trials(name) if t.phase is TrialPhase.IMPORTED
     ]  # the store checks again in its transaction; this spares the report
     if any(t.provenance.get("sha256") == digest for t in earlier):
-        return Imported(path.name, digest, 0, 0, already=True)
+        return Imported(source, digest, 0, 0, already=True)
     col = column_names(spec, columns or {})
     known = [str(c) for c in frame.columns]
     absent = sorted({c for c in [*col.values(), *(where or {})] if c not in known})
     if len(frame) and absent:
         raise BadInputError(
-            f"{path.name} has no column {', '.join(absent)}",
+            f"{source} has no column {', '.join(absent)}",
             f"its columns are {', '.join(sorted(known))}; map a campaign name to a "
             "column with --columns name=column (`columns:` in prior_data)",
         )
@@ -106,12 +135,12 @@ def import_file(
         (int(i) + 1, {k: (None if _missing(v) else v) for k, v in r.items()})
         for i, r in zip(frame.index, frame.to_dict(orient="records"), strict=True)
     ]
-    stamp = {"source": path.name, "sha256": digest}
+    stamp = {"source": source, "sha256": digest}
     rows, refused, outside = _rows(spec, records, col, normalize, keep_outside, stamp)
     if refused and not partial:
         more = len(refused) - SHOWN
         raise BadInputError(
-            f"{len(refused)} of {total} rows of {path.name} cannot be imported "
+            f"{len(refused)} of {total} rows of {source} cannot be imported "
             f"into '{name}', so none was:\n  "
             + "\n  ".join(refused[:SHOWN])
             + (f"\n  ... and {more} more" if more > 0 else ""),
@@ -127,16 +156,16 @@ def import_file(
     if not rows:
         shown = "".join(f"\n  {r}" for r in refused[:SHOWN])
         raise BadInputError(
-            f"{path.name} has no usable row ({total} read, {len(records)} selected)"
+            f"{source} has no usable row ({total} read, {len(records)} selected)"
             + shown,
             "give a file with measurements of the campaign's components, parameters "
             "and objectives (map columns with `columns`, select rows with `where`)",
         )
-    rows, repeated = _new_rows(rows, [t for t in earlier if _source(t) == path.name])
+    rows, repeated = _new_rows(rows, [t for t in earlier if _source(t) == source])
     units = {o.name: o.unit for o in spec.objectives if o.unit}
-    stored = import_measured(store, name, rows, digest, source=path.name, units=units)
+    stored = import_measured(store, name, rows, digest, source=source, units=units)
     return Imported(
-        path.name,
+        source,
         digest,
         len(rows),
         len(stored or []),
@@ -227,6 +256,12 @@ def _key(
 
 def _source(trial: Trial) -> str | None:
     return trial.provenance.get("source")
+
+
+def frame_digest(frame: Any) -> str:
+    """The sha256 of a DataFrame's content (as CSV, without the index): the
+    same table given twice is the same source."""
+    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
 
 
 def _read(path: Path) -> tuple[Any, str]:

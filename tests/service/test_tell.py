@@ -218,3 +218,42 @@ def test_loop_list_shows_every_campaign_with_its_budget_and_best(db_url: str) ->
     assert row["name"] == campaign.name and row["adapter"] == "manual"
     assert row["budget"] == {"experiments": 12, "used": 2}
     assert row["best"] == {"trial": 1, "hardness": 590.0, "unit": "HV"}
+
+
+def test_a_notebook_adds_a_table_of_past_measurements_once(db_url: str) -> None:
+    """`Campaign.add_data`: a DataFrame of past alloys becomes imported trials
+    (no budget spent), the same table again adds nothing, and a table with a
+    bad row adds none of its rows and names the row."""
+    import pandas as pd
+
+    campaign = loop.Campaign.from_yaml(HEA, db=db_url)
+    past = pd.DataFrame(
+        {
+            "Al": [0.3, 0.2, 0.1],
+            "Co": [0.2, 0.2, 0.3],
+            "Cr": [0.25, 0.2, 0.2],
+            "Fe": [0.1, 0.2, 0.2],
+            "Ni": [0.15, 0.2, 0.2],
+            "HV": [590.0, 540.0, 480.0],
+        }
+    )
+    done = campaign.add_data(past, columns={"hardness": "HV"}, source="2024 alloys")
+    assert (done.rows, done.stored, done.already) == (3, 3, False)
+    table = campaign.trials()
+    assert list(table["phase"]) == ["imported"] * 3
+    assert sorted(table["hardness"]) == [480.0, 540.0, 590.0]
+    assert campaign.best() is not None and campaign.best().values["hardness"] == 590.0
+    stored = campaign.store.trials(campaign.name)
+    assert {t.provenance["source"] for t in stored} == {"2024 alloys"}
+    assert sorted(t.provenance["row"] for t in stored) == [1, 2, 3]
+    # the same table again (a re-run notebook cell): nothing new
+    again = campaign.add_data(past, columns={"hardness": "HV"}, source="2024 alloys")
+    assert again.already and len(campaign.trials()) == 3
+    # a row outside the space (Al 0.5 > 0.35): refused whole, the row named
+    bad = past.assign(HV=past["HV"] + 1.0)
+    bad.loc[1, ["Al", "Co"]] = [0.5, 0.0]
+    with pytest.raises(BadInputError, match="row 2"):
+        campaign.add_data(bad, columns={"hardness": "HV"})
+    assert len(campaign.trials()) == 3
+    # past data spend no budget: the whole budget is still there to ask for
+    assert len(campaign.ask(2)) == 2
