@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loop.errors import Problem
-from loop.spec.rows import read_configuration
+from loop.spec.rows import column_names, read_configuration
 from loop.spec.rules import violations
-from loop.spec.tables import column_problems, read_frame, select_rows
+from loop.spec.tables import FORMULA_KEY, column_problems, read_frame, select_rows
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -90,9 +90,9 @@ def load_pool(
     components = list(spec.space.components)
     params = list(spec.space.parameters)
     objectives = [o.name for o in spec.objectives]
-    col = {name: columns.get(name, name) for name in [*components, *objectives]}
-    col |= {p.name: columns.get(p.name, p.name) for p in params}
-    inputs = [col[c] for c in components] + [col[p.name] for p in params]
+    col = column_names(spec, columns)  # `composition`: a column of formulas
+    read_as = [FORMULA_KEY] if FORMULA_KEY in col else components
+    inputs = [col[c] for c in read_as] + [col[p.name] for p in params]
     complete = frame[inputs + [col[o] for o in objectives]].notna().all(axis=1)
     dropped["missing value"] = int((~complete).sum())
     frame = frame[complete]

@@ -109,7 +109,7 @@ def import_(
         typer.Option(
             metavar="NAME=COLUMN,...",
             help="Columns named differently from the campaign (as the dataset "
-            "adapter's `columns`).",
+            "adapter's `columns`); composition=COLUMN for a column of formulas.",
         ),
     ] = None,
     normalize: Annotated[

@@ -5,7 +5,10 @@ rows with these rules, so a column mapping means the same in both: each
 component, parameter and objective is read from the column of the same name or
 the one `columns` maps it to; compositions may be rescaled to the campaign's
 total (`normalize`); a categorical cell matches a declared category by text or
-by number.
+by number. In an element campaign `columns: {composition: COLUMN}` reads the
+whole composition from a column of formulas (`Fe70Cr20Ni10`, `AlCoCrFeNi`) on
+the campaign's basis and total (`loop.spec.formulas`), in place of one column
+per component.
 """
 
 from __future__ import annotations
@@ -14,12 +17,17 @@ import math
 from typing import Any
 
 from loop.spec.campaign import CampaignSpec
+from loop.spec.tables import FORMULA_KEY
 
 
 def column_names(spec: CampaignSpec, columns: dict[str, str]) -> dict[str, str]:
-    """Campaign name -> column, for every component, parameter and objective."""
+    """Campaign name -> column, for every component (or `composition`, when
+    a formula column is mapped), parameter and objective."""
+    components = (
+        [FORMULA_KEY] if FORMULA_KEY in columns else list(spec.space.components)
+    )
     names = [
-        *spec.space.components,
+        *components,
         *(p.name for p in spec.space.parameters),
         *(o.name for o in spec.objectives),
     ]
@@ -36,7 +44,19 @@ def read_configuration(
     (column, why) for the first cell that cannot be read."""
     comp = spec.space.composition
     amounts: dict[str, float] = {}
-    for c in spec.space.components:
+    if FORMULA_KEY in col and comp is not None:
+        from loop.errors import BadInputError
+        from loop.spec.formulas import parse_formula
+
+        column = col[FORMULA_KEY]
+        text = record.get(column)
+        if not isinstance(text, str) or not text.strip():
+            return column, f"'{text}' is not a formula"
+        try:
+            amounts = parse_formula(comp, text.strip(), key=f"'{text}'")
+        except BadInputError as exc:
+            return column, exc.message
+    for c in [] if amounts else spec.space.components:
         number = _number(record.get(col[c]))
         if number is None or number < 0:
             return col[c], f"'{record.get(col[c])}' is not a non-negative number"

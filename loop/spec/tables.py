@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Tag, model_validator
 from loop.errors import Problem
 from loop.ports import DATA_ROOT_ENV
 
+#: The `columns` key that maps a column of formulas to the whole composition
+#: (element campaigns; `loop.spec.rows`).
+FORMULA_KEY = "composition"
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -143,6 +147,8 @@ def column_problems(
     name read from its own column, and `KEY.where.COLUMN`.
     """
     names = _names(spec)
+    if FORMULA_KEY in columns:  # one column of formulas for every component
+        names = [FORMULA_KEY] + [n for n in names if n not in spec.space.components]
     problems = unknown_names(key, columns, spec)
     shown = ", ".join(available[:30]) + (" ..." if len(available) > 30 else "")
     for name in names:
@@ -173,14 +179,26 @@ def unknown_names(
     """`KEY.columns.NAME` for each mapped name that is not a component,
     parameter or objective of the campaign (no file needed)."""
     names = _names(spec)
-    return [
+    comp = spec.space.composition
+    problems = []
+    if FORMULA_KEY in columns and (comp is None or comp.kind != "element"):
+        problems.append(
+            Problem(
+                f"{key}.columns.{FORMULA_KEY}",
+                "a column of formulas needs an element campaign "
+                "(`space.composition.kind: element`)",
+                "map each component to its own column instead",
+            )
+        )
+    return problems + [
         Problem(
             f"{key}.columns.{name}",
             f"'{name}' is not a component, parameter or objective of the campaign",
-            f"map only these names: {', '.join(sorted(names))}",
+            f"map only these names: {', '.join(sorted(names))}, or `{FORMULA_KEY}` "
+            "to a column of formulas (element campaigns)",
         )
         for name in columns
-        if name not in names
+        if name not in names and name != FORMULA_KEY
     ]
 
 

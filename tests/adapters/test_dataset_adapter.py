@@ -315,3 +315,34 @@ def test_a_log_objective_with_a_non_positive_candidate_is_refused_when_checked(
     stored = validate(data, check_adapter=False)
     with pytest.raises(LoopError, match="'score' has transform: log"):
         DatasetAdapter(stored.adapter_config(), stored)
+
+
+def test_a_pool_of_formulas_is_read_with_a_composition_column(tmp_path: Path) -> None:
+    """An element campaign replays a table whose alloys are formulas."""
+    path = tmp_path / "alloys.csv"
+    path.write_text("alloy,HV\nFeNi,300\nFe3Ni,350\nFeNi3,320\nFeCo,310\n")
+    data = {
+        "schema_version": 1,
+        "name": "fe-ni",
+        "space": {"composition": {"kind": "element", "components": ["Fe", "Ni"]}},
+        "objectives": [{"name": "hardness", "direction": "maximize"}],
+        "strategy": {"initial_design": {"method": "random", "size": 2}},
+        "budget": {"experiments": 2},
+        "adapter": {
+            "type": "dataset",
+            "path": str(path),
+            "columns": {"composition": "alloy", "hardness": "HV"},
+        },
+    }
+    spec = validate(data)
+    adapter = DatasetAdapter(spec.adapter_config(), spec)
+    pool = {
+        tuple(sorted(c.items())): v
+        for (c, _), v in zip(adapter.pool(), adapter.pool_values(), strict=True)
+    }
+    assert pool == {
+        (("Fe", 0.5), ("Ni", 0.5)): {"hardness": 300.0},
+        (("Fe", 0.75), ("Ni", 0.25)): {"hardness": 350.0},
+        (("Fe", 0.25), ("Ni", 0.75)): {"hardness": 320.0},
+    }  # FeCo names an element the campaign lacks: not in the pool
+    assert sum(adapter.data.dropped.values()) == 1

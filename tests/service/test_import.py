@@ -123,3 +123,51 @@ def test_a_crash_in_the_middle_of_an_import_leaves_nothing(
     # and the same file imports whole afterwards
     assert _import(any_db_url, path).exit_code == 0
     assert len(campaign.store.trials(campaign.name)) == 4
+
+
+def test_a_column_of_formulas_gives_the_composition(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`--columns composition=Formula`: each row's alloy as a formula, parsed
+    on the campaign's basis; a formula with another element is refused by row."""
+    campaign = loop.Campaign.from_yaml(HEA, db=db_url)
+    path = tmp_path / "formulas.csv"
+    path.write_text("Formula,HV\nAl30Co20Cr25Fe10Ni15,590\nAlCoCrFeNi,480\n")
+    result = runner.invoke(
+        app,
+        ["import", campaign.name, str(path), "--db", db_url,
+         "--columns", "composition=Formula,hardness=HV"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    trials = campaign.store.trials(campaign.name)
+    total = campaign.spec.space.composition.total
+    assert [round(t.composition["Al"] / total, 6) for t in trials] == [0.3, 0.2]
+    assert [round(t.composition["Cr"] / total, 6) for t in trials] == [0.25, 0.2]
+    assert list(campaign.trials()["formula"]) == [
+        "Al0.3Co0.2Cr0.25Fe0.1Ni0.15",
+        "Al0.2Co0.2Cr0.2Fe0.2Ni0.2",
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Formula,HV\nAl30Co20Cr25Fe10Ni15,591\nAlCoCrFeNiTi,500\n,400\n")
+    refused = runner.invoke(
+        app,
+        ["import", campaign.name, str(bad), "--db", db_url,
+         "--columns", "composition=Formula,hardness=HV"],
+    )  # fmt: skip
+    assert refused.exit_code == 2, refused.output
+    assert "row 2, column Formula" in refused.output and "Ti" in refused.output
+    assert "row 3, column Formula" in refused.output
+    assert len(campaign.store.trials(campaign.name)) == 2
+
+
+def test_a_column_of_formulas_needs_an_element_campaign(
+    db_url: str, tmp_path: Path
+) -> None:
+    from loop.spec.tables import unknown_names
+
+    electrolyte = loop.Campaign.from_yaml(CAMPAIGNS / "electrolyte.yaml", db=db_url)
+    (problem,) = unknown_names(
+        "prior_data.0", {"composition": "Formula"}, electrolyte.spec
+    )
+    assert problem.path == "prior_data.0.columns.composition"
+    assert "element campaign" in problem.message
