@@ -42,20 +42,7 @@ def project(
     lo_s = torch.where(support, lo, zeros)
     hi_s = torch.where(support, hi, zeros)
     with torch.no_grad():
-        # kinks off the support repeat a kink of the support (z - hi = z - lo = z)
-        # and change nothing, so every row can use all 2n of them
-        kinks = torch.cat([z - hi_s, z - lo_s], dim=-1).sort(dim=-1).values
-        g = torch.clamp(
-            z.unsqueeze(-2) - kinks.unsqueeze(-1),
-            lo_s.unsqueeze(-2),
-            hi_s.unsqueeze(-2),
-        ).sum(-1)
-        # g falls from sum(hi) >= 1 at the first kink to sum(lo) <= 1 at the last
-        above = (g >= 1.0).sum(-1, keepdim=True).clamp(1, kinks.shape[-1] - 1)
-        t0, t1 = kinks.gather(-1, above - 1), kinks.gather(-1, above)
-        g0, g1 = g.gather(-1, above - 1), g.gather(-1, above)
-        drop = (g0 - g1).clamp_min(1e-300)
-        shift = t0 + (g0 - 1.0) / drop * (t1 - t0)
+        shift = _shift(z, lo_s, hi_s)
         clipped = torch.clamp(z - shift, lo_s, hi_s)
         free = support & (z - shift > lo_s) & (z - shift < hi_s)
         at_bound = torch.where(free, zeros, clipped)
@@ -64,6 +51,45 @@ def project(
     # the same shift, written so gradients flow through the free components
     tau = (torch.where(free, z, zeros).sum(-1, keepdim=True) - left_over) / n_free
     return torch.where(free, z - tau, at_bound)
+
+
+#: Elements of the (rows, 2n, n) table of `_shift` built at once: 2**24 doubles,
+#: 128 MB. Rows are taken in chunks under it, so a 10-component space does 800
+#: rows at a time while a 2000-component one (32 MB per row) goes row by row;
+#: unchunked, 1024 start points of 2000 components asked for 64 GB.
+CHUNK_ELEMENTS = 2**24
+
+
+def _shift(z: torch.Tensor, lo_s: torch.Tensor, hi_s: torch.Tensor) -> torch.Tensor:
+    """The shift tau of each row of *z* (`(..., 1)`), with the support's bounds
+    *lo_s* and *hi_s* (zero off the support) of z's shape."""
+    n = z.shape[-1]
+    flat = [t.reshape(-1, n) for t in (z, lo_s, hi_s)]
+    rows = max(1, CHUNK_ELEMENTS // (2 * n * n))
+    parts = [
+        _shift_rows(*(t[i : i + rows] for t in flat))
+        for i in range(0, flat[0].shape[0], rows)
+    ]
+    return torch.cat(parts).reshape(*z.shape[:-1], 1)
+
+
+def _shift_rows(
+    z: torch.Tensor, lo_s: torch.Tensor, hi_s: torch.Tensor
+) -> torch.Tensor:
+    # kinks off the support repeat a kink of the support (z - hi = z - lo = z)
+    # and change nothing, so every row can use all 2n of them
+    kinks = torch.cat([z - hi_s, z - lo_s], dim=-1).sort(dim=-1).values
+    g = torch.clamp(
+        z.unsqueeze(-2) - kinks.unsqueeze(-1),
+        lo_s.unsqueeze(-2),
+        hi_s.unsqueeze(-2),
+    ).sum(-1)
+    # g falls from sum(hi) >= 1 at the first kink to sum(lo) <= 1 at the last
+    above = (g >= 1.0).sum(-1, keepdim=True).clamp(1, kinks.shape[-1] - 1)
+    t0, t1 = kinks.gather(-1, above - 1), kinks.gather(-1, above)
+    g0, g1 = g.gather(-1, above - 1), g.gather(-1, above)
+    drop = (g0 - g1).clamp_min(1e-300)
+    return t0 + (g0 - 1.0) / drop * (t1 - t0)
 
 
 def project_np(

@@ -132,3 +132,24 @@ def test_every_acquisition_the_yaml_names_has_a_builder_and_an_ax_class() -> Non
     from loop.strategies.ax import ACQF
 
     assert set(acquisition._REGISTRY) == set(Acquisition) == set(ACQF)
+
+
+def test_the_projection_in_chunks_equals_the_projection_at_once(monkeypatch) -> None:
+    """Chunking the rows (the memory bound for spaces of thousands of
+    components) changes no number; neither does projecting a point over its
+    support's columns alone (the swap neighbours)."""
+    from loop.acquisition import simplex
+    from loop.acquisition.search import _project_row
+
+    rng = np.random.default_rng(4)
+    n = 9
+    z = rng.normal(0.2, 0.3, size=(3, 5, n))
+    lo, hi = np.zeros(n), np.full(n, 0.6)
+    support = rng.random((3, 5, n)) < 0.6
+    support[..., :2] = True  # every support can reach the total
+    whole = simplex.project_np(z, lo, hi, support)
+    monkeypatch.setattr(simplex, "CHUNK_ELEMENTS", 1)  # one row at a time
+    assert np.array_equal(simplex.project_np(z, lo, hi, support), whole)
+    for row, keep in zip(z.reshape(-1, n), support.reshape(-1, n), strict=True):
+        expected = simplex.project_np(row[None], lo, hi, keep[None])[0]
+        assert np.allclose(_project_row(row, lo, hi, keep), expected, atol=1e-12)
