@@ -83,10 +83,14 @@ class Campaign:
         trial: int | dict[str, float] | str,
         values: dict[str, float],
         parameters: dict[str, Any] | None = None,
+        *,
+        keep_outside: bool = False,
     ) -> Trial:
         """Store *values* (every objective) for a proposed trial (its id), or for
         a configuration never proposed: a composition by component, or a formula
-        such as `"Fe70Cr20Ni10"`, with its *parameters*."""
+        such as `"Fe70Cr20Ni10"`, with its *parameters*. *keep_outside* keeps an
+        off-plan configuration outside the space for the model, never as the
+        best (as `loop tell --keep-outside`)."""
         from loop.service.tell import tell
 
         if isinstance(trial, int):
@@ -98,6 +102,7 @@ class Campaign:
             composition=trial,
             parameters=parameters or {},
             source="python",
+            keep_outside=keep_outside,
         )
 
     def add_data(

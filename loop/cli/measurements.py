@@ -45,6 +45,14 @@ def tell(
             "--param", metavar="NAME=VALUE", help="A process parameter (off plan)."
         ),
     ] = None,
+    keep_outside: Annotated[
+        bool,
+        typer.Option(
+            "--keep-outside",
+            help="Off plan, outside the campaign's bounds or constraints: keep it "
+            "for the model, never as the best.",
+        ),
+    ] = False,
     db: DbOption = "sqlite:///loop.db",
 ) -> None:
     """Enter a measurement by hand: for a proposed trial, or a point never proposed."""
@@ -66,6 +74,7 @@ def tell(
         trial_id=trial,
         composition=amounts,
         parameters=_pairs(param or [], "--param") if trial is None else None,
+        keep_outside=keep_outside,
     )
     shown = " ".join(f"{k}={v:.6g}" for k, v in told.values.items())
     out.print(

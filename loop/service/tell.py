@@ -18,7 +18,7 @@ from loop.errors import BadInputError, NotFoundError
 from loop.records import Proposal, Trial, TrialPhase, TrialStatus
 from loop.spec import CampaignSpec
 from loop.spec.formulas import parse_formula
-from loop.spec.rules import violations
+from loop.spec.rules import outside_space, unrepresentable, violations
 from loop.spec.values import describe, value_problems
 from loop.storage import Store
 from loop.storage.manual import add_measured_trial
@@ -36,8 +36,16 @@ def tell(
     composition: dict[str, float] | str | None = None,
     parameters: dict[str, Any] | None = None,
     source: str = "tell",
+    keep_outside: bool = False,
 ) -> Trial:
-    """Store *values* for trial *trial_id*, or for the configuration given."""
+    """Store *values* for trial *trial_id*, or for the configuration given.
+
+    *keep_outside*: an off-plan configuration outside the campaign's space
+    (its bounds, grids, `max_components` or constraints) is stored with
+    provenance `outside_space: [why]`, for the model to learn from but never
+    as the best, as `loop import --keep-outside` stores a row; it must still
+    mean something to the model (its components, the total, a declared
+    category)."""
     spec = load_spec(store.get_campaign(name))
     problems = value_problems(spec, values)
     if problems:
@@ -60,12 +68,14 @@ def tell(
             "no trial id and no composition",
             "name a proposed trial (--trial ID) or give the composition measured",
         )
-    amounts = configuration(spec, composition, parameters or {})
+    amounts = configuration(spec, composition, parameters or {}, keep_outside)
+    outside = outside_space(spec, *amounts) if keep_outside else []
     proposal = Proposal(
         composition=amounts[0],
         parameters=amounts[1],
         phase=TrialPhase.MANUAL,
         strategy="manual",
+        provenance={"outside_space": outside} if outside else {},
     )
     return add_measured_trial(
         store,
@@ -82,8 +92,10 @@ def configuration(
     spec: CampaignSpec,
     composition: dict[str, float] | str | None,
     parameters: dict[str, Any],
+    keep_outside: bool = False,
 ) -> tuple[dict[str, float], dict[str, Any]]:
-    """The configuration in the campaign's terms, checked against every rule.
+    """The configuration in the campaign's terms, checked against every rule
+    (with *keep_outside*, only those it needs to mean anything to the model).
 
     *composition* is a formula (element campaigns) or amounts by name; missing
     components are 0. Parameters given as text are read by their declared type.
@@ -104,13 +116,20 @@ def configuration(
     else:
         amounts = {}
     typed = _typed_parameters(spec, parameters)
-    broken = violations(spec, amounts, typed)
+    rules = unrepresentable if keep_outside else violations
+    broken = rules(spec, amounts, typed)
     if broken:
         raise BadInputError(
             f"the configuration is outside campaign '{spec.name}': "
             + "; ".join(broken),
             "check the amounts sum to the total and every value is within its "
-            "bounds (docs/how-to/bring-your-data.md)",
+            "bounds (docs/how-to/bring-your-data.md)"
+            + (
+                ""
+                if keep_outside
+                else "; a measurement made outside the space can be kept for the "
+                "model (never as the best) with --keep-outside"
+            ),
         )
     return amounts, typed
 

@@ -257,3 +257,30 @@ def test_a_notebook_adds_a_table_of_past_measurements_once(db_url: str) -> None:
     assert len(campaign.trials()) == 3
     # past data spend no budget: the whole budget is still there to ask for
     assert len(campaign.ask(2)) == 2
+
+
+def test_an_off_plan_alloy_outside_the_space_is_kept_with_keep_outside(
+    db_url: str,
+) -> None:
+    """Al 0.5 lies above its bound 0.35: refused, with the way to keep it; kept
+    with --keep-outside for the model, and never the best although it is the
+    hardest; a formula with an element the campaign lacks is refused even so."""
+    campaign = loop.Campaign.from_yaml(HEA, db=db_url)
+    campaign.tell("Al30Co20Cr25Fe10Ni15", {"hardness": 590.0})
+    args = ["tell", campaign.name, "--db", db_url, "--value", "hardness=700"]
+    refused = runner.invoke(app, [*args, "--composition", "Al50Co20Cr10Fe10Ni10"])
+    assert refused.exit_code == 2, refused.output
+    assert "Al" in refused.output and "--keep-outside" in refused.output
+    kept = runner.invoke(
+        app, [*args, "--composition", "Al50Co20Cr10Fe10Ni10", "--keep-outside"]
+    )
+    assert kept.exit_code == 0, kept.output
+    stored = campaign.store.trials(campaign.name)[-1]
+    assert stored.values == {"hardness": 700.0}
+    assert stored.outside_space and "Al" in " ".join(stored.outside_space)
+    assert campaign.best().values["hardness"] == 590.0  # not the 700 outside
+    alien = runner.invoke(
+        app, [*args, "--composition", "Al20Co20Cr20Fe20Ti20", "--keep-outside"]
+    )
+    assert alien.exit_code == 2 and "Ti" in alien.output
+    assert len(campaign.store.trials(campaign.name)) == 2
