@@ -105,6 +105,14 @@ class Campaign:
             keep_outside=keep_outside,
         )
 
+    def fail(self, trial: int, reason: str) -> Trial:
+        """Record that the experiment of proposed trial *trial* failed for good,
+        with *reason*: it spends its budget slot, and the model learns to avoid
+        its region (as `loop tell NAME --trial ID --failed REASON`)."""
+        from loop.service.tell import fail
+
+        return fail(self.store, self.name, trial, reason, source="python")
+
     def add_data(
         self,
         frame: pd.DataFrame,

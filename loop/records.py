@@ -26,6 +26,7 @@ class TrialStatus(StrEnum):
            └──withdrawn, never claimed──► STALE
         any non-terminal ──abandon──► ABANDONED
         PENDING/CLAIMED/STARTED/NEEDS_REVIEW ──flagged value──► NEEDS_REVIEW
+        PENDING ──measured / failed, told by hand (`loop tell`)──► COMPLETED / FAILED
 
     COMPLETED, FAILED, ABANDONED and STALE are terminal: neither the driver nor a
     robot ever changes them again (only an operator's `loop trial retry` puts a
@@ -82,11 +83,13 @@ IN_FLIGHT = frozenset(
 #: Every legal transition; the store refuses any other.
 TRANSITIONS: dict[TrialStatus, frozenset[TrialStatus]] = {
     # PENDING -> COMPLETED: a late measurement for the attempt before a re-offer
-    # (-> NEEDS_REVIEW when it is flagged: outside its bounds, `outliers: flag`)
+    # (-> NEEDS_REVIEW when it is flagged: outside its bounds, `outliers: flag`),
+    # or one told by hand (`loop tell`); PENDING -> FAILED: a failure told by hand
     TrialStatus.PENDING: frozenset(
         {
             TrialStatus.CLAIMED,
             TrialStatus.COMPLETED,
+            TrialStatus.FAILED,
             TrialStatus.NEEDS_REVIEW,
             TrialStatus.STALE,
             TrialStatus.ABANDONED,

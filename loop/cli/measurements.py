@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from loop.cli.common import DbOption, friendly, out
+from loop.errors import BadInputError
 
 #: Refused rows listed in a report (the count says how many more).
 SHOWN = 20
@@ -21,13 +22,21 @@ SHOWN = 20
 def tell(
     name: Annotated[str, typer.Argument(help="Campaign name.")],
     value: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option(
             "--value",
             metavar="NAME=NUMBER",
             help="A measured value; one per objective (repeat the option).",
         ),
-    ],
+    ] = None,
+    failed: Annotated[
+        str | None,
+        typer.Option(
+            "--failed",
+            metavar="REASON",
+            help="With --trial: the experiment failed, for this reason (no values).",
+        ),
+    ] = None,
     trial: Annotated[
         int | None,
         typer.Option("--trial", metavar="ID", help="The proposed trial this measures."),
@@ -56,9 +65,29 @@ def tell(
     db: DbOption = "sqlite:///loop.db",
 ) -> None:
     """Enter a measurement by hand: for a proposed trial, or a point never proposed."""
+    from loop.service.tell import fail
     from loop.service.tell import tell as tell_measurement
     from loop.storage import Store
 
+    if failed is not None:
+        if value or trial is None or composition is not None or param:
+            raise BadInputError(
+                "--failed goes with --trial alone",
+                "report a failed proposed trial as `loop tell NAME --trial ID --failed "
+                '"reason"`, without --value, --composition or --param',
+            )
+        done = fail(Store(db, create=False), name, trial, failed)
+        out.print(
+            escape(f"trial {done.id} of {name}: failed ({done.failure_reason})"),
+            highlight=False,
+        )
+        return
+    if not value:
+        raise BadInputError(
+            "no --value given",
+            "give every objective's value (--value NAME=NUMBER, repeated), or "
+            '--failed "reason" with --trial for an experiment that failed',
+        )
     values = {k: _number(k, v, "--value") for k, v in _pairs(value, "--value").items()}
     amounts: dict[str, float] | str | None = composition
     if composition is not None and "=" in composition:
@@ -85,8 +114,6 @@ def tell(
 
 def _pairs(items: list[str], option: str) -> dict[str, str]:
     """`NAME=VALUE` items as a dict; a clear error naming *option* otherwise."""
-    from loop.errors import BadInputError
-
     pairs: dict[str, str] = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -99,8 +126,6 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 
 
 def _number(key: str, raw: str, option: str) -> float:
-    from loop.errors import BadInputError
-
     try:
         return float(raw)
     except ValueError:

@@ -163,16 +163,33 @@ def _typed_parameters(spec: CampaignSpec, given: dict[str, Any]) -> dict[str, An
     return out
 
 
-def _complete(
-    store: Store,
-    name: str,
-    trial_id: int,
-    values: dict[str, float],
-    units: dict[str, str],
-    source: str,
+def fail(
+    store: Store, name: str, trial_id: int, reason: str, source: str = "tell"
 ) -> Trial:
-    trials = {t.id: t for t in store.trials(name)}
-    trial = trials.get(trial_id)
+    """Record that the experiment of proposed trial *trial_id* failed for good
+    (FAILED, with *reason*): it spends its budget slot, and the failure model
+    learns to avoid its region, as for a robot's `/failure` without a retry."""
+    reason = reason.strip()
+    if not reason:
+        raise BadInputError(
+            "a failure needs a reason",
+            'say what went wrong, e.g. --failed "sample cracked in the furnace"',
+        )
+    trial = _open_trial(store, name, trial_id, "failed")
+    store.transition(
+        trial_id,
+        OPEN,
+        TrialStatus.FAILED,
+        attempt=trial.attempt,
+        reason=reason[:2000],
+        details={"source": source},
+    )
+    return next(t for t in store.trials(name) if t.id == trial_id)
+
+
+def _open_trial(store: Store, name: str, trial_id: int, what: str) -> Trial:
+    """Trial *trial_id* of *name*, still open for a measurement or a failure."""
+    trial = next((t for t in store.trials(name) if t.id == trial_id), None)
     if trial is None:
         raise NotFoundError(
             f"campaign '{name}' has no trial {trial_id}",
@@ -181,10 +198,22 @@ def _complete(
     if trial.status not in OPEN:
         raise BadInputError(
             f"trial {trial_id} is {trial.status.value}; only a pending, claimed or "
-            "started trial can be measured",
-            "a trial is measured once; for a new measurement of the same "
+            f"started trial can be {what}",
+            "a trial is settled once; for a new measurement of the same "
             "configuration, tell it as an off-plan point (--composition ...)",
         )
+    return trial
+
+
+def _complete(
+    store: Store,
+    name: str,
+    trial_id: int,
+    values: dict[str, float],
+    units: dict[str, str],
+    source: str,
+) -> Trial:
+    trial = _open_trial(store, name, trial_id, "measured")
     store.complete(
         trial_id,
         trial.attempt,

@@ -284,3 +284,42 @@ def test_an_off_plan_alloy_outside_the_space_is_kept_with_keep_outside(
     )
     assert alien.exit_code == 2 and "Ti" in alien.output
     assert len(campaign.store.trials(campaign.name)) == 2
+
+
+def test_a_failed_experiment_is_told_with_its_reason(db_url: str) -> None:
+    """`loop tell --trial ID --failed REASON` and `Campaign.fail`: the trial is
+    FAILED with the reason, spends its slot, and cannot be settled again."""
+    campaign = loop.Campaign.from_yaml(HEA, db=db_url)
+    first, second = campaign.ask(2)
+    result = runner.invoke(
+        app,
+        ["tell", campaign.name, "--db", db_url, "--trial", str(first.id),
+         "--failed", "sample cracked in the furnace"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "failed (sample cracked in the furnace)" in result.stdout
+    failed = campaign.fail(second.id, "crucible reacted")
+    assert failed.status == "failed" and failed.failure_reason == "crucible reacted"
+    trials = {t.id: t for t in campaign.store.trials(campaign.name)}
+    assert trials[first.id].failure_reason == "sample cracked in the furnace"
+    doc = json.loads(
+        runner.invoke(
+            app, ["inspect", campaign.name, "--db", db_url, "--format", "json"]
+        ).stdout
+    )
+    assert doc["budget"]["used"] == 2
+    again = runner.invoke(
+        app,
+        ["tell", campaign.name, "--db", db_url, "--trial", str(first.id),
+         "--value", "hardness=500"],
+    )  # fmt: skip
+    assert again.exit_code == 2 and "is failed" in again.output
+    for bad in (
+        ["--failed", "x", "--value", "hardness=1", "--trial", str(first.id)],
+        ["--failed", "x"],
+        ["--failed", "  ", "--trial", str(first.id)],
+        [],
+    ):
+        refused = runner.invoke(app, ["tell", campaign.name, "--db", db_url, *bad])
+        assert refused.exit_code == 2, (bad, refused.output)
+        assert "Traceback" not in refused.output
