@@ -79,10 +79,27 @@ class CampaignEngine:
 
     @property
     def initial_size(self) -> int:
-        size = self.spec.strategy.initial_design.size
+        design = self.spec.strategy.initial_design
+        size = design.size
         if size is None:
-            size = max(4, 2 * self.encoder.free_dims)
+            size = max(4, 2 * self.encoder.free_dims, len(design.include))
         return min(size, self.spec.budget.experiments)
+
+    def included(self) -> np.ndarray:
+        """The `initial_design.include` points, encoded (rows in YAML order)."""
+        from loop.spec.points import configuration
+
+        points = self.spec.strategy.initial_design.include
+        return (
+            self.encoder.encode_many(
+                [
+                    configuration(self.spec, p.composition, dict(p.parameters))
+                    for p in points
+                ]
+            )
+            if points
+            else np.zeros((0, self.encoder.dim))
+        )
 
     def tell(self, trials: Sequence[Trial]) -> None:
         """Replace what the engine knows with *trials* (all of the campaign's)."""
@@ -139,9 +156,22 @@ class CampaignEngine:
         seed = iteration_seed(self.spec.seed, iteration)
         engine = self.spec.strategy.engine
         if engine in ("random", "sobol") and history.pool is None:
-            # baselines sample the whole space from the start; in a replay they
-            # share the seeded initial rows with every other strategy instead
-            candidates = get_strategy(engine).propose(self.context, history, n, seed)
+            # baselines sample the whole space from the start (after the lab's
+            # own `include` points); in a replay they share the seeded initial
+            # rows with every other strategy instead
+            included = self.included()
+            first = [
+                _marked(c, included)
+                for c in fresh(self.context, included, history, n, TrialPhase.INITIAL)
+            ]
+            wanted = n - len(first)
+            candidates = first + (
+                get_strategy(engine).propose(
+                    self.context, _taking(history, first), wanted, seed
+                )
+                if wanted
+                else []
+            )
             return [self._proposal(c, engine, seed) for c in candidates]
         # imported past measurements stand in for design points: a campaign
         # that starts from 200 known alloys does not spend its own on a design
@@ -215,7 +245,12 @@ class CampaignEngine:
             pool = sobol_design(self.encoder, self.feasibility, size, self.spec.seed)
         else:
             pool = uniform_samples(self.encoder, self.feasibility, size, self.spec.seed)
-        return fresh(self.context, pool, history, n, TrialPhase.INITIAL)
+        # the lab's own points first, then the space-filling ones
+        included = self.included()
+        picked = fresh(
+            self.context, np.vstack([included, pool]), history, n, TrialPhase.INITIAL
+        )
+        return [_marked(c, included) for c in picked]
 
     def _pool_design(self, history: History, n: int) -> list[Candidate]:
         """The next rows of one seeded random order of the whole pool."""
@@ -253,6 +288,14 @@ def model_failure(exc: BaseException) -> bool:
     from linear_operator.utils.errors import NanError, NotPSDError
 
     return isinstance(exc, torch.linalg.LinAlgError | NotPSDError | NanError)
+
+
+def _marked(c: Candidate, included: np.ndarray) -> Candidate:
+    """*c* with provenance `included: N` when it is include point N of the YAML."""
+    for i, x in enumerate(included):
+        if np.array_equal(x, c.x):
+            return replace(c, provenance={**c.provenance, "included": i})
+    return c
 
 
 def _taking(history: History, candidates: list[Candidate]) -> History:

@@ -16,9 +16,8 @@ from typing import Any
 from loop.campaign_state import load_spec
 from loop.errors import BadInputError, NotFoundError
 from loop.records import Proposal, Trial, TrialPhase, TrialStatus
-from loop.spec import CampaignSpec
-from loop.spec.formulas import parse_formula
-from loop.spec.rules import outside_space, unrepresentable, violations
+from loop.spec.points import configuration
+from loop.spec.rules import outside_space
 from loop.spec.values import describe, value_problems
 from loop.storage import Store
 from loop.storage.manual import add_measured_trial
@@ -86,81 +85,6 @@ def tell(
         units=units,
         source=source,
     )
-
-
-def configuration(
-    spec: CampaignSpec,
-    composition: dict[str, float] | str | None,
-    parameters: dict[str, Any],
-    keep_outside: bool = False,
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """The configuration in the campaign's terms, checked against every rule
-    (with *keep_outside*, only those it needs to mean anything to the model).
-
-    *composition* is a formula (element campaigns) or amounts by name; missing
-    components are 0. Parameters given as text are read by their declared type.
-    """
-    comp = spec.space.composition
-    if isinstance(composition, str):
-        assert comp is not None
-        amounts = parse_formula(comp, composition)
-    elif comp is not None:
-        given = dict(composition or {})
-        unknown = sorted(set(given) - set(comp.components))
-        if unknown:
-            raise BadInputError(
-                f"composition: unknown component {', '.join(unknown)}",
-                f"the components are {', '.join(comp.components)}",
-            )
-        amounts = {c: float(given.get(c, 0.0)) for c in comp.components}
-    else:
-        amounts = {}
-    typed = _typed_parameters(spec, parameters)
-    rules = unrepresentable if keep_outside else violations
-    broken = rules(spec, amounts, typed)
-    if broken:
-        raise BadInputError(
-            f"the configuration is outside campaign '{spec.name}': "
-            + "; ".join(broken),
-            "check the amounts sum to the total and every value is within its "
-            "bounds (docs/how-to/bring-your-data.md)"
-            + (
-                ""
-                if keep_outside
-                else "; a measurement made outside the space can be kept for the "
-                "model (never as the best) with --keep-outside"
-            ),
-        )
-    return amounts, typed
-
-
-def _typed_parameters(spec: CampaignSpec, given: dict[str, Any]) -> dict[str, Any]:
-    declared = {p.name: p for p in spec.space.parameters}
-    unknown = sorted(set(given) - set(declared))
-    missing = sorted(set(declared) - set(given))
-    if unknown or missing:
-        said = [f"unknown {', '.join(unknown)}"] if unknown else []
-        said += [f"missing {', '.join(missing)}"] if missing else []
-        raise BadInputError(
-            f"parameters: {'; '.join(said)}",
-            f"give every parameter of the campaign: {', '.join(declared) or 'none'}",
-        )
-    out: dict[str, Any] = {}
-    for name, raw in given.items():
-        p = declared[name]
-        try:
-            if p.type == "continuous":
-                out[name] = float(raw)
-            elif p.type == "integer":
-                out[name] = int(raw)
-            else:
-                out[name] = str(raw)
-        except ValueError:
-            raise BadInputError(
-                f"parameter {name}: '{raw}' is not a{'n integer' if p.type == 'integer' else ' number'}",
-                f"give {name}=<{p.type}>",
-            ) from None
-    return out
 
 
 def fail(

@@ -125,6 +125,7 @@ class CampaignSpec(SpecModel):
     def _cross_check(self, info: ValidationInfo) -> CampaignSpec:
         problems = _naming_problems(self) + linear_problems(self)
         problems += _strategy_problems(self) + _feature_problems(self)
+        problems += _include_problems(self)
         if self.adapter_problem is None:
             problems += _executor_problems(self)
         # a stored campaign was checked against its adapter when it was created;
@@ -240,6 +241,42 @@ def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
         why = f"{acq} needs at least two objectives"
         hint = f"use {fits} for one objective, or leave `acquisition` out"
     return [Problem("strategy.acquisition", why, hint)]
+
+
+def _include_problems(spec: CampaignSpec) -> list[Problem]:
+    """Each `strategy.initial_design.include` point must be a configuration of
+    the space (as `loop tell` reads one), and the design large enough to hold
+    them; a replay chooses among its dataset's rows instead."""
+    design = spec.strategy.initial_design
+    key = "strategy.initial_design"
+    if not design.include:
+        return []
+    if spec.adapter.get("type") == "dataset":
+        return [
+            Problem(
+                f"{key}.include",
+                "a dataset replay proposes only rows of its dataset",
+                "remove `include`: the replay's seeded initial rows stand for it",
+            )
+        ]
+    from loop.spec.points import configuration
+
+    problems = []
+    for i, point in enumerate(design.include):
+        try:
+            configuration(spec, point.composition, dict(point.parameters))
+        except LoopError as exc:
+            problems.append(Problem(f"{key}.include.{i}", exc.message, exc.hint))
+    if design.size is not None and design.size < len(design.include):
+        problems.append(
+            Problem(
+                f"{key}.size",
+                f"{design.size} is fewer than the {len(design.include)} points "
+                "of `include`",
+                "raise `size` or leave it out",
+            )
+        )
+    return problems
 
 
 def _inner_problems(exc: ValidationError, model: Any) -> list[tuple[str, str, str]]:

@@ -34,14 +34,27 @@ class Acquisition(StrEnum):
         return cls.qLogNEI if goals == 1 else cls.qLogNEHVI
 
 
+class DesignPoint(SpecModel):
+    """A configuration the lab wants measured first (the baseline electrolyte,
+    the reference alloy): a formula (`Fe70Cr20Ni10`, element campaigns) or
+    amounts by component (missing ones are 0), and every process parameter."""
+
+    composition: str | dict[str, float] | None = None
+    parameters: dict[str, str | float | int] = Field(default_factory=dict)
+
+
 class InitialDesign(SpecModel):
     """The space-filling cold start before the first model is fitted.
 
-    `size` defaults to twice the number of free dimensions, at least 4.
+    `size` defaults to twice the number of free dimensions, at least 4 (and at
+    least the number of `include` points). `include` lists configurations
+    proposed first, in order, as part of the design; the space-filling points
+    fill the rest.
     """
 
     method: Literal["sobol", "random"] = "sobol"
     size: int | None = Field(None, ge=1)
+    include: tuple[DesignPoint, ...] = Field(default=(), max_length=1000)
 
 
 FEATURES = ("fractions", "element_descriptors")
