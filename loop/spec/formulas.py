@@ -10,6 +10,8 @@ compositions are name -> amount maps.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from loop.errors import BadInputError
 from loop.spec.composition import CompositionSpec
 
@@ -64,12 +66,19 @@ def formula(comp: CompositionSpec | None, amounts: dict[str, float]) -> str | No
     `Cu0.4833Ni0.1167Pt0.4`; components with no amount are left out."""
     if comp is None or comp.kind != "element":
         return None
-    present = {c: a for c, a in amounts.items() if a > 0}
+    return _formula(comp.basis, tuple(amounts.items()))
+
+
+@lru_cache(maxsize=65536)
+def _formula(basis: str, amounts: tuple[tuple[str, float], ...]) -> str | None:
+    """`formula` of one configuration, kept: every status request writes the
+    formula of every trial, and pymatgen takes tens of microseconds each."""
+    present = {c: a for c, a in amounts if a > 0}
     if not present:
         return None
     from pymatgen.core import Composition
 
-    if comp.basis == "mass":
+    if basis == "mass":
         from pymatgen.core import Element
 
         moles = {c: a / float(Element(c).atomic_mass) for c, a in present.items()}
@@ -78,7 +87,7 @@ def formula(comp: CompositionSpec | None, amounts: dict[str, float]) -> str | No
     atoms = Composition(moles).fractional_composition
     return "".join(
         f"{el}{_number(float(atoms[el]))}"
-        for el in (e for e in amounts if e in present)
+        for el in (e for e, _ in amounts if e in present)
     )
 
 
