@@ -189,6 +189,11 @@ class CampaignEngine:
         n_design = max(0, min(n, self.initial_size - issued))
         if len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
             n_design = n
+        if history.pool is None:  # the lab's own points are measured whatever else
+            waiting = fresh(
+                self.context, self.included(), history, n, TrialPhase.INITIAL
+            )
+            n_design = max(n_design, len(waiting))
         candidates = self._design(history, n_design)
         if len(candidates) < n and len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
             # too little data for a model and the design is used up: sample instead

@@ -80,3 +80,39 @@ def test_included_points_are_proposed_once_in_a_stored_campaign(
     later = campaign.ask(3)
     assert all("included" not in t.provenance for t in later)
     assert all(t.composition != first.composition for t in later)
+
+
+def test_included_points_are_proposed_even_after_an_import_covers_the_design(
+    db_url: str, tmp_path
+) -> None:
+    """Imported past measurements stand in for the space-filling design, not
+    for the points the lab asked to measure."""
+    import loop
+
+    path = tmp_path / "hea.yaml"
+    path.write_text(yaml.safe_dump(_hea([{"composition": "AlCoCrFeNi"}], size=2)))
+    campaign = loop.Campaign.from_yaml(path, db=db_url)
+    past = tmp_path / "past.csv"
+    past.write_text(
+        "Al,Co,Cr,Fe,Ni,HV\n0.3,0.2,0.25,0.1,0.15,590\n0.1,0.3,0.3,0.15,0.15,420\n"
+    )
+    from typer.testing import CliRunner
+
+    from loop.cli import app
+
+    done = CliRunner().invoke(
+        app,
+        [
+            "import",
+            campaign.name,
+            str(past),
+            "--db",
+            db_url,
+            "--columns",
+            "hardness=HV",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    first, second = campaign.ask(2)
+    assert first.provenance.get("included") == 0
+    assert second.phase == "model"
