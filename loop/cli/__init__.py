@@ -18,6 +18,8 @@ SIGTERM (resume continues). Errors print their message and hint, never a traceba
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -92,5 +94,23 @@ app.add_typer(trial.trial_app, name="trial")
 app.add_typer(db.db_app, name="db")
 
 
+#: The exit code of a run stopped by Ctrl-C or SIGTERM.
+INTERRUPTED = 130
+
+
 def main() -> None:
-    app()
+    """The `loop` console script."""
+    try:
+        app()
+    except SystemExit as done:
+        if done.code != INTERRUPTED:
+            raise
+        # A stopped run has closed everything by now: its driver lease released,
+        # its store and executors shut. CPython then sometimes ended the process
+        # by SIGINT (-2) instead of this code when the stop had interrupted a
+        # model fit (about 1 run in 10 under pytest, never seen outside it; the
+        # whole stop message printed, no traceback; cause not found). Leaving
+        # directly guarantees the documented 130 to shells and supervisors.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(INTERRUPTED)
