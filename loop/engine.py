@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -85,8 +86,10 @@ class CampaignEngine:
             size = max(4, 2 * self.encoder.free_dims, len(design.include))
         return min(size, self.spec.budget.experiments)
 
+    @cached_property
     def included(self) -> np.ndarray:
-        """The `initial_design.include` points, encoded (rows in YAML order)."""
+        """The `initial_design.include` points, encoded (rows in YAML order);
+        read once, since formulas are parsed with pymatgen."""
         from loop.spec.points import configuration
 
         points = self.spec.strategy.initial_design.include
@@ -159,7 +162,7 @@ class CampaignEngine:
             # baselines sample the whole space from the start (after the lab's
             # own `include` points); in a replay they share the seeded initial
             # rows with every other strategy instead
-            included = self.included()
+            included = self.included
             first = [
                 _marked(c, included)
                 for c in fresh(self.context, included, history, n, TrialPhase.INITIAL)
@@ -190,9 +193,7 @@ class CampaignEngine:
         if len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
             n_design = n
         if history.pool is None:  # the lab's own points are measured whatever else
-            waiting = fresh(
-                self.context, self.included(), history, n, TrialPhase.INITIAL
-            )
+            waiting = fresh(self.context, self.included, history, n, TrialPhase.INITIAL)
             n_design = max(n_design, len(waiting))
         candidates = self._design(history, n_design)
         if len(candidates) < n and len(history.x_done) < MIN_OBSERVATIONS_FOR_MODEL:
@@ -251,7 +252,7 @@ class CampaignEngine:
         else:
             pool = uniform_samples(self.encoder, self.feasibility, size, self.spec.seed)
         # the lab's own points first, then the space-filling ones
-        included = self.included()
+        included = self.included
         picked = fresh(
             self.context, np.vstack([included, pool]), history, n, TrialPhase.INITIAL
         )

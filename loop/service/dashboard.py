@@ -248,9 +248,8 @@ class Dashboard:
         record = self.store.get_campaign(name)
         spec = load_spec(record)
         trials = self.store.trials(name)
-        counts: dict[str, int] = {}
-        for t in trials:
-            counts[t.status.value] = counts.get(t.status.value, 0) + 1
+        state = CampaignState(spec, trials)
+        counts = state.counts
         done = [t for t in trials if t.measurement is not None]
         latest = max(done, key=_arrival_key, default=None)
         resolved = [
@@ -271,7 +270,6 @@ class Dashboard:
             for t in trials
             if t.status.in_flight
         ]
-        state = CampaignState(spec, trials)
         goal, best = spec.goals[0], state.best if state.single_goal else None
         summary = DashboardSummary(
             name=record.name,
