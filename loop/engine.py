@@ -37,6 +37,7 @@ from loop.space.domain import domain_of, typical_spacing
 from loop.space.encoding import Encoder
 from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
+from loop.spec.transfer import SourceRows
 from loop.strategies import Candidate, History, get_strategy
 from loop.strategies.base import MODEL_MEMORY, Context
 from loop.strategies.design import fresh, from_pool
@@ -59,14 +60,16 @@ class CampaignEngine:
         spec: CampaignSpec,
         pool: Sequence[tuple[dict[str, float], dict[str, Any]]] | None = None,
         fit: dict[str, Any] | None = None,
+        sources: Sequence[SourceRows] = (),
     ) -> None:
         """*fit* is the model fit stored with the campaign's latest model round
         (`Store.latest_fit`): the next fit starts from it, as it would have in
-        the engine that made that round."""
+        the engine that made that round. *sources* are the measurements of
+        `strategy.transfer` (`loop.service.transfer.read_sources`)."""
         self.spec = spec
         self.encoder = Encoder(spec)
         self.feasibility = Feasibility(self.encoder)
-        self.context = Context(spec, self.encoder, self.feasibility)
+        self.context = Context(spec, self.encoder, self.feasibility, tuple(sources))
         if fit:
             self.context.memory[MODEL_MEMORY] = from_document(fit)
         #: The fit made by the last `ask` (a document for `Store.add_trials`),

@@ -36,6 +36,9 @@ FIT_POINTS = 256
 #: `conditioning_rows`). One Cholesky factor of 2000 rows takes under a second
 #: on one thread and 32 MB; 10 000 rows would take minutes and 800 MB.
 EXACT_POINTS = 2000
+#: A source prediction (standardised) is normalised from [-SOURCE_SPREAD,
+#: SOURCE_SPREAD] to the unit interval (`loop.model.transfer`).
+SOURCE_SPREAD = 2.5
 
 
 @dataclass
@@ -91,6 +94,12 @@ class GPSettings:
     input_names: tuple[str, ...] = ()
     #: Positions of one-hot categorical columns among the GP's inputs.
     categorical_dims: tuple[int, ...] = ()
+    #: Sources' predictions appended to the comp-rep (`loop.model.transfer`);
+    #: *lower* and *upper* then cover those columns too.
+    transfer: Any = None
+    #: Positions of the sources' predictions among the GP's inputs: the GP's
+    #: mean is linear in them, its kernel leaves them out.
+    source_dims: tuple[int, ...] = ()
 
 
 def fit_gp(
@@ -172,6 +181,11 @@ def fit_gp(
         }
     if settings.input_names:
         info["inputs"] = list(settings.input_names)
+    if settings.transfer is not None:
+        info["transfer"] = {
+            **settings.transfer.info,
+            "weights": source_weights(model, settings.transfer.names),
+        }
     if settings.features is not None:
         info["features"] = (
             "fractions+descriptors"
@@ -179,6 +193,20 @@ def fit_gp(
             else ("descriptors")
         )
     return FittedSurrogate(model, info)
+
+
+def source_weights(model: Any, names: tuple[str, ...]) -> list[dict[str, float]]:
+    """Per output, the mean's weight on each source prediction (standardised
+    units: clearly positive where the source predicts the campaign, near 0
+    where it does not)."""
+    import torch
+
+    weight = model.mean_module.weight.detach().reshape(-1, len(names))
+    scale = torch.as_tensor(2 * SOURCE_SPREAD, dtype=weight.dtype)
+    return [
+        {n: round(float(w / scale), 4) for n, w in zip(names, row, strict=True)}
+        for row in weight
+    ]
 
 
 def conditioning_rows(
@@ -216,10 +244,21 @@ def _model(x: np.ndarray, y: np.ndarray, settings: GPSettings) -> tuple[Any, Any
         tx,
         ty,
         covar_module=covar,
+        mean_module=_mean(settings, batch),
         input_transform=transform,
         outcome_transform=Standardize(m=m),
     )
     return model, lengthscales_of
+
+
+def _mean(settings: GPSettings, batch: Any) -> Any:
+    """BoTorch's constant mean, or with sources a constant plus a weight per
+    source prediction (`loop.model.transfer.source_mean`)."""
+    if not settings.source_dims:
+        return None
+    from loop.model.transfer import source_mean
+
+    return source_mean(settings.source_dims, batch)
 
 
 @contextmanager
@@ -267,40 +306,52 @@ def _covariance(settings: GPSettings, d: int, batch: Any) -> tuple[Any, Any]:
 
     rbf = settings.kernel == "rbf"
     cat = list(settings.categorical_dims)
+    active = [i for i in range(d) if i not in settings.source_dims]
     if not cat:
         covar = get_covar_module_with_dim_scaled_prior(
-            ard_num_dims=d, batch_shape=batch, use_rbf_kernel=rbf
+            ard_num_dims=len(active),
+            batch_shape=batch,
+            use_rbf_kernel=rbf,
+            active_dims=active if settings.source_dims else None,
         )
         return covar, lambda k: k.lengthscale.detach().numpy()
     from loop.model.kernels import MixedKernel
 
-    num = [i for i in range(d) if i not in set(cat)]
+    num = [i for i in active if i not in set(cat)]
     mixed = MixedKernel(num, cat, batch_shape=batch, rbf=rbf)
+    at = {dim: j for j, dim in enumerate(active)}
 
     def lengthscales(_: Any) -> np.ndarray:
-        out = np.zeros((*batch, 1, d))
+        out = np.zeros((*batch, 1, len(active)))
         numeric, categorical = mixed.lengthscales()
-        out[..., num] = numeric.numpy()
-        out[..., cat] = categorical.numpy()
+        out[..., [at[i] for i in num]] = numeric.numpy()
+        out[..., [at[i] for i in cat]] = categorical.numpy()
         return out
 
     return mixed, lengthscales
 
 
 def _input_transform(settings: GPSettings) -> tuple[Any, int]:
-    """Normalisation to the unit cube, after descriptor features when asked for."""
+    """Normalisation to the unit cube, after the sources' predictions and the
+    descriptor features when asked for."""
     import torch
     from botorch.models.transforms import Normalize
     from botorch.models.transforms.input import ChainedInputTransform
 
     lower, upper = settings.lower, settings.upper
+    steps: dict[str, Any] = {}
+    if settings.transfer is not None:
+        steps["sources"] = settings.transfer.transform()
     if settings.features is None:
         hi = np.where(upper > lower, upper, lower + 1.0)  # fixed columns: no zero range
         bounds = torch.as_tensor(np.stack([lower, hi]), dtype=torch.double)
-        return Normalize(d=len(lower), bounds=bounds), len(lower)
-    f = settings.features
-    bounds = torch.as_tensor(f.feature_bounds(lower, upper), dtype=torch.double)
-    chained = ChainedInputTransform(
-        features=f.transform(), normalize=Normalize(d=f.out_dim, bounds=bounds)
-    )
-    return chained, f.out_dim
+        d = len(lower)
+    else:
+        f = settings.features
+        steps["features"] = f.transform()
+        bounds = torch.as_tensor(f.feature_bounds(lower, upper), dtype=torch.double)
+        d = f.out_dim
+    normalize = Normalize(d=d, bounds=bounds)
+    if not steps:
+        return normalize, d
+    return ChainedInputTransform(**steps, normalize=normalize), d

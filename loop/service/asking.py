@@ -13,6 +13,7 @@ from loop.engine import CampaignEngine
 from loop.ports import PoolAdapter
 from loop.records import Trial
 from loop.service.runner import open_adapter, propose_round
+from loop.service.transfer import read_sources
 from loop.storage import Store
 from loop.storage.driver import driving
 from loop.strategies import check_strategy
@@ -31,7 +32,9 @@ def propose_batch(store: Store, name: str, n: int | None = None) -> list[Trial]:
     adapter = open_adapter(spec)
     pool = adapter.pool() if isinstance(adapter, PoolAdapter) else None
     check_strategy(spec.strategy.engine, spec, pooled=pool is not None)
-    engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
+    engine = CampaignEngine(
+        spec, pool, fit=store.latest_fit(name), sources=read_sources(store, spec)
+    )
     with driving(store, name) as lease:
         lease.check()
         trials = store.trials(name)

@@ -37,6 +37,7 @@ from loop.service.progress import Progress, RunSummary
 from loop.service.progress import progress as _progress
 from loop.service.progress import summary as _summary
 from loop.service.settle import settle
+from loop.service.transfer import read_sources
 from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import Lease, driving
@@ -87,7 +88,9 @@ def run_campaign(
     # an optional peer that is missing stops the run here, not after its design
     check_strategy(spec.strategy.engine, spec, pooled=pool is not None)
     # the next fit starts from the last stored one, as in the driver that made it
-    engine = CampaignEngine(spec, pool, fit=store.latest_fit(name))
+    engine = CampaignEngine(
+        spec, pool, fit=store.latest_fit(name), sources=read_sources(store, spec)
+    )
     report = on_progress or (lambda _p: None)
     taken = nullcontext(lease) if lease is not None else driving(store, name)
     with taken as lease:

@@ -24,6 +24,7 @@ from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
 from loop.spec.prior import PriorData, prior_problems
 from loop.spec.strategy import Acquisition, Budget, Strategy
+from loop.spec.transfer import transfer_problems
 
 #: Validation context key: False marks a stored spec, read back: the adapter's
 #: own `check` is skipped, and an adapter that is not installed (or no longer
@@ -138,6 +139,8 @@ class CampaignSpec(SpecModel):
         # a stored campaign reads without its prior files, as without its adapter
         if not problems:
             problems += prior_problems(self, check_files=_checks_adapter(info))
+        if not problems:
+            problems += transfer_problems(self, check_files=_checks_adapter(info))
         if problems:
             raise SpecError(problems)
         return self

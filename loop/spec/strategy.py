@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from loop.spec.base import SpecModel, fail
+from loop.spec.transfer import Transfer
 
 STRATEGY_ENGINES = ("botorch", "ax", "baybe", "random", "sobol")
 
@@ -102,7 +103,8 @@ class Strategy(SpecModel):
 
     `baybe` needs the optional extra `peers` (BayBE); a campaign naming it
     validates without it, and a run stops before its first proposal if it is
-    missing.
+    missing. `transfer` names related campaigns or tables the native strategy
+    learns from (`loop.spec.transfer`).
     """
 
     engine: Literal["botorch", "ax", "baybe", "random", "sobol"] = "botorch"
@@ -111,6 +113,7 @@ class Strategy(SpecModel):
     acquisition: Acquisition | None = None
     batch_size: int = Field(1, ge=1, le=64)
     optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+    transfer: Transfer | None = None
 
 
 #: The failure breaker's limit when `budget.max_consecutive_failures` is left

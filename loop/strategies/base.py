@@ -11,6 +11,7 @@ from loop.records import TrialPhase
 from loop.space.encoding import Encoder
 from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
+from loop.spec.transfer import SourceRows
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class Candidate:
 #: Where the native strategy keeps its fitted hyperparameters in `Context.memory`
 #: (the engine stores and restores them: `CampaignEngine.last_fit`).
 MODEL_MEMORY = "botorch"
+#: Where the native strategy keeps the sources' fitted GPs (`strategy.transfer`):
+#: fitted once per engine, never stored.
+TRANSFER_MEMORY = "transfer"
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class Context:
     spec: CampaignSpec
     encoder: Encoder
     feasibility: Feasibility
+    #: Measurements of related systems (`strategy.transfer`), read by the service.
+    sources: tuple[SourceRows, ...] = ()
     #: What a strategy keeps between two asks of the same engine: the last
     #: fitted GP hyperparameters, to start the next fit from (warm start).
     memory: dict[str, Any] = field(default_factory=dict, compare=False)

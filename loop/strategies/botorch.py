@@ -18,11 +18,18 @@ from loop.acquisition.search import SearchSpace
 from loop.model.features import FeatureSpec
 from loop.model.outcomes import SUCCESS_LEVEL, JointModel, fit_joint, reference_point
 from loop.model.quiet import quiet_numerics
-from loop.model.surrogate import GPSettings, exact_linear_algebra
+from loop.model.surrogate import SOURCE_SPREAD, GPSettings, exact_linear_algebra
+from loop.model.transfer import TransferModel, fitted_transfer
 from loop.records import TrialPhase
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
-from loop.strategies.base import MODEL_MEMORY, Candidate, Context, History
+from loop.strategies.base import (
+    MODEL_MEMORY,
+    TRANSFER_MEMORY,
+    Candidate,
+    Context,
+    History,
+)
 from loop.strategies.design import RandomStrategy
 
 #: Measured points the acquisition function compares against (its baseline): the
@@ -71,7 +78,7 @@ class BotorchStrategy:
             y_cons,
             [float(o.to_model(o.threshold)) for o in cons],
             history.x_failed,
-            gp_settings(ctx.spec, ctx.encoder),
+            gp_settings(ctx.spec, ctx.encoder, transfer_model(ctx)),
             seed,
             ctx.memory.setdefault(MODEL_MEMORY, {}),
         )
@@ -294,24 +301,49 @@ def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:
         return np.zeros((len(y), 0))
 
 
-def gp_settings(spec: CampaignSpec, enc: Encoder) -> GPSettings:
-    """The GP inputs of this campaign: bounds, kernel, descriptor features, categoricals."""
+def gp_settings(
+    spec: CampaignSpec, enc: Encoder, transfer: TransferModel | None = None
+) -> GPSettings:
+    """The GP inputs of this campaign: bounds, kernel, descriptor features,
+    categoricals, and the sources' predictions when it transfers."""
     kernel = spec.strategy.surrogate.kernel
     table = enc.features()
     columns = list(enc.columns)
+    extra = transfer.names if transfer is not None else ()
+    lower = np.concatenate([enc.lower, np.full(len(extra), -SOURCE_SPREAD)])
+    upper = np.concatenate([enc.upper, np.full(len(extra), SOURCE_SPREAD)])
     features = None
     if table is not None:
         features = FeatureSpec(
-            enc.fraction_idx, table.table, table.keep_fractions, enc.dim
+            enc.fraction_idx, table.table, table.keep_fractions, enc.dim + len(extra)
         )
         if not table.keep_fractions:
             columns = [c for c in columns if c.kind != "fraction"]
+    # the sources' predictions follow the comp-rep's kept columns; the GP's
+    # mean reads them and its kernel leaves them out, so the names (one per
+    # kernel input) skip them
+    sources = tuple(range(len(columns), len(columns) + len(extra)))
     names = [c.name for c in columns]
     if table is not None:
         names += [f"mean({p})" for p in table.properties]
         names += [f"spread({p})" for p in table.properties]
     onehot = tuple(i for i, c in enumerate(columns) if c.kind == "onehot")
-    return GPSettings(enc.lower, enc.upper, kernel, features, tuple(names), onehot)
+    return GPSettings(
+        lower, upper, kernel, features, tuple(names), onehot, transfer, sources
+    )
+
+
+def transfer_model(ctx: Context) -> TransferModel | None:
+    """The sources' GPs of a transferring campaign (the same for every seed,
+    so a rebuilt engine uses the same)."""
+    if not ctx.sources:
+        return None
+    if TRANSFER_MEMORY not in ctx.memory:
+        ctx.memory[TRANSFER_MEMORY] = fitted_transfer(
+            ctx.sources, ctx.spec, ctx.encoder
+        )
+    fitted: TransferModel = ctx.memory[TRANSFER_MEMORY]
+    return fitted
 
 
 def first_restarts(settings: Any, batch: int) -> int:

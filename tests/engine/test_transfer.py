@@ -1,0 +1,143 @@
+"""`strategy.transfer` in the model: what a related source gives the GP (issue 14, item 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+
+from loop.errors import SpecError
+from loop.model.surrogate import fit_gp
+from loop.model.transfer import fit_transfer
+from loop.space.design import uniform_samples
+from loop.space.encoding import Encoder
+from loop.space.feasible import Feasibility
+from loop.spec import CampaignSpec, validate
+from loop.spec.transfer import SourceRows
+from loop.strategies.botorch import gp_settings
+from tests.conftest import CAMPAIGNS
+from tests.support import simulated_trials
+
+
+def _electrolyte(**strategy: object) -> dict:
+    data = yaml.safe_load((CAMPAIGNS / "electrolyte.yaml").read_text())
+    data["strategy"].update(strategy)
+    return data
+
+
+def _measured(spec: CampaignSpec, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """*n* uniform points of *spec*'s space and their simulated conductivities."""
+    enc = Encoder(spec)
+    x = uniform_samples(enc, Feasibility(enc), n, seed)
+    configs = [
+        SimpleNamespace(
+            **dict(zip(("composition", "parameters"), enc.decode(r), strict=True))
+        )
+        for r in x
+    ]
+    trials = simulated_trials(spec, configs)
+    return x, np.array([t.values["conductivity"] for t in trials])
+
+
+def _source(spec: CampaignSpec, x: np.ndarray, y: np.ndarray) -> SourceRows:
+    enc = Encoder(spec)
+    fractions = x[:, enc.fraction_idx]
+    molality = x[:, enc.numeric_idx[0]]
+    return SourceRows(
+        "past.csv",
+        tuple(spec.space.components),
+        fractions / fractions.sum(axis=1, keepdims=True),
+        {"LiPF6_molality": molality},
+        {"conductivity": y},
+    )
+
+
+def _rmse(model: object, x: np.ndarray, truth: np.ndarray) -> float:
+    from loop.model.surrogate import FittedSurrogate
+
+    mean, _ = FittedSurrogate(model, {}).predict(x)
+    return float(np.sqrt(np.mean((mean[:, 0] - truth) ** 2)))
+
+
+@pytest.mark.timeout(300)
+def test_a_related_source_makes_five_measurements_predict_far_better() -> None:
+    """A previous campaign on the same electrolytes, measured on an instrument
+    that reads 2 mS/cm high: with it, the GP of five new measurements predicts
+    the whole space at least twice as well as without it."""
+    spec = validate(_electrolyte(transfer={"campaigns": ["older"]}))
+    enc = Encoder(spec)
+    x_src, y_src = _measured(spec, 60, seed=1)
+    x, y = _measured(spec, 5, seed=2)
+    x_test, truth = _measured(spec, 200, seed=3)
+    tm = fit_transfer([_source(spec, x_src, y_src + 2.0)], spec, enc, seed=0)
+    assert tm.names == ("conductivity",)
+    assert tm.info["rows"] == {"conductivity": 60}
+
+    cold = fit_gp(x, y[:, None], gp_settings(spec, enc), seed=0)
+    warm = fit_gp(x, y[:, None], gp_settings(spec, enc, tm), seed=0)
+    assert warm.info["inputs"] == cold.info["inputs"]  # the kernel's inputs
+    assert warm.info["transfer"]["sources"] == ["past.csv"]
+    # the fit leans on the source: about one standardised unit per unit
+    assert warm.info["transfer"]["weights"][0]["conductivity"] > 0.5
+    cold_rmse = _rmse(cold.model, x_test, truth)
+    warm_rmse = _rmse(warm.model, x_test, truth)
+    assert warm_rmse < 0.5 * cold_rmse, (warm_rmse, cold_rmse)
+
+
+@pytest.mark.timeout(300)
+def test_remembered_source_predictions_equal_fresh_ones() -> None:
+    """The transform keeps predictions of rows it has seen (a replay's pool, the
+    training rows); those must be exactly what the sources' GP predicts, also
+    when a row comes back in another batch shape or with gradients."""
+    import torch
+
+    spec = validate(_electrolyte(transfer={"campaigns": ["older"]}))
+    enc = Encoder(spec)
+    x_src, y_src = _measured(spec, 30, seed=4)
+    tm = fit_transfer([_source(spec, x_src, y_src)], spec, enc, seed=0)
+    x_new, _ = _measured(spec, 7, seed=5)
+    first = tm.predict(x_new)
+    again = tm.predict(x_new[::-1].copy())[::-1]
+    batched = tm.predict(x_new.reshape(7, 1, -1)).reshape(7, -1)
+    graded = torch.as_tensor(x_new, dtype=torch.double).requires_grad_(True)
+    fresh = tm.transform()(graded)[:, -1:].detach().numpy()
+    assert len(tm.predicted) == 7
+    np.testing.assert_allclose(again, first, rtol=1e-12)
+    np.testing.assert_allclose(batched, first, rtol=1e-12)
+    np.testing.assert_allclose(fresh, first, rtol=1e-9)
+
+
+def _problems(data: dict) -> dict[str, str]:
+    with pytest.raises(SpecError) as caught:
+        validate(data)
+    return {p.path: f"{p.message} | {p.hint}" for p in caught.value.problems}
+
+
+def test_transfer_problems_name_their_key_and_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOP_DATA_ROOT", str(tmp_path))
+    (tmp_path / "other.csv").write_text("PC,FEC,sigma\n0.5,0.5,3.0\n0.2,0.8,4.0\n")
+    (tmp_path / "novalue.csv").write_text("EC,EMC,DMC,LiPF6_molality\n0.3,0.3,0.4,1\n")
+
+    ax = _problems(_electrolyte(engine="ax", transfer={"campaigns": ["older"]}))
+    assert "strategy.engine: botorch" in ax["strategy.transfer"]
+    empty = _problems(_electrolyte(transfer={}))
+    assert "no source is named" in empty["strategy.transfer"]
+    itself = _problems(_electrolyte(transfer={"campaigns": ["carbonate-electrolyte"]}))
+    assert "itself" in itself["strategy.transfer.campaigns.0"]
+    missing = _problems(_electrolyte(transfer={"data": [{"path": "nowhere.csv"}]}))
+    assert "nowhere.csv" in missing["strategy.transfer.data.0.path"]
+    no_value = _problems(_electrolyte(transfer={"data": [{"path": "novalue.csv"}]}))
+    assert "no column for conductivity" in no_value["strategy.transfer.data.0.columns"]
+    unrelated = {
+        "path": "other.csv",
+        "components": ["PC", "FEC"],
+        "columns": {"conductivity": "sigma"},
+    }
+    apart = _problems(_electrolyte(transfer={"data": [unrelated]}))
+    assert "shares no component or parameter" in apart["strategy.transfer.data.0"]
+    assert "element_descriptors" in apart["strategy.transfer.data.0"]

@@ -1,0 +1,84 @@
+"""`strategy.transfer.campaigns`: a campaign learns from another in the same
+database, and counts only its own trials (issue 14, item 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import loop
+from loop.cli import app
+from loop.records import TrialPhase, TrialStatus
+from tests.conftest import CAMPAIGNS
+from tests.invariants import check_invariants
+
+runner = CliRunner()
+
+
+def _campaign(tmp_path: Path, name: str, budget: int, **strategy: object) -> Path:
+    data = yaml.safe_load((CAMPAIGNS / "electrolyte.yaml").read_text())
+    data["name"] = name
+    data["budget"] = {"experiments": budget}
+    data["strategy"].update({"initial_design": {"size": 3}, "batch_size": 1})
+    data["strategy"]["optimizer"] = {"restarts": 2, "raw_samples": 64}
+    data["strategy"].update(strategy)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.timeout(600)
+def test_a_campaign_learns_from_a_finished_one_and_counts_only_its_own(
+    any_db_url: str, tmp_path: Path
+) -> None:
+    older = runner.invoke(
+        app, ["run", str(_campaign(tmp_path, "older", 10)), "--db", any_db_url]
+    )
+    assert older.exit_code == 0, older.output
+    newer = _campaign(tmp_path, "newer", 5, transfer={"campaigns": ["older"]})
+    result = runner.invoke(app, ["run", str(newer), "--db", any_db_url])
+    assert result.exit_code == 0, result.output
+
+    campaign = loop.Campaign.open("newer", db=any_db_url)
+    trials = campaign.store.trials("newer")
+    assert len(trials) == 5  # the budget counts only its own experiments
+    assert all(t.status is TrialStatus.COMPLETED for t in trials)
+    model = [t for t in trials if t.phase is TrialPhase.MODEL]
+    assert len(model) == 2
+    for t in model:
+        transfer = t.provenance["transfer"]
+        assert transfer["sources"] == ["campaign older"]
+        assert transfer["rows"] == {"conductivity": 10}
+        assert set(transfer["weights"][0]) == {"conductivity"}
+    # the best is one of its own measurements, never the source's
+    own = max(t.values["conductivity"] for t in trials)
+    best = campaign.best()
+    assert best is not None
+    assert best.values["conductivity"] == own
+    older_trials = campaign.store.trials("older")
+    assert len(older_trials) == 10  # the source is read, never written
+    assert check_invariants(any_db_url, "newer") == []
+
+
+def test_a_source_campaign_that_is_not_there_stops_the_run_with_exit_2(
+    db_url: str, tmp_path: Path
+) -> None:
+    path = _campaign(tmp_path, "newer", 4, transfer={"campaigns": ["nowhere"]})
+    result = runner.invoke(app, ["run", str(path), "--db", db_url])
+    assert result.exit_code == 2, result.output
+    assert "strategy.transfer.campaigns.0" in result.output
+    assert "no campaign named 'nowhere'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_refuses_transfer_for_another_engine(tmp_path: Path) -> None:
+    path = _campaign(
+        tmp_path, "newer", 4, engine="random", transfer={"campaigns": ["older"]}
+    )
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "strategy.transfer" in result.output
+    assert "engine random cannot learn from other campaigns" in result.output
