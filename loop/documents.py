@@ -282,6 +282,20 @@ class DomainDocument(Document):
     outside: bool = Field(description="ratio above 3: outside the measured data")
 
 
+class TransferDocument(Document):
+    """What the model of a proposal took from `strategy.transfer`'s sources."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sources: list[str] = Field(description="campaigns and tables learned from")
+    rows: dict[str, int] = Field(description="per objective, source rows used")
+    weights: list[dict[str, float]] = Field(
+        default_factory=list,
+        description="per output, the GP mean's weight on each source prediction "
+        "(standardised; near 0: the sources are not trusted)",
+    )
+
+
 class ProposalModel(Document):
     """What the stored provenance says about the model behind a proposal (the
     keys recorded; strategies without a model record none)."""
@@ -310,6 +324,9 @@ class ProposalModel(Document):
         default=None,
         description="per output (goals, then constraints), measurements pulled in "
         "to the robust fence before the fit (extreme values)",
+    )
+    transfer: TransferDocument | None = Field(
+        default=None, description="what it learned from related campaigns or tables"
     )
 
 

@@ -135,6 +135,14 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _transfer_text(transfer: dict[str, Any]) -> str:
+    """The sources of a transferring proposal and how much the model leaned on them."""
+    rows = ", ".join(f"{n} {k} rows" for n, k in transfer["rows"].items())
+    weights = transfer["weights"][0] if transfer["weights"] else {}
+    leaned = ", ".join(f"{n} weight {w:.2g}" for n, w in weights.items())
+    return f"{', '.join(transfer['sources'])} ({rows}); {leaned or 'no weight'}"
+
+
 def _domain_text(domain: dict[str, Any]) -> str:
     """The applicability-domain distance in words, a warning when outside."""
     said = (
@@ -205,6 +213,7 @@ def explanation_panel(
         head.add_row("acquisition", f"{_fmt(acq['value'])}{fn}")
     model = {k: v for k, v in doc["model"].items() if v is not None}
     domain = model.pop("domain", None)
+    transfer = model.pop("transfer", None)
     if model:
         head.add_row(
             "provenance",
@@ -212,6 +221,8 @@ def explanation_panel(
         )
     if domain:
         head.add_row("data nearby", _domain_text(domain))
+    if transfer:
+        head.add_row("learned from", escape(_transfer_text(transfer)))
     for f in doc.get("failures", []):
         said = [x for x in (f["reason"], _details(f["details"])) if x]
         head.add_row(

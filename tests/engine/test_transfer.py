@@ -141,3 +141,39 @@ def test_transfer_problems_name_their_key_and_the_fix(
     apart = _problems(_electrolyte(transfer={"data": [unrelated]}))
     assert "shares no component or parameter" in apart["strategy.transfer.data.0"]
     assert "element_descriptors" in apart["strategy.transfer.data.0"]
+
+
+def test_a_table_of_formulas_brings_other_elements_through_descriptors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A published table names alloys by formula, with elements the campaign
+    lacks (Cu, Ti): read on the campaign's basis, the other elements join the
+    sources' space, and descriptors relate them; without descriptors, the
+    shared elements are enough to validate."""
+    from loop.spec.transfer import TransferTable, read_table
+
+    monkeypatch.setenv("LOOP_DATA_ROOT", str(tmp_path))
+    (tmp_path / "published.csv").write_text(
+        "alloy,HV\nAlCoCrFeNi,520\nAl0.5CoCrCuFeNi,400\nCoCrFeNiTi0.5,610\nnot-a-formula,300\n"
+    )
+    data = yaml.safe_load((CAMPAIGNS / "hea-manual.yaml").read_text())
+    table = {
+        "path": "published.csv",
+        "columns": {"composition": "alloy", "hardness": "HV"},
+    }
+    data["strategy"]["transfer"] = {"data": [table]}
+    plain = validate(data)
+    data["strategy"]["surrogate"] = {"features": ["fractions", "element_descriptors"]}
+    spec = validate(data)
+    rows = read_table(
+        spec, TransferTable.model_validate(table), "strategy.transfer.data.0"
+    )
+    assert isinstance(rows, SourceRows)
+    assert rows.components == ("Al", "Co", "Cr", "Fe", "Ni", "Cu", "Ti")
+    np.testing.assert_allclose(rows.fractions[0], [0.2] * 5 + [0, 0])
+    np.testing.assert_allclose(rows.fractions[2, 6], 0.5 / 4.5)
+    assert np.isnan(rows.fractions[3]).all()  # an unreadable formula is left out
+    tm = fit_transfer([rows], spec, Encoder(spec), seed=0)
+    assert tm.info["rows"] == {"hardness": 3}
+    assert tm.info["components"] == ["Al", "Co", "Cr", "Fe", "Ni", "Cu", "Ti"]
+    assert plain.strategy.transfer is not None

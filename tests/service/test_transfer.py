@@ -58,6 +58,12 @@ def test_a_campaign_learns_from_a_finished_one_and_counts_only_its_own(
     best = campaign.best()
     assert best is not None
     assert best.values["conductivity"] == own
+    shown = runner.invoke(
+        app, ["inspect", "newer", "--explain", str(model[-1].id), "--db", any_db_url]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "learned from" in shown.output
+    assert "campaign older (conductivity 10 rows)" in shown.output
     older_trials = campaign.store.trials("older")
     assert len(older_trials) == 10  # the source is read, never written
     assert check_invariants(any_db_url, "newer") == []
