@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from adapters.dft import lifecycle
 from adapters.dft.config import OBJECTIVES, DFTConfig, check
+from adapters.dft.hull import EntriesError
 from adapters.dft.inputs import write_job
 from adapters.dft.jobs import ACTIVE, BackendError, backend
 from adapters.dft.parse import Outcome, ParseError, parse
@@ -155,7 +156,7 @@ class DFTAdapter:
             result = self._result(request, job, built, outcome, refs, fractions)
             job.note(reported="result", collections=record.get("collections", 0) + 1)
             return result
-        except (CompositionError, ReferenceError, MismatchError) as exc:
+        except (CompositionError, ReferenceError, MismatchError, EntriesError) as exc:
             return EvaluationResult(failure=str(exc))
         except BackendError as exc:
             return EvaluationResult(failure=f"scheduler: {exc}", retryable=True)
@@ -270,6 +271,28 @@ class DFTAdapter:
             },
         )
 
+    def _above_hull(
+        self,
+        counts: dict[str, float],
+        energy_per_atom: float,
+        refs: dict[str, Reference],
+    ) -> tuple[float, dict[str, Any]]:
+        """eV/atom above the hull of the reference entries and the campaign's own
+        elemental references (`adapters.dft.hull`), and what it was measured on."""
+        from adapters.dft.hull import energy_above_hull, load_entries, trial_entry
+
+        assert self.config.references is not None  # checked with the campaign
+        known = load_entries(self.config.references.path, self.config.calculator)
+        own = [trial_entry({el: 1.0}, refs[el].energy_per_atom) for el in counts]
+        entry = trial_entry(counts, energy_per_atom)
+        value = energy_above_hull(known, own, entry)
+        elements = {str(el) for el in entry.composition.elements}
+        return value, {
+            "entries": known.source,
+            "in_system": len(known.in_system(elements)),
+            "rejected": known.rejected,
+        }
+
     def _result(
         self,
         request: EvaluationRequest,
@@ -289,6 +312,11 @@ class DFTAdapter:
             "formation_energy": mixing,
             "volume_per_atom": outcome.volume_per_atom,
         }
+        hull: dict[str, Any] = {}
+        if "energy_above_hull" in request.objectives:
+            available["energy_above_hull"], hull = self._above_hull(
+                counts, outcome.energy_per_atom, refs
+            )
         values = {name: float(available[name]) for name in request.objectives}
         record = job.read()
         wall = outcome.elapsed if outcome.elapsed is not None else record.get("elapsed")
@@ -310,6 +338,8 @@ class DFTAdapter:
             "cost_unit": self.config.unit,
             "details": outcome.details,
         }
+        if hull:
+            metadata["hull"] = hull
         return EvaluationResult(
             values=values,
             units={name: OBJECTIVES[name] for name in values},

@@ -22,6 +22,7 @@ OBJECTIVES: dict[str, str] = {
     "mixing_energy": "eV/atom",
     "formation_energy": "eV/atom",
     "volume_per_atom": "Å^3/atom",
+    "energy_above_hull": "eV/atom",
 }
 #: Calculators the local job runner (`python -m adapters.dft.run_local`) has.
 LOCAL_CALCULATORS = ("emt", "chgnet")
@@ -91,6 +92,21 @@ class Slurm(_Block):
     )
 
 
+class HullReferences(_Block):
+    """Known phases an `energy_above_hull` is measured against (`adapters.dft.hull`)."""
+
+    entries: str = Field(
+        min_length=1,
+        description="computed entries: monty JSON of pymatgen ComputedEntry objects "
+        "(Materials Project, OQMD, AFLOW exports) or a CSV of formula, "
+        "energy_per_atom[, calculator]; relative to the directory loop runs in",
+    )
+
+    @property
+    def path(self) -> Path:
+        return Path(self.entries).expanduser()
+
+
 class DFTConfig(_Block):
     """The `adapter:` block for `type: dft`."""
 
@@ -125,6 +141,7 @@ class DFTConfig(_Block):
     threads: int = Field(1, ge=1, le=256, description="OMP threads of a local job")
     cost_unit: Literal["cpu_seconds", "node_hours"] | None = None
     slurm: Slurm = Field(default_factory=Slurm)
+    references: HullReferences | None = None
 
     @property
     def unit(self) -> str:
@@ -179,6 +196,7 @@ def check(config: DFTConfig, spec: CampaignSpec) -> list[Problem]:
                 f"components: {', '.join(comp.components)}",
             )
         )
+    problems += _hull_problems(config, spec)
     template = config.slurm.template
     if template and not Path(template).expanduser().is_file():
         problems.append(
@@ -189,6 +207,37 @@ def check(config: DFTConfig, spec: CampaignSpec) -> list[Problem]:
             )
         )
     return problems
+
+
+def _hull_problems(config: DFTConfig, spec: CampaignSpec) -> list[Problem]:
+    """`energy_above_hull` needs reference entries comparable with the calculator."""
+    wanted = any(o.name == "energy_above_hull" for o in spec.objectives)
+    if config.references is None:
+        if not wanted:
+            return []
+        return [
+            Problem(
+                "adapter.references",
+                "energy_above_hull needs known phases to compare with",
+                "add `references: {entries: FILE}`: computed entries exported from "
+                "Materials Project, OQMD or AFLOW (monty JSON), or a CSV of formula, "
+                "energy_per_atom",
+            )
+        ]
+    from adapters.dft.hull import EntriesError, load_entries
+
+    try:
+        load_entries(config.references.path, config.calculator)
+    except EntriesError as exc:
+        return [
+            Problem(
+                "adapter.references.entries",
+                str(exc),
+                "give entries computed with a calculator comparable with "
+                f"`calculator: {config.calculator}` (adapters/dft/hull.py says which)",
+            )
+        ]
+    return []
 
 
 def _objective_problems(spec: CampaignSpec) -> list[Problem]:
