@@ -65,7 +65,7 @@ class CampaignEngine:
         """*fit* is the model fit stored with the campaign's latest model round
         (`Store.latest_fit`): the next fit starts from it, as it would have in
         the engine that made that round. *sources* are the measurements of
-        `strategy.transfer` (`loop.service.transfer.read_sources`)."""
+        `strategy.transfer` (`loop.sources.read_sources`)."""
         self.spec = spec
         self.encoder = Encoder(spec)
         self.feasibility = Feasibility(self.encoder)

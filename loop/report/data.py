@@ -27,9 +27,12 @@ from loop.campaign_state import (
     reference_point,
 )
 from loop.display import parameter_units
+from loop.errors import BadInputError
 from loop.records import Trial, TrialStatus
 from loop.report.quality import model_quality
+from loop.sources import read_sources
 from loop.spec import CampaignSpec
+from loop.spec.transfer import SourceRows
 from loop.spec.values import held_out
 from loop.storage import Store
 
@@ -75,8 +78,14 @@ def build_report(
             "no measurements yet: only the trial table is shown; run the campaign "
             f"(`loop run` / `loop resume {name}`) and make the report again"
         )
+    sources: tuple[SourceRows, ...] = ()
+    if measured and spec.strategy.transfer is not None:
+        try:
+            sources = read_sources(store, spec)
+        except BadInputError as exc:
+            notes.append(f"the model is checked without its transfer sources: {exc}")
     quality = (
-        model_quality(spec, trials, on_step, store.latest_fit(name))
+        model_quality(spec, trials, on_step, store.latest_fit(name), sources)
         if measured
         else None
     )

@@ -34,7 +34,7 @@ fit to every measurement, with the campaign seed:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +47,11 @@ from loop.model.quiet import quiet_numerics
 from loop.model.robust import model_trials
 from loop.model.state import from_document
 from loop.model.surrogate import GPSettings, fit_gp, hyperparameters
+from loop.model.transfer import fitted_transfer
 from loop.records import Trial, TrialStatus
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
+from loop.spec.transfer import SourceRows
 from loop.strategies.botorch import gp_settings
 from loop.threads import ensure_threads
 
@@ -92,8 +94,12 @@ def model_quality(
     trials: list[Trial],
     on_step: Callable[[str], None] = lambda _m: None,
     fit: dict[str, Any] | None = None,
+    sources: Sequence[SourceRows] = (),
 ) -> Quality:
     """Cross-validate the campaign's GP and measure what its predictions rely on.
+
+    *sources* are the measurements of `strategy.transfer` (`loop.sources`): the
+    GP checked is then the engine's, with the sources' predictions in its mean.
 
     *fit* is the model fit stored with the campaign's last model round
     (`Store.latest_fit`): its hyperparameters are reused, so no likelihood is
@@ -121,7 +127,7 @@ def model_quality(
     outputs = [*spec.goals, *spec.outcome_constraints]
     stored = from_document(fit).get("outcomes")
     with quiet_numerics():
-        fitter = _Fitter(spec, encoder, x, y, names)
+        fitter = _Fitter(spec, encoder, x, y, names, sources)
         on_step(
             "the GP of the last model round, on every measurement"
             if stored
@@ -187,11 +193,13 @@ class _Fitter:
         x: np.ndarray,
         y: np.ndarray,
         names: list[str],
+        sources: Sequence[SourceRows] = (),
     ) -> None:
         self.spec, self.x, self.encoder = spec, x, encoder
         self.goals, self.cons = spec.goals, spec.outcome_constraints
         self.outputs = [*self.goals, *self.cons]
-        self.settings = gp_settings(spec, encoder)
+        transfer = fitted_transfer(sources, spec, encoder) if sources else None
+        self.settings = gp_settings(spec, encoder, transfer)
         column = {o.name: y[:, names.index(o.name)] for o in self.outputs}
         #: Measured values of the outputs in their units (columns in output order).
         self.measured = np.column_stack([column[o.name] for o in self.outputs])

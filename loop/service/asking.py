@@ -13,7 +13,7 @@ from loop.engine import CampaignEngine
 from loop.ports import PoolAdapter
 from loop.records import Trial
 from loop.service.runner import open_adapter, propose_round
-from loop.service.transfer import read_sources
+from loop.sources import read_sources
 from loop.storage import Store
 from loop.storage.driver import driving
 from loop.strategies import check_strategy

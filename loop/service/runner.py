@@ -37,7 +37,7 @@ from loop.service.progress import Progress, RunSummary
 from loop.service.progress import progress as _progress
 from loop.service.progress import summary as _summary
 from loop.service.settle import settle
-from loop.service.transfer import read_sources
+from loop.sources import read_sources
 from loop.spec import CampaignSpec
 from loop.storage import Store
 from loop.storage.driver import Lease, driving

@@ -16,7 +16,7 @@ campaign through element descriptors when the surrogate uses them
 (`surrogate.features: [fractions, element_descriptors]`); without descriptors a
 source must share a component or a parameter with the campaign.
 
-This module reads tables (no torch); `loop.service.transfer` reads campaigns.
+This module reads tables (no torch); `loop.sources` reads campaigns.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 import loop
 from loop.cli import app
 from loop.records import TrialPhase, TrialStatus
+from loop.report.data import build_report
 from tests.conftest import CAMPAIGNS
 from tests.invariants import check_invariants
 
@@ -64,6 +65,10 @@ def test_a_campaign_learns_from_a_finished_one_and_counts_only_its_own(
     assert shown.exit_code == 0, shown.output
     assert "learned from" in shown.output
     assert "campaign older (conductivity 10 rows)" in shown.output
+    # the report checks the model that proposed: the same GP, sources included
+    data = build_report(campaign.store, "newer")
+    assert data.cv is not None and data.relevance is not None
+    assert not [n for n in data.notes if "transfer" in n]
     older_trials = campaign.store.trials("older")
     assert len(older_trials) == 10  # the source is read, never written
     assert check_invariants(any_db_url, "newer") == []
