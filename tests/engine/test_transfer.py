@@ -177,3 +177,28 @@ def test_a_table_of_formulas_brings_other_elements_through_descriptors(
     assert tm.info["rows"] == {"hardness": 3}
     assert tm.info["components"] == ["Al", "Co", "Cr", "Fe", "Ni", "Cu", "Ti"]
     assert plain.strategy.transfer is not None
+
+
+@pytest.mark.timeout(300)
+def test_an_unrelated_source_gets_little_weight_and_costs_little_accuracy() -> None:
+    """A source whose values have nothing to do with the campaign (noise): the
+    fit gives it a small weight, and the GP of twelve measurements predicts
+    about as well as without it."""
+    spec = validate(_electrolyte(transfer={"campaigns": ["older"]}))
+    enc = Encoder(spec)
+    x_src, _ = _measured(spec, 60, seed=6)
+    noise = np.random.default_rng(7).normal(8.0, 2.0, len(x_src))
+    x, y = _measured(spec, 12, seed=8)
+    x_test, truth = _measured(spec, 200, seed=9)
+    tm = fit_transfer([_source(spec, x_src, noise)], spec, enc, seed=0)
+    cold = fit_gp(x, y[:, None], gp_settings(spec, enc), seed=0)
+    warm = fit_gp(x, y[:, None], gp_settings(spec, enc, tm), seed=0)
+    related = fit_transfer(
+        [_source(spec, *_measured(spec, 60, seed=6))], spec, enc, seed=0
+    )
+    leaning = fit_gp(x, y[:, None], gp_settings(spec, enc, related), seed=0)
+    weight = abs(warm.info["transfer"]["weights"][0]["conductivity"])
+    assert weight < 0.25 * leaning.info["transfer"]["weights"][0]["conductivity"]
+    cold_rmse = _rmse(cold.model, x_test, truth)
+    warm_rmse = _rmse(warm.model, x_test, truth)
+    assert warm_rmse < 1.25 * cold_rmse, (warm_rmse, cold_rmse)
