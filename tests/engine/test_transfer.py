@@ -202,3 +202,63 @@ def test_an_unrelated_source_gets_little_weight_and_costs_little_accuracy() -> N
     cold_rmse = _rmse(cold.model, x_test, truth)
     warm_rmse = _rmse(warm.model, x_test, truth)
     assert warm_rmse < 1.25 * cold_rmse, (warm_rmse, cold_rmse)
+
+
+@pytest.mark.timeout(300)
+def test_a_mixed_space_transfers_its_numeric_inputs_and_still_proposes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A campaign with a categorical route, an integer and a constraint, and a
+    past table in at.% without the route: the sources' GP uses the amounts and
+    both numeric parameters, the campaign's GP (mixed kernel) adds the route,
+    and a batch of feasible proposals comes out."""
+    from loop.engine import CampaignEngine
+
+    monkeypatch.setenv("LOOP_DATA_ROOT", str(tmp_path))
+    data = yaml.safe_load((CAMPAIGNS / "mixed-bumps.yaml").read_text())
+    spec0 = validate(data)
+    x_src, _ = _measured_mixed(spec0, 40, seed=1)
+    enc0 = Encoder(spec0)
+    lines = ["A,B,C,D,temperature,layers,Y\n"]
+    for row, value in zip(x_src, _measured_mixed(spec0, 40, seed=1)[1], strict=True):
+        comp, params = enc0.decode(row)
+        amounts = ",".join(f"{comp[c]:.3f}" for c in "ABCD")
+        lines.append(f"{amounts},{params['temperature']},{params['layers']},{value}\n")
+    (tmp_path / "past.csv").write_text("".join(lines))
+    data["strategy"]["transfer"] = {
+        "data": [{"path": "past.csv", "columns": {"y": "Y"}}]
+    }
+    spec = validate(data)
+    from loop.sources import read_sources
+
+    sources = read_sources(None, spec)  # type: ignore[arg-type]  # tables need no store
+    assert sorted(sources[0].parameters) == ["layers", "temperature"]
+    engine = CampaignEngine(spec, sources=sources)
+    design = engine.ask(6, 0)
+    engine.tell(simulated_trials(spec, design))
+    batch = engine.ask(3, 1)
+    assert len(batch) == 3
+    # the first pick is the model's; a later pick of a batch may fall back to a
+    # random point when its restarts land on points already taken
+    assert batch[0].phase == "model"
+    transfer = batch[0].provenance["transfer"]
+    assert transfer["parameters"] == ["temperature", "layers"]
+    assert transfer["weights"][0]["y"] > 0.3  # the same function: leaned on
+    rows = [engine.encoder.encode(p.composition, p.parameters) for p in batch]
+    assert all(engine.feasibility.is_feasible(x) for x in rows)
+    assert len({x.round(9).tobytes() for x in rows}) == 3
+
+
+def _measured_mixed(
+    spec: CampaignSpec, n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    enc = Encoder(spec)
+    x = uniform_samples(enc, Feasibility(enc), n, seed)
+    configs = [
+        SimpleNamespace(
+            **dict(zip(("composition", "parameters"), enc.decode(r), strict=True))
+        )
+        for r in x
+    ]
+    trials = simulated_trials(spec, configs)
+    return x, np.array([t.values["y"] for t in trials])
