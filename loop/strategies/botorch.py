@@ -228,11 +228,13 @@ class BotorchStrategy:
             # local optimum lies where experiments fail
             best_raw = np.argsort(-values.numpy(), kind="stable")[:32]
             raw += list(x_pool[best_raw])
-        repaired: list[np.ndarray] = []
-        for x in raw:
-            fixed = ctx.feasibility.finalise(x)
-            if fixed is not None and ctx.is_new(fixed, [*taken, *repaired]):
-                repaired.append(fixed)
+        repaired = self._new_feasible(ctx, raw, taken)
+        if not repaired:
+            # every local optimum is a point already taken (an acquisition that
+            # is flat away from the picks before it): the best-scoring raw
+            # samples still beat a random point
+            best_raw = np.argsort(-values.numpy(), kind="stable")[:32]
+            repaired = self._new_feasible(ctx, list(x_pool[best_raw]), taken)
         if not repaired:
             return None
         likely = joint.p_success(np.array(repaired)) >= SUCCESS_LEVEL
@@ -250,6 +252,18 @@ class BotorchStrategy:
             phase=TrialPhase.MODEL,
             acquisition_value=float(scores[best]),
         )
+
+    @staticmethod
+    def _new_feasible(
+        ctx: Context, points: list[np.ndarray], taken: list[np.ndarray]
+    ) -> list[np.ndarray]:
+        """*points* repaired onto the feasible set, without those already taken."""
+        repaired: list[np.ndarray] = []
+        for x in points:
+            fixed = ctx.feasibility.finalise(x)
+            if fixed is not None and ctx.is_new(fixed, [*taken, *repaired]):
+                repaired.append(fixed)
+        return repaired
 
     def _one_from_pool(
         self, acqf: Any, joint: JointModel, history: History, chosen: list[int]
