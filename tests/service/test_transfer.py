@@ -93,3 +93,28 @@ def test_validate_refuses_transfer_for_another_engine(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "strategy.transfer" in result.output
     assert "engine random cannot learn from other campaigns" in result.output
+
+
+@pytest.mark.timeout(600)
+def test_a_notebook_ask_learns_from_a_table_of_a_related_system(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`Campaign.ask` builds its engine with the sources as `loop run` does."""
+    monkeypatch.setenv("LOOP_DATA_ROOT", str(tmp_path))
+    (tmp_path / "past.csv").write_text(
+        "EC,EMC,DMC,LiPF6_molality,sigma\n"
+        "0.3,0.4,0.3,1.0,9.8\n0.5,0.2,0.3,1.2,10.4\n0.2,0.4,0.4,0.8,8.9\n"
+        "0.4,0.3,0.3,1.5,10.1\n0.6,0.2,0.2,1.1,9.9\n"
+    )
+    table = {"path": "past.csv", "columns": {"conductivity": "sigma"}}
+    path = _campaign(tmp_path, "notebook", 6, transfer={"data": [table]})
+    campaign = loop.Campaign.from_yaml(path, db=db_url)
+    for _ in range(2):  # the initial design (3), then the model's
+        for trial in campaign.ask(3):
+            campaign.tell(trial.id, {"conductivity": 9.0 + trial.id / 10})
+    model = [
+        t for t in campaign.store.trials("notebook") if t.phase is TrialPhase.MODEL
+    ]
+    assert model
+    assert model[0].provenance["transfer"]["sources"] == ["past.csv"]
+    assert model[0].provenance["transfer"]["rows"] == {"conductivity": 5}
