@@ -19,13 +19,14 @@ best).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
 import numpy as np
 
-from loop.records import CampaignRecord, Trial, TrialPhase, TrialStatus
+from loop.records import CampaignRecord, Trial, TrialPhase, TrialStatus, cost_of
 from loop.spec import CampaignSpec, validate
 from loop.spec.values import held_out
 
@@ -52,6 +53,42 @@ def budget_used(trials: list[Trial]) -> int:
         if t.status in (TrialStatus.COMPLETED, TrialStatus.FAILED)
         and t.phase is not TrialPhase.IMPORTED
     )
+
+
+@dataclass(frozen=True)
+class CostSpent:
+    """What a campaign's evaluations cost so far, for `budget.cost`.
+
+    `spent` sums the `cost` each measured trial's metadata and each failed or
+    retried attempt recorded (`Store.attempt_costs`); `expected` is their mean,
+    the cost an evaluation in flight is counted at (None before any is known).
+    """
+
+    spent: float
+    expected: float | None
+
+    @classmethod
+    def of(cls, trials: list[Trial], attempt_costs: list[float]) -> CostSpent:
+        costs = [*attempt_costs]
+        for t in trials:
+            if t.measurement is not None and t.phase is not TrialPhase.IMPORTED:
+                cost = cost_of(t.measurement.metadata)
+                if cost is not None:
+                    costs.append(cost)
+        expected = sum(costs) / len(costs) if costs else None
+        return cls(sum(costs), expected)
+
+    def slots(self, budget: float, in_flight: int) -> int | None:
+        """How many more evaluations *budget* allows, those *in_flight* counted
+        at the expected cost: 0 when it is spent, None while no cost is known
+        (the experiment budget alone limits), else enough to reach it (the last
+        may go over by part of one evaluation)."""
+        left = budget - self.spent - (self.expected or 0.0) * in_flight
+        if left <= 0:
+            return 0
+        if not self.expected:
+            return None
+        return math.ceil(left / self.expected)
 
 
 def acceptable(spec: CampaignSpec, trial: Trial) -> bool:

@@ -6,6 +6,7 @@ and API render them. They are plain data: no behaviour beyond derived properties
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -274,3 +275,13 @@ class CampaignRecord(Record):
     status: CampaignStatus
     spec: dict[str, Any]
     created_at: datetime | None = None
+
+
+def cost_of(block: object) -> float | None:
+    """The finite, non-negative `cost` of a metadata or details block, if any."""
+    if not isinstance(block, dict):
+        return None
+    value = block.get("cost")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext, suppress
 
-from loop.campaign_state import budget_used, load_spec
+from loop.campaign_state import CostSpent, budget_used, load_spec
 from loop.engine import CampaignEngine
 from loop.errors import BadInputError, LoopError, TrialStateError
 from loop.faults import fault
@@ -175,7 +175,12 @@ def _push_loop(
     while True:
         _check(lease)
         trials = store.trials(name)
-        if budget_used(trials) >= budget and not running:
+        by_cost = cost_slots(store, spec, trials, len(running))
+        waiting_any = any(t.status == TrialStatus.PENDING for t in trials)
+        spent = by_cost == 0 and not waiting_any
+        if (budget_used(trials) >= budget or spent) and not running:
+            if spent:
+                report(_progress(spec, trials, _cost_spent_text(store, spec, trials)))
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
         if len(breaker.failures(trials)) >= breaker.limit:
@@ -199,6 +204,8 @@ def _push_loop(
         if len(starting) == len(waiting) and free > 0 and (refill or not running):
             committed = sum(1 for t in trials if t.spends_budget)
             slots = budget - committed
+            if by_cost is not None:
+                slots = min(slots, by_cost)
             if slots <= 0 and not running:
                 # everything left is in flight elsewhere (e.g. needs review)
                 return _summary(spec, trials, finished=False)
@@ -234,6 +241,22 @@ def _push_loop(
         trials = store.trials(name)
         message = f"measured trial {request.trial_id}{state}"
         report(_progress(spec, trials, message, held.news(trials)))
+
+
+def cost_slots(
+    store: Store, spec: CampaignSpec, trials: list[Trial], in_flight: int
+) -> int | None:
+    """More evaluations `budget.cost` allows (None: no cost budget, or no cost
+    known yet), *in_flight* counted at the mean recorded cost."""
+    if spec.budget.cost is None:
+        return None
+    spent = CostSpent.of(trials, store.attempt_costs(spec.name))
+    return spent.slots(spec.budget.cost, in_flight)
+
+
+def _cost_spent_text(store: Store, spec: CampaignSpec, trials: list[Trial]) -> str:
+    spent = CostSpent.of(trials, store.attempt_costs(spec.name))
+    return f"cost budget spent: {spent.spent:.4g} of {spec.budget.cost:.4g}"
 
 
 def _next_finished(executor: Executor, lease: Lease) -> Finished:
@@ -301,13 +324,18 @@ def _run_pull(
         reap_expired(store, name, adapter.max_attempts)
         fault("after_reap")
         trials = store.trials(name)
-        if budget_used(trials) >= budget:
+        in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
+        by_cost = cost_slots(store, spec, trials, len(in_flight))
+        if budget_used(trials) >= budget or (by_cost == 0 and not in_flight):
+            if by_cost == 0:
+                report(_progress(spec, trials, _cost_spent_text(store, spec, trials)))
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
         breaker.check(store, trials)
-        in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
         committed = sum(1 for t in trials if t.spends_budget)
         slots = min(spec.strategy.batch_size - len(in_flight), budget - committed)
+        if by_cost is not None:
+            slots = min(slots, by_cost)
         if slots > 0:
             iteration = max((t.iteration for t in trials), default=-1) + 1
             engine.tell(trials)

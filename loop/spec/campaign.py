@@ -126,7 +126,7 @@ class CampaignSpec(SpecModel):
     def _cross_check(self, info: ValidationInfo) -> CampaignSpec:
         problems = _naming_problems(self) + linear_problems(self)
         problems += _strategy_problems(self) + _feature_problems(self)
-        problems += _include_problems(self)
+        problems += _include_problems(self) + _cost_problems(self)
         if self.adapter_problem is None:
             problems += _executor_problems(self)
         # a stored campaign was checked against its adapter when it was created;
@@ -244,6 +244,24 @@ def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
         why = f"{acq} needs at least two objectives"
         hint = f"use {fits} for one objective, or leave `acquisition` out"
     return [Problem("strategy.acquisition", why, hint)]
+
+
+#: Adapters that never record a cost per evaluation (`budget.cost` would never bind).
+UNCOSTED_ADAPTERS = ("simulator", "dataset", "manual")
+
+
+def _cost_problems(spec: CampaignSpec) -> list[Problem]:
+    kind = spec.adapter.get("type")
+    if spec.budget.cost is None or kind not in UNCOSTED_ADAPTERS:
+        return []
+    return [
+        Problem(
+            "budget.cost",
+            f"the {kind} adapter records no cost per evaluation",
+            "limit the campaign with budget.experiments, or use an adapter that "
+            "records `cost` (dft; a robot or python function that sends it)",
+        )
+    ]
 
 
 def _include_problems(spec: CampaignSpec) -> list[Problem]:

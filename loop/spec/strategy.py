@@ -122,7 +122,8 @@ DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
 
 
 class Budget(SpecModel):
-    """When the campaign stops: after this many experiments (measured or failed).
+    """When the campaign stops: after this many experiments (measured or failed),
+    or, with `cost`, once what the evaluations recorded as their cost is spent.
 
     `max_consecutive_failures` is the failure breaker: after that many trials in
     a row failed for good (in the order they resolved, counted from the start
@@ -132,6 +133,14 @@ class Budget(SpecModel):
     """
 
     experiments: int = Field(ge=1, le=1_000_000)
+    cost: float | None = Field(
+        None,
+        gt=0,
+        le=1e15,
+        description="Stop proposing once the evaluations' recorded cost (each "
+        "measurement's and failed attempt's `cost`, e.g. a DFT job's CPU seconds or "
+        "node hours) plus those in flight at the mean cost so far reaches this.",
+    )
     max_consecutive_failures: int | None = Field(
         None,
         ge=1,

@@ -45,6 +45,7 @@ from loop.records import (
     Proposal,
     Trial,
     TrialStatus,
+    cost_of,
 )
 from loop.storage.connection import (  # noqa: F401 - DEFAULT_URL etc. re-exported
     DEFAULT_URL,
@@ -392,6 +393,20 @@ class Store:
                     f"trial {trial_id} already has a measurement",
                     "a trial is measured once and the first accepted value stands",
                 ) from None
+
+    @retried
+    def attempt_costs(self, campaign: str) -> list[float]:
+        """The cost every failed or retried attempt of *campaign* recorded (the
+        adapter's `cost` in its failure details, e.g. a DFT job's CPU seconds);
+        measured attempts keep theirs in the measurement's metadata."""
+        with self.transaction(write=False) as s:
+            cid = campaign_id(s, campaign)
+            rows = s.exec(
+                select(TrialEventRow.details)
+                .join(TrialRow)
+                .where(TrialRow.campaign_id == cid)
+            ).all()
+        return [c for c in (cost_of(d) for d in rows) if c is not None]
 
     @retried
     def events(self, trial_id: int) -> list[dict[str, Any]]:

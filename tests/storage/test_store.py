@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from loop.campaign_state import CostSpent
 from loop.errors import (
     BadInputError,
     CampaignNotFoundError,
@@ -166,6 +167,40 @@ def test_a_transition_keeps_its_details_on_the_event(store: Store) -> None:
     assert [e["details"] for e in events] == [None, None, details]
     assert list(events[-1]["details"]) == list(details)
     assert events[-1]["reason"] == "job loop-c1-t1-a1 ended TIMEOUT"
+
+
+def test_costs_of_failed_and_retried_attempts_are_counted_once_each(
+    store: Store,
+) -> None:
+    """`budget.cost` counts what failed and retried attempts cost (on their
+    events) besides what measured ones cost (on their measurement)."""
+    a, b = store.add_trials("c1", 0, [_proposal(10.0), _proposal(20.0)], budget=5)
+    for t in (a, b):
+        store.transition(t.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=1)
+    store.transition(
+        a.id,
+        [TrialStatus.CLAIMED],
+        TrialStatus.PENDING,
+        attempt=1,
+        next_attempt=True,
+        reason="node lost",
+        details={"cost": 5.0},
+    )
+    store.transition(
+        b.id,
+        [TrialStatus.CLAIMED],
+        TrialStatus.FAILED,
+        attempt=1,
+        reason="did not converge",
+        details={"cost": 7.5, "note": "no cost here: 1", "nested": {"cost": 99}},
+    )
+    store.transition(a.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=2)
+    store.complete(a.id, 2, {"y": 1.0}, metadata={"cost": 4.0})
+    assert sorted(store.attempt_costs("c1")) == [5.0, 7.5]
+    trials = store.trials("c1")
+    spent = CostSpent.of(trials, store.attempt_costs("c1"))
+    assert spent.spent == pytest.approx(16.5)
+    assert spent.expected == pytest.approx(5.5)
 
 
 def test_event_details_are_kept_as_plain_json_and_capped(store: Store) -> None:
