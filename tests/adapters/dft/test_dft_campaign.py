@@ -143,3 +143,30 @@ def test_the_chgnet_cantor_campaign_runs_to_budget_and_agrees_with_chgnet(
         Poscar.from_file(directory / "POSCAR")
         Incar.from_file(directory / "INCAR")
         Kpoints.from_file(directory / "KPOINTS")
+
+
+def test_a_dft_campaign_stops_when_its_cost_budget_is_spent(tmp_path: Path) -> None:
+    """Local EMT jobs record their CPU seconds; with `budget.cost` smaller than
+    one job, the first batch (proposed before any cost was known) runs to its
+    end, nothing more is proposed, and the campaign is completed."""
+    import yaml
+
+    from loop.campaign_state import CostSpent
+    from loop.records import CampaignStatus
+
+    data = yaml.safe_load((CAMPAIGNS / "dft-emt-cu-ni-pd.yaml").read_text())
+    data["budget"] = {"experiments": 8, "cost": 1e-6}
+    data["adapter"]["supercell"] = {"min_atoms": 4, "max_atoms": 16, "tolerance": 0.07}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    db = f"sqlite:///{tmp_path / 'loop.db'}"
+    done = loop_run(path, db, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cost budget spent" in done.stdout + done.stderr
+    store = Store(db, create=False)
+    trials = store.trials(data["name"])
+    assert store.get_campaign(data["name"]).status == CampaignStatus.COMPLETED
+    # one batch of two, both measured; the experiment budget of 8 was not reached
+    assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
+    assert CostSpent.of(trials, store.attempt_costs(data["name"])).spent > 1e-6
+    store.engine.dispose()
