@@ -196,10 +196,17 @@ class DriverDocument(Document):
 
 
 class Budget(Document):
-    """`budget.experiments` and how much of it completed and failed trials used."""
+    """`budget.experiments` and how much of it completed and failed trials used;
+    with `budget.cost`, the cost budget and what the evaluations recorded."""
 
     experiments: int
     used: int
+    cost: float | None = Field(default=None, description="`budget.cost`, if set")
+    cost_spent: float | None = Field(
+        default=None,
+        description="recorded cost of measurements and failed or retried attempts "
+        "(with `budget.cost` only)",
+    )
 
 
 class StatusDocument(Document):

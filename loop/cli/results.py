@@ -115,9 +115,14 @@ def _print_table(doc: dict[str, Any]) -> None:
     from loop.report.terminal import best_so_far_lines
 
     budget = doc["budget"]
+    cost = (
+        f"cost {budget['cost_spent']:.4g}/{budget['cost']:.4g}  "
+        if budget.get("cost") is not None
+        else ""
+    )
     out.print(
         f"[bold]{doc['name']}[/] ({doc['status']})  {budget['used']}/{budget['experiments']} "
-        f"experiments  "
+        f"experiments  {cost}"
         + "  ".join(f"{k}: {v}" for k, v in sorted(doc["counts"].items())),
         highlight=False,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loop.campaign_state import CampaignState, acceptable, load_spec
+from loop.campaign_state import CampaignState, CostSpent, acceptable, load_spec
 from loop.errors import CampaignConflictError
 from loop.plugins import adapter_class
 from loop.ports import PinningAdapterClass
@@ -107,6 +107,18 @@ def _keep_pins(
     return {**block, **kept}
 
 
+def _budget(store: Store, spec: CampaignSpec, state: CampaignState) -> dict[str, Any]:
+    """The budget block of the status document (the cost only with `budget.cost`)."""
+    block: dict[str, Any] = {
+        "experiments": spec.budget.experiments,
+        "used": state.budget_used,
+    }
+    if spec.budget.cost is not None:
+        spent = CostSpent.of(state.trials, store.attempt_costs(spec.name))
+        block |= {"cost": spec.budget.cost, "cost_spent": spent.spent}
+    return block
+
+
 def status_document(store: Store, name: str) -> dict[str, Any]:
     """The campaign as `inspect --format json` and the API show it."""
     record = store.get_campaign(name)
@@ -121,7 +133,7 @@ def status_document(store: Store, name: str) -> dict[str, Any]:
         "spec": record.spec,
         "driver": _driver(store, name),
         "objectives": [o.model_dump(mode="json") for o in spec.objectives],
-        "budget": {"experiments": spec.budget.experiments, "used": state.budget_used},
+        "budget": _budget(store, spec, state),
         "counts": state.counts,
         "trials": [trial_document(t, spec, held, front) for t in state.trials],
     }
