@@ -92,11 +92,14 @@ def jobs(work: Path) -> dict[str, dict[str, Any]]:
     whole; a staging directory's half-written files are not a job yet.
     """
     found = {}
-    for p in sorted(work.rglob("job.json")):
-        name = p.parent.relative_to(work)
-        if not any(part.startswith(".") for part in name.parts):
-            found[str(name)] = json.loads(p.read_text())
-    return found
+    # os.walk, not rglob: a staging directory renamed while it is listed is
+    # skipped instead of raising FileNotFoundError (seen in CI)
+    for root, dirs, files in os.walk(work):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if "job.json" in files:
+            name = Path(root).relative_to(work)
+            found[str(name)] = json.loads((Path(root) / "job.json").read_text())
+    return dict(sorted(found.items()))
 
 
 def runs(work: Path, name: str) -> int:
@@ -187,8 +190,11 @@ def test_sigkill_with_two_jobs_running_then_resume(
     engine = loop_cli("run", str(path), "--db", db)
     try:
         live = wait_for_two_live_jobs(engine, work)
-    finally:  # never leave the engine running past a failed wait
-        engine.send_signal(signal.SIGKILL)
+    except BaseException:  # never leave the engine (or its pipes) past a failed wait
+        engine.kill()
+        engine.communicate()
+        raise
+    engine.send_signal(signal.SIGKILL)
     assert finish(engine)[0] == KILLED
     assert check_invariants(db, NAME, clean_exit=False) == []
     in_flight = {n: r for n, r in jobs(work).items() if n in live}
