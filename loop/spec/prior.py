@@ -13,12 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from loop.errors import Problem
-from loop.spec.base import Frozen, SpecModel
 from loop.spec.tables import (
-    WhereEntry,
+    DataTable,
     column_problems,
     find_data_file,
     not_found,
@@ -30,18 +27,9 @@ if TYPE_CHECKING:
     from loop.spec.campaign import CampaignSpec
 
 
-class PriorData(SpecModel):
+class PriorData(DataTable):
     """One file of past measurements to import into the campaign."""
 
-    #: CSV with a header row, or JSON (a list of records); relative paths start
-    #: from the data root (`--data-root`, `LOOP_DATA_ROOT`), else the working
-    #: directory.
-    path: str = Field(min_length=1)
-    #: Campaign name (component, parameter or objective) -> column, where they differ.
-    columns: Frozen[dict[str, str]] = Field(default_factory=dict)
-    #: Keep only rows whose column equals the value (or one of the values), or
-    #: lies in a numeric range (`{ge: 292.15, le: 294.15}`).
-    where: Frozen[dict[str, WhereEntry]] = Field(default_factory=dict)
     #: Rescale each row's composition to the campaign's total (e.g. at.% to fractions).
     normalize: bool = False
     #: Store rows outside the campaign's space (bounds, grids, constraints) for

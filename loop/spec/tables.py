@@ -15,10 +15,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from loop.errors import Problem
 from loop.ports import DATA_ROOT_ENV
+from loop.spec.base import Frozen, SpecModel
 
 #: The `columns` key that maps a column of formulas to the whole composition
 #: (element campaigns; `loop.spec.rows`).
@@ -66,6 +67,20 @@ WhereEntry = Annotated[
     | Annotated[str | float, Tag("value")],
     Discriminator(_where_kind),
 ]
+
+
+class DataTable(SpecModel):
+    """A table of measurements named in the YAML (`prior_data`, `strategy.transfer.data`)."""
+
+    #: CSV with a header row, or JSON (a list of records); relative paths start
+    #: from the data root (`--data-root`, `LOOP_DATA_ROOT`), else the working
+    #: directory.
+    path: str = Field(min_length=1)
+    #: Name (component, parameter or objective) -> column, where they differ.
+    columns: Frozen[dict[str, str]] = Field(default_factory=dict)
+    #: Keep only rows whose column equals the value (or one of the values), or
+    #: lies in a numeric range (`{ge: 292.15, le: 294.15}`).
+    where: Frozen[dict[str, WhereEntry]] = Field(default_factory=dict)
 
 
 def find_data_file(path: str) -> tuple[Path | None, list[Path]]:

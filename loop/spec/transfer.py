@@ -29,10 +29,10 @@ import numpy as np
 from pydantic import Field
 
 from loop.errors import Problem
-from loop.spec.base import Frozen, SpecModel
+from loop.spec.base import SpecModel
 from loop.spec.tables import (
     FORMULA_KEY,
-    WhereEntry,
+    DataTable,
     find_data_file,
     not_found,
     read_frame,
@@ -43,21 +43,14 @@ if TYPE_CHECKING:
     from loop.spec.campaign import CampaignSpec
 
 
-class TransferTable(SpecModel):
-    """A table of measurements of a related system (CSV, or JSON records)."""
+class TransferTable(DataTable):
+    """A table of measurements of a related system (CSV, or JSON records);
+    `columns` may also map `composition` to a column of formulas (element
+    campaigns)."""
 
-    #: Relative paths start from the data root (`--data-root`,
-    #: `LOOP_DATA_ROOT`), else the working directory.
-    path: str = Field(min_length=1)
     #: The source's components (its column names, or names mapped in
     #: `columns`); left out, the campaign's own components.
     components: tuple[str, ...] = ()
-    #: Name (component, parameter or objective) -> column, where they differ;
-    #: `composition: COLUMN` reads compositions from formulas (element campaigns).
-    columns: Frozen[dict[str, str]] = Field(default_factory=dict)
-    #: Keep only rows whose column equals the value (or one of the values), or
-    #: lies in a numeric range.
-    where: Frozen[dict[str, WhereEntry]] = Field(default_factory=dict)
 
 
 class Transfer(SpecModel):

@@ -28,8 +28,10 @@ def _electrolyte(**strategy: object) -> dict:
     return data
 
 
-def _measured(spec: CampaignSpec, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """*n* uniform points of *spec*'s space and their simulated conductivities."""
+def _measured(
+    spec: CampaignSpec, n: int, seed: int, objective: str = "conductivity"
+) -> tuple[np.ndarray, np.ndarray]:
+    """*n* uniform points of *spec*'s space and their simulated *objective*."""
     enc = Encoder(spec)
     x = uniform_samples(enc, Feasibility(enc), n, seed)
     configs = [
@@ -39,7 +41,7 @@ def _measured(spec: CampaignSpec, n: int, seed: int) -> tuple[np.ndarray, np.nda
         for r in x
     ]
     trials = simulated_trials(spec, configs)
-    return x, np.array([t.values["conductivity"] for t in trials])
+    return x, np.array([t.values[objective] for t in trials])
 
 
 def _source(spec: CampaignSpec, x: np.ndarray, y: np.ndarray) -> SourceRows:
@@ -217,10 +219,10 @@ def test_a_mixed_space_transfers_its_numeric_inputs_and_still_proposes(
     monkeypatch.setenv("LOOP_DATA_ROOT", str(tmp_path))
     data = yaml.safe_load((CAMPAIGNS / "mixed-bumps.yaml").read_text())
     spec0 = validate(data)
-    x_src, _ = _measured_mixed(spec0, 40, seed=1)
+    x_src, y_src = _measured(spec0, 40, seed=1, objective="y")
     enc0 = Encoder(spec0)
     lines = ["A,B,C,D,temperature,layers,Y\n"]
-    for row, value in zip(x_src, _measured_mixed(spec0, 40, seed=1)[1], strict=True):
+    for row, value in zip(x_src, y_src, strict=True):
         comp, params = enc0.decode(row)
         amounts = ",".join(f"{comp[c]:.3f}" for c in "ABCD")
         lines.append(f"{amounts},{params['temperature']},{params['layers']},{value}\n")
@@ -248,18 +250,3 @@ def test_a_mixed_space_transfers_its_numeric_inputs_and_still_proposes(
     rows = [engine.encoder.encode(p.composition, p.parameters) for p in batch]
     assert all(engine.feasibility.is_feasible(x) for x in rows)
     assert len({x.round(9).tobytes() for x in rows}) == 3
-
-
-def _measured_mixed(
-    spec: CampaignSpec, n: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    enc = Encoder(spec)
-    x = uniform_samples(enc, Feasibility(enc), n, seed)
-    configs = [
-        SimpleNamespace(
-            **dict(zip(("composition", "parameters"), enc.decode(r), strict=True))
-        )
-        for r in x
-    ]
-    trials = simulated_trials(spec, configs)
-    return x, np.array([t.values["y"] for t in trials])
