@@ -10,7 +10,8 @@ single trial.
 
 "Acceptable" follows `loop inspect`: measured inside the campaign's space (an
 imported row kept outside it, `keep_outside`, is not), with every objective
-present and inside its `bounds`, and every outcome constraint met. Only acceptable trials
+present and inside its `bounds`, every outcome constraint met, and at the
+target fidelity when the campaign has several (`fidelities:`). Only acceptable trials
 can be best or on the Pareto front, and only when their values are not held
 for an operator (`loop.spec.values.held_out`: a 1.7e308 stored before bounds
 were declared, or without bounds until an operator confirms it, is never the
@@ -28,6 +29,7 @@ import numpy as np
 
 from loop.records import CampaignRecord, Trial, TrialPhase, TrialStatus, cost_of
 from loop.spec import CampaignSpec, validate
+from loop.spec.fidelity import FIDELITY
 from loop.spec.values import held_out
 
 
@@ -98,6 +100,8 @@ def acceptable(spec: CampaignSpec, trial: Trial) -> bool:
     but is not one of the campaign's results."""
     if trial.status != TrialStatus.COMPLETED or trial.outside_space:
         return False
+    if spec.fidelities and trial.parameters.get(FIDELITY) != spec.target_fidelity:
+        return False  # a cheaper fidelity informs the model; only the target counts
     if any(
         o.name not in trial.values or o.out_of_bounds(trial.values[o.name])
         for o in spec.objectives

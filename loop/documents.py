@@ -207,6 +207,11 @@ class Budget(Document):
         description="recorded cost of measurements and failed or retried attempts "
         "(with `budget.cost` only)",
     )
+    cost_by_fidelity: dict[str, float] | None = Field(
+        default=None,
+        description="with `fidelities:`, the recorded cost of the measurements at "
+        "each fidelity (cheapest first)",
+    )
 
 
 class StatusDocument(Document):
@@ -303,6 +308,29 @@ class TransferDocument(Document):
     )
 
 
+class FidelityDocument(Document):
+    """At which fidelity a proposal is evaluated, and why (`fidelities:`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    level: str = Field(description="the fidelity chosen")
+    cost: float = Field(description="what one evaluation there costs")
+    rule: Literal["design", "fallback", "information per cost"] = Field(
+        default="information per cost",
+        description="design: every third design point at the target, the rest "
+        "at the cheapest; fallback: the cheapest; else the level whose evaluation "
+        "tells most about the target per unit cost",
+    )
+    information: dict[str, float] | None = Field(
+        default=None,
+        description="per fidelity, the share of the target's uncertainty at "
+        "this configuration one evaluation there would remove",
+    )
+    per_cost: dict[str, float] | None = Field(
+        default=None, description="information divided by cost, per fidelity"
+    )
+
+
 class ProposalModel(Document):
     """What the stored provenance says about the model behind a proposal (the
     keys recorded; strategies without a model record none)."""
@@ -334,6 +362,9 @@ class ProposalModel(Document):
     )
     transfer: TransferDocument | None = Field(
         default=None, description="what it learned from related campaigns or tables"
+    )
+    fidelity: FidelityDocument | None = Field(
+        default=None, description="the fidelity chosen and why (`fidelities:`)"
     )
 
 

@@ -41,6 +41,7 @@ from loop.spec.transfer import SourceRows
 from loop.strategies import Candidate, History, get_strategy
 from loop.strategies.base import MODEL_MEMORY, Context
 from loop.strategies.design import fresh, from_pool
+from loop.strategies.fidelity import FidelityPlan
 from loop.threads import ensure_threads
 
 MIN_OBSERVATIONS_FOR_MODEL = 2
@@ -80,6 +81,11 @@ class CampaignEngine:
         self._pool_x = (
             self.encoder.encode_many(self.pool) if self.pool is not None else None
         )
+
+    @cached_property
+    def fidelity(self) -> FidelityPlan | None:
+        """The levels of a campaign with `fidelities:` (None without)."""
+        return FidelityPlan.of(self.spec, self.encoder)
 
     @property
     def initial_size(self) -> int:
@@ -214,11 +220,44 @@ class CampaignEngine:
                 if not model_failure(exc):
                     raise
                 candidates += self._fallback(rest, n - len(candidates), seed, exc)
+        if self.fidelity is not None:
+            candidates = self._levelled(candidates, issued)
         spacing = typical_spacing(self.encoder, history.x_done)
         return [
             self._proposal(self._with_domain(c, history, spacing), engine, seed)
             for c in candidates
         ]
+
+    def _levelled(self, candidates: list[Candidate], issued: int) -> list[Candidate]:
+        """Design and fallback points at their fidelity: the design's every
+        third at the target and the rest at the cheapest level, a fallback at
+        the cheapest (a model's picks carry the level it chose)."""
+        plan = self.fidelity
+        assert plan is not None
+        out = []
+        k = issued
+        for c in candidates:
+            if "fidelity" in c.provenance:
+                out.append(c)
+                continue
+            if c.phase is TrialPhase.INITIAL:
+                level, rule = plan.design_level(k), "design"
+                k += 1
+            else:
+                level, rule = 0, "fallback"
+            why = {
+                "level": plan.names[level],
+                "cost": float(plan.costs[level]),
+                "rule": rule,
+            }
+            out.append(
+                replace(
+                    c,
+                    x=plan.at(c.x, level),
+                    provenance={**c.provenance, "fidelity": why},
+                )
+            )
+        return out
 
     def _with_domain(
         self, c: Candidate, history: History, spacing: float | None
@@ -256,9 +295,13 @@ class CampaignEngine:
             pool = uniform_samples(self.encoder, self.feasibility, size, self.spec.seed)
         # the lab's own points first, then the space-filling ones
         included = self.included
-        picked = fresh(
-            self.context, np.vstack([included, pool]), history, n, TrialPhase.INITIAL
-        )
+        samples = np.vstack([included, pool])
+        if self.fidelity is not None:
+            # a design point is a configuration, at whichever level: one
+            # measured at any level is not designed again (`_levelled` sets it)
+            samples = self.fidelity.at(samples, 0)
+            history = replace(history, x_all=self.fidelity.at(history.x_all, 0))
+        picked = fresh(self.context, samples, history, n, TrialPhase.INITIAL)
         return [_marked(c, included) for c in picked]
 
     def _pool_design(self, history: History, n: int) -> list[Candidate]:

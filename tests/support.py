@@ -23,10 +23,11 @@ def simulated_trials(
     evaluation that fails becomes a FAILED trial, as the driver would store it.
     Any other status gives unmeasured trials in that state (e.g. in flight).
     """
-    from adapters.simulator import SimulatorAdapter
+    from loop.plugins import adapter_class
     from loop.ports import EvaluationRequest
 
-    adapter = SimulatorAdapter(spec.adapter_config(), spec)
+    # the simulator, or the fidelities adapter over simulators
+    adapter = adapter_class(spec.adapter["type"])(spec.adapter_config(), spec)
     out = []
     for tid, c in enumerate(configs, start):
         state, measurement, reason = status, None, None
@@ -43,7 +44,12 @@ def simulated_trials(
                 )
             )
             if result.failure is None:
-                measurement = Measurement(trial_id=tid, attempt=1, values=result.values)
+                measurement = Measurement(
+                    trial_id=tid,
+                    attempt=1,
+                    values=result.values,
+                    metadata=result.metadata,
+                )
             else:
                 state, reason = TrialStatus.FAILED, result.failure
         out.append(

@@ -43,6 +43,11 @@ def _stable_rng(*parts: str) -> np.random.Generator:
 
 class BumpsOptions(_Options):
     width: float = 0.18
+    #: A cheaper, biased version of the landscape (a low fidelity): the main
+    #: bump moved by `shift` (in fractions) and a linear trend of slope `tilt`,
+    #: both along one fixed direction of the simplex.
+    shift: float = 0.0
+    tilt: float = 0.0
 
 
 class SimplexBumps:
@@ -65,7 +70,14 @@ class SimplexBumps:
             lo = np.array(comp.lower) / comp.total
             hi = np.array(comp.upper) / comp.total
             self.centres = [_point_in_box(rng, lo, hi) for _ in range(2)]
+            bias = _stable_rng("simplex-bumps-bias", *comp.components).normal(
+                size=len(comp.components)
+            )
+            bias -= bias.mean()
+            self.direction = bias / max(float(np.linalg.norm(bias)), 1e-12)
+            self.centres[0] = self.centres[0] + options.shift * self.direction
         self.width = options.width
+        self.tilt = options.tilt
         self.parameters = spec.space.parameters
 
     def __call__(
@@ -82,6 +94,7 @@ class SimplexBumps:
                 / (2 * (0.6 * self.width) ** 2)
             )
             value = max(main, side)
+            value += self.tilt * float(np.dot(x - 1.0 / len(x), self.direction))
         for p in self.parameters:
             v = parameters[p.name]
             if p.type == "categorical":

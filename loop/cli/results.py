@@ -120,6 +120,11 @@ def _print_table(doc: dict[str, Any]) -> None:
         if budget.get("cost") is not None
         else ""
     )
+    if budget.get("cost_by_fidelity"):
+        levels = ", ".join(
+            f"{k} {v:.4g}" for k, v in budget["cost_by_fidelity"].items()
+        )
+        cost = f"{cost.rstrip()} ({levels})  "
     out.print(
         f"[bold]{doc['name']}[/] ({doc['status']})  {budget['used']}/{budget['experiments']} "
         f"experiments  {cost}"

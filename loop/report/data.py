@@ -28,10 +28,11 @@ from loop.campaign_state import (
 )
 from loop.display import parameter_units
 from loop.errors import BadInputError
-from loop.records import Trial, TrialStatus
+from loop.records import Trial, TrialStatus, cost_of
 from loop.report.quality import model_quality
 from loop.sources import read_sources
 from loop.spec import CampaignSpec
+from loop.spec.fidelity import FIDELITY
 from loop.spec.transfer import SourceRows
 from loop.spec.values import held_out
 from loop.storage import Store
@@ -58,6 +59,9 @@ class ReportData:
     held_out: dict[str, Any] | None = None
     #: Cross-validated ROC AUC and Brier score of the failure model.
     failure: dict[str, Any] | None = None
+    #: With `fidelities:`: cost per fidelity after each measurement, the
+    #: target's best against the cost, and the fidelities' learned agreement.
+    fidelity: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -116,7 +120,44 @@ def build_report(
         notes=notes,
         held_out=quality.held_out if quality else None,
         failure=quality.failure if quality else None,
+        fidelity=(
+            fidelity_progress(spec, measured, quality.fidelity if quality else None)
+            if measured and spec.fidelities
+            else None
+        ),
     )
+
+
+def fidelity_progress(
+    spec: CampaignSpec, measured: list[Trial], agreement: dict[str, Any] | None
+) -> dict[str, Any]:
+    """After each measurement: the cost spent in all and at each fidelity, and
+    the target's best for the first goal; with the model's learned agreement."""
+    levels = [f.name for f in spec.fidelities]
+    spent = dict.fromkeys(levels, 0.0)
+    by_level: dict[str, list[float]] = {name: [] for name in levels}
+    total: list[float] = []
+    for t in measured:
+        assert t.measurement is not None
+        level = t.parameters.get(FIDELITY)
+        if level in spent:
+            spent[level] += cost_of(t.measurement.metadata) or 0.0
+        for name in levels:
+            by_level[name].append(spent[name])
+        total.append(sum(spent.values()))
+    goal = spec.goals[0]
+    return {
+        "levels": levels,
+        "target": spec.target_fidelity,
+        "goal": goal.name,
+        "level": [t.parameters.get(FIDELITY) for t in measured],
+        "values": [t.values.get(goal.name) for t in measured],
+        "trial_ids": [t.id for t in measured],
+        "cost": total,
+        "cost_by_level": by_level,
+        "best": running_best(spec, measured)[goal.name],
+        "agreement": agreement,
+    }
 
 
 def running_best(spec: CampaignSpec, measured: list[Trial]) -> dict[str, list[Any]]:

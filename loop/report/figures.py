@@ -353,3 +353,69 @@ def best_per_goal_figure(campaign: dict[str, Any], progress: dict[str, Any]) -> 
         template=TEMPLATE,
     )
     return fig
+
+
+#: Marker colours of the fidelities, cheapest first (the target is the last used).
+LEVEL_COLOURS = ("#9a9a9a", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
+
+
+def fidelity_figure(campaign: dict[str, Any], fidelity: dict[str, Any]) -> Any:
+    """Every measurement against the cost spent when it arrived, coloured by
+    fidelity, the target's best so far as a line, and (right) the cost spent
+    at each fidelity against measurements."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    goal = next(o for o in campaign["objectives"] if o["name"] == fidelity["goal"])
+    levels = fidelity["levels"]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            f"{goal['name']} against cost (line: best at {fidelity['target']})",
+            "cost spent per fidelity",
+        ),
+    )
+    for i, level in enumerate(levels):
+        rows = [k for k, lv in enumerate(fidelity["level"]) if lv == level]
+        colour = LEVEL_COLOURS[min(i, len(LEVEL_COLOURS) - 1)]
+        fig.add_trace(
+            go.Scatter(
+                x=[fidelity["cost"][k] for k in rows],
+                y=[fidelity["values"][k] for k in rows],
+                mode="markers",
+                name=level,
+                text=hover_ids([fidelity["trial_ids"][k] for k in rows]),
+                marker={"color": colour},
+            ),
+            row=1,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(1, len(fidelity["cost"]) + 1)),
+                y=fidelity["cost_by_level"][level],
+                mode="lines",
+                name=f"{level} cost",
+                line={"color": colour, "shape": "hv"},
+            ),
+            row=1,
+            col=2,
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=fidelity["cost"],
+            y=fidelity["best"],
+            mode="lines",
+            name=f"best at {fidelity['target']}",
+            line={"shape": "hv", "color": "#d62728"},
+        ),
+        row=1,
+        col=1,
+    )
+    fig.update_xaxes(title_text="cost spent", row=1, col=1)
+    fig.update_yaxes(title_text=label(goal["name"], goal.get("unit")), row=1, col=1)
+    fig.update_xaxes(title_text="measurements", row=1, col=2)
+    fig.update_yaxes(title_text="cost", row=1, col=2)
+    fig.update_layout(template=TEMPLATE)
+    return fig

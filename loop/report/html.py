@@ -48,6 +48,7 @@ def render_html(data: ReportData) -> str:
         "pareto": data.pareto and figures.pareto_figure(data.pareto),
         "front_composition": data.pareto
         and figures.front_composition_figure(data.pareto),
+        "fidelity": data.fidelity and figures.fidelity_figure(c, data.fidelity),
     }
     page = _report_templates().get_template("report.html")
     # plotly.js is the one text trusted as HTML: the installed package's script

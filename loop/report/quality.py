@@ -49,10 +49,13 @@ from loop.model.state import from_document
 from loop.model.surrogate import GPSettings, fit_gp, hyperparameters
 from loop.model.transfer import fitted_transfer
 from loop.records import Trial, TrialStatus
+from loop.space.design import uniform_samples
 from loop.space.encoding import Encoder
+from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
 from loop.spec.transfer import SourceRows
 from loop.strategies.botorch import gp_settings
+from loop.strategies.fidelity import FidelityPlan
 from loop.threads import ensure_threads
 
 #: Folds of the cross-validation (fewer when there are fewer measurements).
@@ -73,6 +76,9 @@ class Quality:
     notes: list[str]
     held_out: dict[str, Any] | None = None
     failure: dict[str, Any] | None = None
+    #: With `fidelities:`, each fidelity's correlation with the target under
+    #: the GP fitted to every measurement.
+    fidelity: dict[str, Any] | None = None
 
 
 def r2_score(measured: ArrayLike, predicted: ArrayLike) -> float | None:
@@ -135,6 +141,7 @@ def model_quality(
         )
         full = fitter.fit(np.arange(len(x)), stored)
         fitter.hyperparameters = hyperparameters(full.model)
+        agreement = _fidelity_agreement(spec, encoder, full.model)
         on_step(f"cross-validating the GP ({fitter.k} folds, {len(x)} measurements)")
         folds = fitter.folds()
         mean, sd = fitter.predict(folds, x)
@@ -180,7 +187,32 @@ def model_quality(
         "permutation": importance,
         "n_train": int(info["n_train"]),
     }
-    return Quality(cv, relevance, [], held_out, failure)
+    return Quality(cv, relevance, [], held_out, failure, agreement)
+
+
+#: Configurations at which the fidelities' learned correlation is averaged.
+AGREEMENT_POINTS = 64
+
+
+def _fidelity_agreement(
+    spec: CampaignSpec, encoder: Encoder, model: Any
+) -> dict[str, Any] | None:
+    """How far the GP learned each fidelity agrees with the target: the
+    correlation of their values for the first goal, averaged over uniform
+    configurations of the space (None without fidelities)."""
+    plan = FidelityPlan.of(spec, encoder)
+    if plan is None:
+        return None
+    x = uniform_samples(encoder, Feasibility(encoder), AGREEMENT_POINTS, spec.seed)
+    correlation = plan.correlation(model, x, 0)
+    return {
+        "goal": spec.goals[0].name,
+        "points": len(x),
+        "correlation": {
+            name: round(float(c), 4)
+            for name, c in zip(plan.names, correlation, strict=True)
+        },
+    }
 
 
 class _Fitter:

@@ -135,6 +135,22 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def _fidelity_text(fidelity: dict[str, Any]) -> str:
+    """The level chosen, its cost, and what each level would have told."""
+    text = f"{fidelity['level']} (cost {_fmt(fidelity['cost'])}"
+    if fidelity.get("rule") == "design":
+        return text + "): design, every third point at the target"
+    if fidelity.get("rule") == "fallback":
+        return text + "): fallback, the cheapest"
+    shares = ", ".join(
+        f"{name} {_fmt(v)}" for name, v in (fidelity.get("information") or {}).items()
+    )
+    return (
+        f"{text}): most information about the target per cost; share of its "
+        f"uncertainty one evaluation removes: {shares}"
+    )
+
+
 def _transfer_text(transfer: dict[str, Any]) -> str:
     """The sources of a transferring proposal and how much the model leaned on them."""
     rows = ", ".join(f"{n} {k} rows" for n, k in transfer["rows"].items())
@@ -214,6 +230,7 @@ def explanation_panel(
     model = {k: v for k, v in doc["model"].items() if v is not None}
     domain = model.pop("domain", None)
     transfer = model.pop("transfer", None)
+    fidelity = model.pop("fidelity", None)
     if model:
         head.add_row(
             "provenance",
@@ -223,6 +240,8 @@ def explanation_panel(
         head.add_row("data nearby", _domain_text(domain))
     if transfer:
         head.add_row("learned from", escape(_transfer_text(transfer)))
+    if fidelity:
+        head.add_row("fidelity", escape(_fidelity_text(fidelity)))
     for f in doc.get("failures", []):
         said = [x for x in (f["reason"], _details(f["details"])) if x]
         head.add_row(

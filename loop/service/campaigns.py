@@ -8,9 +8,10 @@ from loop.campaign_state import CampaignState, CostSpent, acceptable, load_spec
 from loop.errors import CampaignConflictError
 from loop.plugins import adapter_class
 from loop.ports import PinningAdapterClass
-from loop.records import CampaignRecord, CampaignStatus, Trial, TrialStatus
+from loop.records import CampaignRecord, CampaignStatus, Trial, TrialStatus, cost_of
 from loop.service.held import held_reasons
 from loop.spec import CampaignSpec
+from loop.spec.fidelity import FIDELITY
 from loop.spec.formulas import formula
 from loop.storage import Store
 from loop.storage.driver import holder
@@ -116,7 +117,19 @@ def _budget(store: Store, spec: CampaignSpec, state: CampaignState) -> dict[str,
     if spec.budget.cost is not None:
         spent = CostSpent.of(state.trials, store.attempt_costs(spec.name))
         block |= {"cost": spec.budget.cost, "cost_spent": spent.spent}
+    if spec.fidelities:
+        block["cost_by_fidelity"] = cost_by_fidelity(spec, state.trials)
     return block
+
+
+def cost_by_fidelity(spec: CampaignSpec, trials: list[Trial]) -> dict[str, float]:
+    """The recorded cost of the measurements at each fidelity, cheapest first."""
+    out = {f.name: 0.0 for f in spec.fidelities}
+    for t in trials:
+        level = t.parameters.get(FIDELITY)
+        if t.measurement is not None and level in out:
+            out[level] += cost_of(t.measurement.metadata) or 0.0
+    return out
 
 
 def status_document(store: Store, name: str) -> dict[str, Any]:

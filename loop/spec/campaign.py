@@ -20,6 +20,7 @@ from loop.spec.composition import CompositionSpec
 from loop.spec.constraints import LinearConstraint
 from loop.spec.executor import Executor
 from loop.spec.feasibility import linear_problems
+from loop.spec.fidelity import Fidelity, fidelity_problems, with_fidelity_parameter
 from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
 from loop.spec.prior import PriorData, prior_problems
@@ -76,7 +77,15 @@ class CampaignSpec(SpecModel):
     executor: Executor = Field(default_factory=Executor)
     #: Past measurements imported when the campaign is created or continued.
     prior_data: tuple[PriorData, ...] = ()
+    #: Ways to evaluate a configuration, cheapest first; the last is the target
+    #: (`loop.spec.fidelity`). They bring the `fidelity` parameter and adapter.
+    fidelities: tuple[Fidelity, ...] = ()
     seed: int = Field(0, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _add_fidelity(cls, data: Any) -> Any:
+        return with_fidelity_parameter(data)
 
     @field_validator("objectives")
     @classmethod
@@ -127,6 +136,7 @@ class CampaignSpec(SpecModel):
         problems = _naming_problems(self) + linear_problems(self)
         problems += _strategy_problems(self) + _feature_problems(self)
         problems += _include_problems(self) + _cost_problems(self)
+        problems += fidelity_problems(self, _checks_adapter(info))
         if self.adapter_problem is None:
             problems += _executor_problems(self)
         # a stored campaign was checked against its adapter when it was created;
@@ -178,6 +188,11 @@ class CampaignSpec(SpecModel):
 
     def objective(self, name: str) -> Objective:
         return next(o for o in self.objectives if o.name == name)
+
+    @property
+    def target_fidelity(self) -> str | None:
+        """The fidelity whose values count (the last listed), None without any."""
+        return self.fidelities[-1].name if self.fidelities else None
 
 
 def _checks_adapter(info: ValidationInfo) -> bool:

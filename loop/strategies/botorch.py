@@ -31,6 +31,7 @@ from loop.strategies.base import (
     History,
 )
 from loop.strategies.design import RandomStrategy
+from loop.strategies.fidelity import FidelityPlan, target_fidelity
 
 #: Measured points the acquisition function compares against (its baseline): the
 #: ones predicted best, when there are more. BoTorch then prunes the baseline to
@@ -94,16 +95,23 @@ class BotorchStrategy:
         # trials still being measured, which the acquisition treats as pending
         provenance["pending"] = len(history.x_pending)
         torch.manual_seed(seed)
-        x_base = torch.as_tensor(
-            _baseline(joint, history.x_done, len(goals)), dtype=torch.double
-        )
+        plan = FidelityPlan.of(spec, ctx.encoder)
+        baseline = _baseline(joint, history.x_done, len(goals))
+        if plan is not None:  # what is known of the target where anything was measured
+            baseline = np.unique(plan.at(baseline, plan.target), axis=0)
+        x_base = torch.as_tensor(baseline, dtype=torch.double)
         pending = [*history.x_pending]
         taken = [*history.x_all]
         chosen: list[int] = []  # pool positions picked in this call
         out: list[Candidate] = []
 
         def as_pending(rows: list[np.ndarray]) -> Any:
-            return torch.as_tensor(np.array(rows), dtype=torch.double) if rows else None
+            if not rows:
+                return None
+            x = np.array(rows)
+            if plan is not None:  # work in flight at any level will tell of the target
+                x = plan.at(x, plan.target)
+            return torch.as_tensor(x, dtype=torch.double)
 
         # built once per batch (pruning the baseline and caching its
         # factorisation is a fixed cost); each pick adds the one before it
@@ -119,6 +127,8 @@ class BotorchStrategy:
                 constraints=joint.constraint_callables(),
             )
         )
+        if plan is not None:
+            acqf = target_fidelity(acqf, plan)
         for i in range(n):
             if i:
                 acqf.set_X_pending(as_pending(pending))
@@ -140,9 +150,18 @@ class BotorchStrategy:
                     phase=TrialPhase.FALLBACK,
                     pool_index=fallback[0].pool_index,
                 )
+            extra = dict(provenance)
+            if plan is not None and candidate.phase is TrialPhase.MODEL:
+                x, extra["fidelity"] = _level(
+                    plan, joint, candidate.x, goals, ctx, taken
+                )
+                candidate = Candidate(
+                    x=x,
+                    phase=candidate.phase,
+                    acquisition_value=candidate.acquisition_value,
+                )
             mean, sd = joint.predict(candidate.x[None])
             _, noisy = joint.predict(candidate.x[None], observation_noise=True)
-            extra = dict(provenance)
             # what a measurement there is expected to scatter by (the model's
             # sd plus the noise), for the calibration check of later reports
             extra["predictive_sd"] = {
@@ -294,6 +313,25 @@ class BotorchStrategy:
             acquisition_value=float(values[best]),
             pool_index=int(index[best]),
         )
+
+
+def _level(
+    plan: FidelityPlan,
+    joint: JointModel,
+    x: np.ndarray,
+    goals: Any,
+    ctx: Context,
+    taken: list[np.ndarray],
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """*x* at the fidelity with the most information about the target per
+    unit cost that has not measured it yet, and why (`loop.strategies.fidelity`)."""
+    information = plan.information(joint.model, x, len(goals))
+    order = plan.choose(information)
+    for level in order:
+        at = plan.at(x, level)
+        if ctx.is_new(at, taken):
+            return at, plan.why(level, information)
+    return plan.at(x, order[0]), plan.why(order[0], information)
 
 
 def _baseline(joint: JointModel, x_done: np.ndarray, n_goals: int) -> np.ndarray:

@@ -246,6 +246,42 @@ def test_a_push_driver_killed_at_a_point_resumes_to_exactly_the_budget(
         assert first == expected and len(first) == BATCH
 
 
+# ------------------------------------------------ a multi-fidelity campaign
+@pytest.mark.parametrize("point", ["after_evaluate", "after_complete"])
+def test_a_multi_fidelity_campaign_killed_mid_evaluation_resumes_to_its_cost_budget(
+    point: str, any_db_url: str, write_yaml
+) -> None:
+    """Killed after an evaluation (before or after it is stored), the resumed
+    campaign evaluates each trial once more at most, at its own fidelity, and
+    stops at the cost budget (issue 17)."""
+    import yaml
+
+    name = "multi-fidelity-bumps"
+    data = yaml.safe_load((ROOT / "campaigns" / f"{name}.yaml").read_text())
+    data["budget"] = {"experiments": 60, "cost": 30}
+    data["strategy"]["initial_design"] = {"size": 4}
+    path = write_yaml(data)
+    code, _, stderr = loop_cli("run", str(path), "--db", any_db_url, fault=point)
+    assert code == KILLED, stderr
+    before = {t.id: t for t in read(any_db_url, name)}
+    assert check_invariants(any_db_url, name, clean_exit=False) == []
+
+    code, _, stderr = loop_cli("resume", name, "--db", any_db_url)
+    assert code == 0, stderr
+    trials = read(any_db_url, name)
+    assert all(t.status == TrialStatus.COMPLETED for t in trials)
+    assert check_invariants(any_db_url, name) == []
+    for t in trials:
+        assert t.measurement is not None
+        # stored once, at the fidelity it was proposed at, with that level's cost
+        assert t.measurement.metadata["fidelity"] == t.parameters["fidelity"]
+        if t.id in before:
+            assert config(t) == config(before[t.id])
+    spent = sum(t.measurement.metadata["cost"] for t in trials)
+    assert spent >= 30
+    assert spent - sum(t.measurement.metadata["cost"] for t in trials[-2:]) < 30
+
+
 # --------------------------------------------------------- pull driver kills
 def test_a_pull_driver_killed_after_reaping_resumes_with_robots(db_url: str) -> None:
     rc = robot_campaign(

@@ -44,7 +44,9 @@ def structural_errors(
         return structural_errors(value, root["$defs"][name], root, at)
     if "anyOf" in node:
         options = [structural_errors(value, o, root, at) for o in node["anyOf"]]
-        return [] if any(not o for o in options) else min(options, key=len)
+        found = [] if any(not o for o in options) else min(options, key=len)
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        return found + structural_errors(value, rest, root, at)
     if "oneOf" in node:
         tag = node.get("discriminator", {}).get("propertyName")
         if tag and isinstance(value, dict):
@@ -122,8 +124,9 @@ def test_schema_describes_a_campaign_file(schema: dict[str, Any]) -> None:
         "space",
         "objectives",
         "budget",
-        "adapter",
     } <= set(schema["required"])
+    # an adapter, or fidelities that each bring one
+    assert [o["required"] for o in schema["anyOf"]] == [["adapter"], ["fidelities"]]
     assert schema["properties"]["schema_version"]["const"] == 1
 
 
@@ -164,6 +167,11 @@ def test_schema_accepts_example_structurally(
         ),
         pytest.param(
             lambda d: d.pop("budget"), "missing required key 'budget'", id="no-budget"
+        ),
+        pytest.param(
+            lambda d: d.pop("adapter"),
+            "missing required key 'adapter'",
+            id="neither-adapter-nor-fidelities",
         ),
         pytest.param(
             lambda d: d["budget"].update(experiments="many"),
