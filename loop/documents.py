@@ -315,11 +315,13 @@ class FidelityDocument(Document):
 
     level: str = Field(description="the fidelity chosen")
     cost: float = Field(description="what one evaluation there costs")
-    rule: Literal["design", "fallback", "information per cost"] = Field(
+    rule: Literal["design", "fallback", "information per cost", "balance"] = Field(
         default="information per cost",
-        description="design: every third design point at the target, the rest "
-        "at the cheapest; fallback: the cheapest; else the level whose evaluation "
-        "tells most about the target per unit cost",
+        description="design: two of three design points at the cheapest, the "
+        "third at the target on the best screened so far; fallback: the cheapest; "
+        "balance: the target, since the cheaper levels would otherwise outspend it "
+        "by more than one target evaluation; else the level whose evaluation tells "
+        "most about the target per unit cost",
     )
     information: dict[str, float] | None = Field(
         default=None,

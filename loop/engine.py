@@ -37,6 +37,7 @@ from loop.space.domain import domain_of, typical_spacing
 from loop.space.encoding import Encoder
 from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
+from loop.spec.fidelity import FIDELITY
 from loop.spec.transfer import SourceRows
 from loop.strategies import Candidate, History, get_strategy
 from loop.strategies.base import MODEL_MEMORY, Context
@@ -221,43 +222,73 @@ class CampaignEngine:
                     raise
                 candidates += self._fallback(rest, n - len(candidates), seed, exc)
         if self.fidelity is not None:
-            candidates = self._levelled(candidates, issued)
+            candidates = self._levelled(candidates, issued, history)
         spacing = typical_spacing(self.encoder, history.x_done)
         return [
             self._proposal(self._with_domain(c, history, spacing), engine, seed)
             for c in candidates
         ]
 
-    def _levelled(self, candidates: list[Candidate], issued: int) -> list[Candidate]:
-        """Design and fallback points at their fidelity: the design's every
-        third at the target and the rest at the cheapest level, a fallback at
-        the cheapest (a model's picks carry the level it chose)."""
+    def _levelled(
+        self, candidates: list[Candidate], issued: int, history: History
+    ) -> list[Candidate]:
+        """Design and fallback points at their fidelity (a model's picks carry
+        the level it chose). Of the design, every third point is a target
+        evaluation of the best configuration screened so far and not yet
+        evaluated at the target (a new design point before any screen is
+        measured), the others are evaluated at the cheapest level: paired
+        values show the model how far the levels agree, where it matters. A
+        fallback is evaluated at the cheapest level."""
         plan = self.fidelity
         assert plan is not None
-        out = []
+        out: list[Candidate] = []
+        taken = list(history.x_all)
         k = issued
         for c in candidates:
             if "fidelity" in c.provenance:
                 out.append(c)
                 continue
+            x, level, rule = c.x, 0, "fallback"
             if c.phase is TrialPhase.INITIAL:
                 level, rule = plan.design_level(k), "design"
                 k += 1
-            else:
-                level, rule = 0, "fallback"
+                if level == plan.target:
+                    x = self._best_screened(taken, c.x)
+            x = plan.at(x, level)
+            taken.append(x)
             why = {
                 "level": plan.names[level],
                 "cost": float(plan.costs[level]),
                 "rule": rule,
             }
-            out.append(
-                replace(
-                    c,
-                    x=plan.at(c.x, level),
-                    provenance={**c.provenance, "fidelity": why},
-                )
-            )
+            out.append(replace(c, x=x, provenance={**c.provenance, "fidelity": why}))
         return out
+
+    def _best_screened(
+        self, taken: list[np.ndarray], default: np.ndarray
+    ) -> np.ndarray:
+        """The configuration measured best at the cheapest level whose target
+        value is not yet taken (*default* when there is none)."""
+        plan = self.fidelity
+        assert plan is not None
+        goal = self.spec.goals[0]
+        cheapest = plan.names[0]
+        screened = [
+            t
+            for t in model_trials(self.spec, self._trials)
+            if t.status == TrialStatus.COMPLETED
+            and t.parameters.get(FIDELITY) == cheapest
+            and goal.name in t.values
+        ]
+        screened.sort(key=lambda t: -goal.sign * t.values[goal.name])
+        for t in screened:
+            x = plan.at(
+                self.encoder.encode_many([(t.composition, t.parameters)])[0],
+                plan.target,
+            )
+            if self.context.is_new(x, taken):
+                return x
+        return default
 
     def _with_domain(
         self, c: Candidate, history: History, spacing: float | None

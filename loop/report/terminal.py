@@ -139,9 +139,16 @@ def _fidelity_text(fidelity: dict[str, Any]) -> str:
     """The level chosen, its cost, and what each level would have told."""
     text = f"{fidelity['level']} (cost {_fmt(fidelity['cost'])}"
     if fidelity.get("rule") == "design":
-        return text + "): design, every third point at the target"
+        return (
+            text + "): design (two of three at the cheapest, the third at the target)"
+        )
     if fidelity.get("rule") == "fallback":
         return text + "): fallback, the cheapest"
+    if fidelity.get("rule") == "balance":
+        return text + (
+            "): the target, so that screening does not outspend it by more than "
+            "one target evaluation"
+        )
     shares = ", ".join(
         f"{name} {_fmt(v)}" for name, v in (fidelity.get("information") or {}).items()
     )

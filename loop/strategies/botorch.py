@@ -324,13 +324,22 @@ def _level(
     taken: list[np.ndarray],
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """*x* at the fidelity with the most information about the target per
-    unit cost that has not measured it yet, and why (`loop.strategies.fidelity`)."""
+    unit cost that has not measured it yet, and why (`loop.strategies.fidelity`);
+    at the target when the cheaper levels would outspend it by more than one
+    target evaluation."""
     information = plan.information(joint.model, x, len(goals))
     order = plan.choose(information)
+    spent = plan.spent(taken)
     for level in order:
         at = plan.at(x, level)
-        if ctx.is_new(at, taken):
-            return at, plan.why(level, information)
+        if not ctx.is_new(at, taken):
+            continue
+        if plan.over_screened(spent, level) and ctx.is_new(
+            plan.at(x, plan.target), taken
+        ):
+            why = plan.why(plan.target, information)
+            return plan.at(x, plan.target), {**why, "rule": "balance"}
+        return at, plan.why(level, information)
     return plan.at(x, order[0]), plan.why(order[0], information)
 
 

@@ -42,10 +42,10 @@ from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.spec.fidelity import FIDELITY
 
-#: Of the space-filling design's points, every DESIGN_TARGET_EVERY-th is
-#: evaluated at the target fidelity and the others at the cheapest: the model
-#: needs both to learn how far the levels agree, and the cheap ones to cover
-#: the space.
+#: Of the design's points, every DESIGN_TARGET_EVERY-th is evaluated at the
+#: target (on the best configuration screened so far, `CampaignEngine`) and the
+#: others at the cheapest level: the model needs both to learn how far the
+#: levels agree, and the cheap ones to cover the space.
 DESIGN_TARGET_EVERY = 3
 
 
@@ -142,6 +142,22 @@ class FidelityPlan:
         var_l = cov[..., lv, lv].clamp_min(1e-12).numpy()
         var_noisy = noisy[..., 1, output].clamp_min(1e-12).numpy()
         return var_t, cov[..., t, lv].numpy(), var_l, var_noisy
+
+    def spent(self, rows: list[np.ndarray] | np.ndarray) -> np.ndarray:
+        """Per level, the cost of the evaluations *rows* (measured or in flight)."""
+        counts = np.zeros(len(self.names))
+        for x in rows:
+            counts[self.level_of(np.asarray(x))] += 1
+        return counts * self.costs
+
+    def over_screened(self, spent: np.ndarray, level: int) -> bool:
+        """Whether an evaluation at the cheaper *level* would make the cheaper
+        levels outspend the target by more than one target evaluation: the
+        screening may not starve the target of the evaluations that count."""
+        if level == self.target:
+            return False
+        cheaper = spent[: self.target].sum() + self.costs[level]
+        return bool(cheaper > spent[self.target] + self.costs[self.target])
 
     def choose(self, information: np.ndarray) -> list[int]:
         """Levels by information per unit cost, best first (ties: the cheaper)."""

@@ -39,6 +39,7 @@ import json
 import math
 import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -188,6 +189,9 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, default=None)
     args = parser.parse_args()
     data = yaml.safe_load(PROBLEMS[args.problem].read_text())
+    out = args.out.resolve() if args.out else None
+    # DFT job directories (`work_dir`, relative) go to a scratch folder
+    os.chdir(tempfile.mkdtemp(prefix=f"mf-{args.problem}-"))
     budget = args.cost or float(data["budget"]["cost"])
     sign = validate(data).goals[0].sign
     runs: dict[str, list[list[tuple[float, float | None]]]] = {arm: [] for arm in ARMS}
@@ -208,8 +212,8 @@ def main() -> None:
     print(
         f"({time.time() - started:.0f} s; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})"
     )
-    if args.out:
-        args.out.write_text(
+    if out:
+        out.write_text(
             json.dumps(
                 {
                     "problem": args.problem,

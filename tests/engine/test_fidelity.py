@@ -90,6 +90,21 @@ def test_the_design_puts_every_third_point_at_the_target() -> None:
     assert all(p.provenance["fidelity"]["rule"] == "design" for p in proposals)
 
 
+def test_a_design_target_evaluation_confirms_the_best_screen() -> None:
+    """Once screens are measured, the design's target evaluation is the best
+    screened configuration, so the model sees both levels at one point."""
+    spec = _spec()
+    engine = CampaignEngine(spec)
+    first = engine.ask(2, 0)
+    assert [p.parameters[FIDELITY] for p in first] == [SCREEN, SCREEN]
+    trials = simulated_trials(spec, first)
+    engine.tell(trials)
+    second = engine.ask(2, 1)
+    assert [p.parameters[FIDELITY] for p in second] == [FULL, SCREEN]
+    best = max(trials, key=lambda t: t.values["y"])
+    assert second[0].composition == pytest.approx(best.composition)
+
+
 def test_only_the_target_can_be_the_best() -> None:
     """A screen that reads higher than every full evaluation is not the
     campaign's best: only the target's values count."""

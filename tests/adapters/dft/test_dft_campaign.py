@@ -170,3 +170,62 @@ def test_a_dft_campaign_stops_when_its_cost_budget_is_spent(tmp_path: Path) -> N
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
     assert CostSpent.of(trials, store.attempt_costs(data["name"])).spent > 1e-6
     store.engine.dispose()
+
+
+def test_a_campaign_screens_with_the_emt_simulator_before_dft_jobs(
+    tmp_path: Path,
+) -> None:
+    """Issue 17: the EMT simulator (inline, cost 1) as a screen before local DFT
+    jobs (cost 20) in one campaign: the driver keeps the jobs' slots filled,
+    each job directory belongs to a target trial, each evaluation recorded its
+    fidelity and cost (the job's own CPU seconds kept as `adapter_cost`), and
+    the campaign stops at the cost budget."""
+    import yaml
+
+    data = yaml.safe_load((CAMPAIGNS / "dft-emt-cu-ni-pd.yaml").read_text())
+    dft = data.pop("adapter")
+    dft["supercell"] = {"min_atoms": 4, "max_atoms": 16, "tolerance": 0.07}
+    data["name"] = "screened-dft"
+    data["fidelities"] = [
+        {
+            "name": "screen",
+            "cost": 1,
+            "adapter": {
+                "type": "simulator",
+                "function": "emt-alloy",
+                "options": {"supercell": 2},
+            },
+        },
+        {"name": "dft", "cost": 20, "adapter": dft},
+    ]
+    data["strategy"].pop("engine")
+    data["budget"] = {"experiments": 40, "cost": 70}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    db = f"sqlite:///{tmp_path / 'loop.db'}"
+    done = loop_run(path, db, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cost budget spent" in done.stdout + done.stderr
+    store = Store(db, create=False)
+    trials = store.trials("screened-dft")
+    store.engine.dispose()
+    assert all(t.status == TrialStatus.COMPLETED for t in trials)
+    at = {
+        level: [t for t in trials if t.parameters["fidelity"] == level]
+        for level in ("screen", "dft")
+    }
+    assert at["screen"] and at["dft"]
+    for t in trials:
+        assert t.measurement is not None
+        meta = t.measurement.metadata
+        assert meta["fidelity"] == t.parameters["fidelity"]
+        assert meta["cost"] == (1.0 if meta["fidelity"] == "screen" else 20.0)
+    # DFT jobs ran for the dft trials only, and recorded their own cost
+    trial_dirs = [d for d in job_dirs(tmp_path / "dft-jobs") if "trial-" in str(d)]
+    assert sorted(d.parent.name for d in trial_dirs) == sorted(
+        f"trial-{t.id:05d}" for t in at["dft"]
+    )
+    assert all(t.measurement.metadata["adapter_cost"] > 0 for t in at["dft"])
+    spent = sum(t.measurement.metadata["cost"] for t in trials)
+    assert spent >= 70
+    assert check_invariants(db, "screened-dft") == []
