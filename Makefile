@@ -47,6 +47,8 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.latency --cases electrolyte --campaign-n 50
 	$(BIN)/python -m tests.benchmarks.threads --sizes 20 500 2000 --threads 1 2 --competitor --repeats 3
 	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.report_time --trials 100 --repeats 3
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.multi_fidelity --problem bumps --seeds 5 --cost 200
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.multi_fidelity --problem alloy --seeds 5 --cost 300
 
 lint: $(STAMP)
 	$(BIN)/ruff check loop adapters tests

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import tempfile
@@ -207,28 +206,37 @@ def main() -> None:
                 f"{time.time() - t0:.0f} s",
                 flush=True,
             )
+        if out:  # after every seed, so a long run stopped early keeps what it has
+            _write(out, args.problem, seed + 1, summarise(runs, budget, sign), runs)
     summary = summarise(runs, budget, sign)
     print(table(args.problem, summary))
     print(
-        f"({time.time() - started:.0f} s; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})"
+        f"({time.time() - started:.0f} s; "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})"
     )
-    if out:
-        out.write_text(
-            json.dumps(
-                {
-                    "problem": args.problem,
-                    "seeds": args.seeds,
-                    "date": time.strftime("%Y-%m-%d"),
-                    "summary": summary,
-                    "runs": {
-                        arm: [[list(p) for p in r] for r in rs]
-                        for arm, rs in runs.items()
-                    },
+
+
+def _write(
+    out: Path,
+    problem: str,
+    seeds: int,
+    summary: dict[str, Any],
+    runs: dict[str, list[list[tuple[float, float | None]]]],
+) -> None:
+    out.write_text(
+        json.dumps(
+            {
+                "problem": problem,
+                "seeds": seeds,
+                "date": time.strftime("%Y-%m-%d"),
+                "summary": summary,
+                "runs": {
+                    arm: [[list(p) for p in r] for r in rs] for arm, rs in runs.items()
                 },
-                indent=1,
-                default=lambda v: None if isinstance(v, float) and math.isnan(v) else v,
-            )
+            },
+            indent=1,
         )
+    )
 
 
 if __name__ == "__main__":

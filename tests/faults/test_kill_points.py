@@ -247,6 +247,7 @@ def test_a_push_driver_killed_at_a_point_resumes_to_exactly_the_budget(
 
 
 # ------------------------------------------------ a multi-fidelity campaign
+@pytest.mark.slow  # real botorch rounds in two processes per case
 @pytest.mark.parametrize("point", ["after_evaluate", "after_complete"])
 def test_a_multi_fidelity_campaign_killed_mid_evaluation_resumes_to_its_cost_budget(
     point: str, any_db_url: str, write_yaml

@@ -33,6 +33,7 @@ def small(cost: float = 60) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow  # real botorch rounds to a cost budget, on both backends
 @pytest.mark.timeout(600)
 def test_a_campaign_spends_its_cost_budget_across_fidelities(
     any_db_url: str, tmp_path: Path
