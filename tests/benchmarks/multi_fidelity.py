@@ -76,6 +76,9 @@ def run_arm(
 ) -> list[tuple[float, float | None]]:
     """(cost spent, best target value so far) after each evaluation."""
     spec = arm_spec(data, arm, seed)
+    # each run its own DFT job directories (`work_dir` is relative): the arms
+    # share a campaign name and trial numbers
+    os.chdir(tempfile.mkdtemp(prefix=f"mf-{arm.replace(' ', '-')}-{seed}-"))
     goal = spec.goals[0]
     target_cost = data["fidelities"][-1]["cost"]
     engine = CampaignEngine(spec)
@@ -189,8 +192,6 @@ def main() -> None:
     args = parser.parse_args()
     data = yaml.safe_load(PROBLEMS[args.problem].read_text())
     out = args.out.resolve() if args.out else None
-    # DFT job directories (`work_dir`, relative) go to a scratch folder
-    os.chdir(tempfile.mkdtemp(prefix=f"mf-{args.problem}-"))
     budget = args.cost or float(data["budget"]["cost"])
     sign = validate(data).goals[0].sign
     runs: dict[str, list[list[tuple[float, float | None]]]] = {arm: [] for arm in ARMS}

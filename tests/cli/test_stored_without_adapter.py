@@ -119,7 +119,7 @@ def test_a_campaign_of_an_adapter_not_installed_reads_but_does_not_resume(
 
     assert resumed.exit_code == 2, resumed.output
     assert "adapter.type: unknown adapter type 'pyfunc'" in resumed.output
-    assert "valid choices: dataset, dft, manual, python" in resumed.output
+    assert "valid choices: dataset, dft, fidelities, manual, python" in resumed.output
     assert "Traceback" not in resumed.output
     trials = Store(db, create=False).trials("made-elsewhere")
     assert all(t.status is TrialStatus.COMPLETED for t in trials)
