@@ -281,11 +281,10 @@ class CampaignEngine:
             and goal.name in t.values
         ]
         screened.sort(key=lambda t: -goal.sign * t.values[goal.name])
-        for t in screened:
-            x = plan.at(
-                self.encoder.encode_many([(t.composition, t.parameters)])[0],
-                plan.target,
-            )
+        rows = self.encoder.encode_many(
+            [(t.composition, t.parameters) for t in screened]
+        )
+        for x in plan.at(rows, plan.target) if screened else ():
             if self.context.is_new(x, taken):
                 return x
         return default

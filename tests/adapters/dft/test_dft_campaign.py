@@ -50,6 +50,21 @@ def run_example(name: str, tmp_path: Path) -> tuple[str, list[Trial]]:
     return db, trials
 
 
+def run_to_cost_budget(data: dict, tmp_path: Path) -> tuple[str, Store, list[Trial]]:
+    """`loop run` of campaign *data* from *tmp_path*, which must stop at its cost
+    budget: the database URL, an open store and the campaign's trials."""
+    import yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    db = f"sqlite:///{tmp_path / 'loop.db'}"
+    done = loop_run(path, db, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cost budget spent" in done.stdout + done.stderr
+    store = Store(db, create=False)
+    return db, store, store.trials(data["name"])
+
+
 def proposed_while_another_ran(db: str, trials: list[Trial]) -> bool:
     """Whether some trial was proposed while another was claimed and not yet measured
     (its job being prepared, queued or running), from the trials' audit events."""
@@ -157,14 +172,7 @@ def test_a_dft_campaign_stops_when_its_cost_budget_is_spent(tmp_path: Path) -> N
     data = yaml.safe_load((CAMPAIGNS / "dft-emt-cu-ni-pd.yaml").read_text())
     data["budget"] = {"experiments": 8, "cost": 1e-6}
     data["adapter"]["supercell"] = {"min_atoms": 4, "max_atoms": 16, "tolerance": 0.07}
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(data))
-    db = f"sqlite:///{tmp_path / 'loop.db'}"
-    done = loop_run(path, db, tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "cost budget spent" in done.stdout + done.stderr
-    store = Store(db, create=False)
-    trials = store.trials(data["name"])
+    _, store, trials = run_to_cost_budget(data, tmp_path)
     assert store.get_campaign(data["name"]).status == CampaignStatus.COMPLETED
     # one batch of two, both measured; the experiment budget of 8 was not reached
     assert [t.status for t in trials] == [TrialStatus.COMPLETED] * 2
@@ -200,14 +208,7 @@ def test_a_campaign_screens_with_the_emt_simulator_before_dft_jobs(
     ]
     data["strategy"].pop("engine")
     data["budget"] = {"experiments": 40, "cost": 70}
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(data))
-    db = f"sqlite:///{tmp_path / 'loop.db'}"
-    done = loop_run(path, db, tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "cost budget spent" in done.stdout + done.stderr
-    store = Store(db, create=False)
-    trials = store.trials("screened-dft")
+    db, store, trials = run_to_cost_budget(data, tmp_path)
     store.engine.dispose()
     assert all(t.status == TrialStatus.COMPLETED for t in trials)
     at = {
