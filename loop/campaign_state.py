@@ -21,7 +21,7 @@ best).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
@@ -62,35 +62,101 @@ class CostSpent:
     """What a campaign's evaluations cost so far, for `budget.cost`.
 
     `spent` sums the `cost` each measured trial's metadata and each failed or
-    retried attempt recorded (`Store.attempt_costs`); `expected` is their mean,
-    the cost an evaluation in flight is counted at (None before any is known).
+    retried attempt recorded (`Store.attempt_costs`). `expected` is the cost a
+    new evaluation is counted at: their mean (None before any is known), or,
+    with `fidelities:`, the cheapest level's expected cost until costs are
+    recorded (a campaign's first points are screens). `levels` is each
+    fidelity's expected cost (`level_costs`): a trial in flight is counted at
+    its own level's.
     """
 
     spent: float
     expected: float | None
+    levels: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, trials: list[Trial], attempt_costs: list[float]) -> CostSpent:
+    def of(
+        cls,
+        trials: list[Trial],
+        attempt_costs: list[float],
+        spec: CampaignSpec | None = None,
+    ) -> CostSpent:
         costs = [*attempt_costs]
         for t in trials:
             if t.measurement is not None and t.phase is not TrialPhase.IMPORTED:
                 cost = cost_of(t.measurement.metadata)
                 if cost is not None:
                     costs.append(cost)
+        levels = level_costs(spec, trials) if spec is not None else {}
         expected = sum(costs) / len(costs) if costs else None
-        return cls(sum(costs), expected)
+        if expected is None and levels:
+            expected = next(iter(levels.values()))
+        return cls(sum(costs), expected, levels)
 
-    def slots(self, budget: float, in_flight: int) -> int | None:
-        """How many more evaluations *budget* allows, those *in_flight* counted
-        at the expected cost: 0 when it is spent, None while no cost is known
-        (the experiment budget alone limits), else enough to reach it (the last
-        may go over by part of one evaluation)."""
-        left = budget - self.spent - (self.expected or 0.0) * in_flight
+    def promised(self, in_flight: list[Trial]) -> float:
+        """The expected cost of the evaluations *in_flight*: each at its
+        fidelity's expected cost, otherwise at the mean so far."""
+        total = 0.0
+        for t in in_flight:
+            level = t.parameters.get(FIDELITY)
+            cost = self.levels.get(str(level)) if level is not None else None
+            total += cost if cost is not None else (self.expected or 0.0)
+        return total
+
+    def slots(self, budget: float, promised: float = 0.0) -> int | None:
+        """How many more evaluations *budget* allows after what is spent and
+        *promised* to evaluations in flight: 0 when it is spent, None while no
+        cost is known (the experiment budget alone limits), else enough to
+        reach it at the expected cost (the last may go over by part of one)."""
+        left = budget - self.spent - promised
         if left <= 0:
             return 0
         if not self.expected:
             return None
         return math.ceil(left / self.expected)
+
+
+def level_costs(spec: CampaignSpec, trials: list[Trial]) -> dict[str, float]:
+    """The cost one more evaluation at each fidelity is expected to have,
+    cheapest first: its `cost`, or for `cost: measured` the mean cost its
+    evaluations recorded (`expected_cost` before any); empty without fidelities."""
+    out: dict[str, float] = {}
+    for f in spec.fidelities:
+        if not f.measured:
+            out[f.name] = f.declared_cost
+            continue
+        recorded = [
+            c
+            for t in trials
+            if t.measurement is not None
+            and t.phase is not TrialPhase.IMPORTED
+            and t.parameters.get(FIDELITY) == f.name
+            and (c := cost_of(t.measurement.metadata)) is not None
+        ]
+        out[f.name] = sum(recorded) / len(recorded) if recorded else f.declared_cost
+    return out
+
+
+def level_counts(spec: CampaignSpec, trials: list[Trial]) -> dict[str, int]:
+    """Evaluations at each fidelity that count toward its `max_evaluations`:
+    measured, failed for good or in flight (imported ones do not)."""
+    out = {f.name: 0 for f in spec.fidelities}
+    for t in trials:
+        level = t.parameters.get(FIDELITY)
+        if t.spends_budget and level in out:
+            out[str(level)] += 1
+    return out
+
+
+def target_slots(spec: CampaignSpec, trials: list[Trial]) -> int | None:
+    """Evaluations left under the target fidelity's `max_evaluations` (None
+    without one): when none are left the campaign is over, as a screen can
+    no longer lead to an evaluation that counts."""
+    if not spec.fidelities or spec.fidelities[-1].max_evaluations is None:
+        return None
+    target = spec.fidelities[-1]
+    used = level_counts(spec, trials)[target.name]
+    return max(int(target.max_evaluations or 0) - used, 0)
 
 
 def acceptable(spec: CampaignSpec, trial: Trial) -> bool:

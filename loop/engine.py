@@ -83,10 +83,11 @@ class CampaignEngine:
             self.encoder.encode_many(self.pool) if self.pool is not None else None
         )
 
-    @cached_property
+    @property
     def fidelity(self) -> FidelityPlan | None:
-        """The levels of a campaign with `fidelities:` (None without)."""
-        return FidelityPlan.of(self.spec, self.encoder)
+        """The levels of a campaign with `fidelities:` as of the trials told
+        (their expected costs and what is used of their caps; None without)."""
+        return FidelityPlan.of(self.spec, self.encoder, self._trials)
 
     @property
     def initial_size(self) -> int:
@@ -140,6 +141,7 @@ class CampaignEngine:
             x_all=x_all,
             pool=pool,
             pool_index=pool_index,
+            fidelity=self.fidelity,
         )
 
     def _untaken(self, x_all: np.ndarray) -> np.ndarray:
@@ -221,7 +223,7 @@ class CampaignEngine:
                 if not model_failure(exc):
                     raise
                 candidates += self._fallback(rest, n - len(candidates), seed, exc)
-        if self.fidelity is not None:
+        if history.fidelity is not None:
             candidates = self._levelled(candidates, issued, history)
         spacing = typical_spacing(self.encoder, history.x_done)
         return [
@@ -238,8 +240,9 @@ class CampaignEngine:
         evaluated at the target (a new design point before any screen is
         measured), the others are evaluated at the cheapest level: paired
         values show the model how far the levels agree, where it matters. A
-        fallback is evaluated at the cheapest level."""
-        plan = self.fidelity
+        fallback is evaluated at the cheapest level. A level whose
+        `max_evaluations` is used up gives way to the cheapest that is not."""
+        plan = history.fidelity
         assert plan is not None
         out: list[Candidate] = []
         taken = list(history.x_all)
@@ -247,13 +250,17 @@ class CampaignEngine:
         for c in candidates:
             if "fidelity" in c.provenance:
                 out.append(c)
+                taken.append(c.x)
                 continue
             x, level, rule = c.x, 0, "fallback"
             if c.phase is TrialPhase.INITIAL:
                 level, rule = plan.design_level(k), "design"
                 k += 1
-                if level == plan.target:
-                    x = self._best_screened(taken, c.x)
+            open_levels = plan.open_levels(taken[len(history.x_all) :])
+            if open_levels and level not in open_levels:
+                level, rule = open_levels[0], "capped"
+            if c.phase is TrialPhase.INITIAL and level == plan.target:
+                x = self._best_screened(taken, c.x)
             x = plan.at(x, level)
             taken.append(x)
             why = {

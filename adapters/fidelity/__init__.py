@@ -6,7 +6,8 @@ own block, without the `fidelity` parameter), hands each trial to the adapter
 of the level in its `fidelity` parameter, and records with the result the
 level (`fidelity`) and the level's `cost`, the number the cost budget counts.
 An adapter that records a cost of its own (DFT's core-hours) keeps it as
-`adapter_cost`: the campaign counts in one unit, the one of `budget.cost`.
+`adapter_cost`: the campaign counts in one unit, the one of `budget.cost`;
+with `cost: measured` the adapter's own cost is the one counted.
 
 Evaluations are pushed by the driver. When a level waits on long jobs (DFT on
 a scheduler), the adapter is a `JobAdapter` too: the driver keeps the most
@@ -28,6 +29,7 @@ from loop.ports import (
     JobAdapter,
     PushAdapter,
 )
+from loop.records import cost_of
 from loop.spec.fidelity import FIDELITY, FIDELITY_ADAPTER, level_spec
 
 if TYPE_CHECKING:
@@ -61,7 +63,8 @@ class FidelityAdapter:
         return made
 
     def __init__(self, config: FidelitiesConfig, spec: CampaignSpec) -> None:
-        self.costs = {f.name: f.cost for f in spec.fidelities}
+        self.costs = {f.name: f.declared_cost for f in spec.fidelities}
+        self.measured = {f.name for f in spec.fidelities if f.measured}
         self._levels: dict[str, Any]
         unsafe = [name for name, a in self._levels.items() if not a.rerun_safe]
         if unsafe:
@@ -98,11 +101,24 @@ class FidelityAdapter:
         result: EvaluationResult = adapter.evaluate(
             request.model_copy(update={"parameters": parameters})
         )
-        metadata = dict(result.metadata)
-        if "cost" in metadata:
-            metadata["adapter_cost"] = metadata.pop("cost")
-        metadata.update({"fidelity": level, "cost": self.costs[level]})
-        return result.model_copy(update={"metadata": metadata})
+        return result.model_copy(
+            update={"metadata": self._costed(level, dict(result.metadata))}
+        )
+
+    def _costed(self, level: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        """*metadata* with the level and the cost the budget counts: the
+        level's `cost`, or with `cost: measured` the adapter's own (its
+        `expected_cost`, marked `cost_estimated`, when it recorded none)."""
+        own = cost_of(metadata)
+        if level in self.measured:
+            if own is None:
+                metadata["cost_estimated"] = True
+            cost = own if own is not None else self.costs[level]
+        else:
+            if "cost" in metadata:
+                metadata["adapter_cost"] = metadata.pop("cost")
+            cost = self.costs[level]
+        return {**metadata, "fidelity": level, "cost": cost}
 
 
 class FidelityJobAdapter(FidelityAdapter):

@@ -4,8 +4,10 @@
 ``predict(composition, parameters, **options)`` for each trial: the composition
 as fractions of its total (component -> fraction, empty for a process-only
 campaign), the process parameters by name, and the block's `options` as keyword
-arguments. The function returns a mapping of objective name -> number (other
-keys are kept in the measurement's metadata), or a bare number when the
+arguments. The function returns a mapping of objective name -> number (a
+`cost` key is the evaluation's cost, counted by `budget.cost` and a
+`cost: measured` fidelity; other keys are kept in the measurement's metadata,
+under `outputs`), or a bare number when the
 campaign has a single objective; it raises for a failed experiment. Neither a
 raised exception nor a wrong value stops the campaign: the trial is recorded
 FAILED with the reason (`loop.errors.AdapterError(..., retryable=True)` asks for
@@ -49,6 +51,7 @@ from loop.ports import (
     EvaluationResult,
     PushAdapter,
 )
+from loop.records import cost_of
 from loop.spec.values import value_problems
 
 if TYPE_CHECKING:
@@ -137,6 +140,8 @@ class PythonAdapter:
             return EvaluationResult(
                 failure=f"{self.config.target} returned {wrong}", metadata=where
             )
+        if cost_of(extra) is not None:  # what the evaluation cost (`budget.cost`)
+            where["cost"] = float(extra.pop("cost"))
         if extra:
             where["outputs"] = extra
         return EvaluationResult(values=values, metadata=where)

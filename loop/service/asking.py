@@ -12,7 +12,7 @@ from loop.campaign_state import load_spec
 from loop.engine import CampaignEngine
 from loop.ports import PoolAdapter
 from loop.records import Trial
-from loop.service.runner import cost_slots, open_adapter, propose_round
+from loop.service.runner import budget_limit, open_adapter, propose_round
 from loop.sources import read_sources
 from loop.storage import Store
 from loop.storage.driver import driving
@@ -39,10 +39,10 @@ def propose_batch(store: Store, name: str, n: int | None = None) -> list[Trial]:
         lease.check()
         trials = store.trials(name)
         slots = spec.budget.experiments - sum(1 for t in trials if t.spends_budget)
-        in_flight = sum(1 for t in trials if t.status.in_flight)
-        by_cost = cost_slots(store, spec, trials, in_flight)
-        if by_cost is not None:
-            slots = min(slots, by_cost)
+        in_flight = [t for t in trials if t.status.in_flight]
+        limit = budget_limit(store, spec, trials, in_flight)
+        if limit.slots is not None:
+            slots = min(slots, limit.slots)
         count = min(spec.strategy.batch_size if n is None else n, slots)
         if count <= 0:
             return []

@@ -115,7 +115,7 @@ def _budget(store: Store, spec: CampaignSpec, state: CampaignState) -> dict[str,
         "used": state.budget_used,
     }
     if spec.budget.cost is not None:
-        spent = CostSpent.of(state.trials, store.attempt_costs(spec.name))
+        spent = CostSpent.of(state.trials, store.attempt_costs(spec.name), spec)
         block |= {"cost": spec.budget.cost, "cost_spent": spent.spent}
     if spec.fidelities:
         block["cost_by_fidelity"] = cost_by_fidelity(spec, state.trials)

@@ -15,8 +15,9 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext, suppress
+from dataclasses import dataclass
 
-from loop.campaign_state import CostSpent, budget_used, load_spec
+from loop.campaign_state import CostSpent, budget_used, load_spec, target_slots
 from loop.engine import CampaignEngine
 from loop.errors import BadInputError, LoopError, TrialStateError
 from loop.faults import fault
@@ -175,12 +176,14 @@ def _push_loop(
     while True:
         _check(lease)
         trials = store.trials(name)
-        by_cost = cost_slots(store, spec, trials, len(running))
+        limit = budget_limit(
+            store, spec, trials, [t for t in trials if t.id in running]
+        )
         waiting_any = any(t.status == TrialStatus.PENDING for t in trials)
-        spent = by_cost == 0 and not waiting_any
+        spent = limit.slots == 0 and not waiting_any
         if (budget_used(trials) >= budget or spent) and not running:
             if spent:
-                report(_progress(spec, trials, _cost_spent_text(store, spec, trials)))
+                report(_progress(spec, trials, limit.why))
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
         if len(breaker.failures(trials)) >= breaker.limit:
@@ -204,8 +207,8 @@ def _push_loop(
         if len(starting) == len(waiting) and free > 0 and (refill or not running):
             committed = sum(1 for t in trials if t.spends_budget)
             slots = budget - committed
-            if by_cost is not None:
-                slots = min(slots, by_cost)
+            if limit.slots is not None:
+                slots = min(slots, limit.slots)
             if slots <= 0 and not running:
                 # everything left is in flight elsewhere (e.g. needs review)
                 return _summary(spec, trials, finished=False)
@@ -243,20 +246,37 @@ def _push_loop(
         report(_progress(spec, trials, message, held.news(trials)))
 
 
-def cost_slots(
-    store: Store, spec: CampaignSpec, trials: list[Trial], in_flight: int
-) -> int | None:
-    """More evaluations `budget.cost` allows (None: no cost budget, or no cost
-    known yet), *in_flight* counted at the mean recorded cost."""
-    if spec.budget.cost is None:
-        return None
-    spent = CostSpent.of(trials, store.attempt_costs(spec.name))
-    return spent.slots(spec.budget.cost, in_flight)
+@dataclass(frozen=True)
+class Limit:
+    """How many more evaluations may be proposed besides `budget.experiments`
+    (None: no other limit) and, when none, why (for the progress line)."""
+
+    slots: int | None
+    why: str = ""
 
 
-def _cost_spent_text(store: Store, spec: CampaignSpec, trials: list[Trial]) -> str:
-    spent = CostSpent.of(trials, store.attempt_costs(spec.name))
-    return f"cost budget spent: {spent.spent:.4g} of {spec.budget.cost:.4g}"
+def budget_limit(
+    store: Store, spec: CampaignSpec, trials: list[Trial], in_flight: list[Trial]
+) -> Limit:
+    """More evaluations `budget.cost` allows, those *in_flight* counted at
+    their expected cost (`CostSpent`), and, with fidelities, the target's
+    `max_evaluations`: the tighter of the two."""
+    limits: list[Limit] = []
+    if spec.budget.cost is not None:
+        spent = CostSpent.of(trials, store.attempt_costs(spec.name), spec)
+        slots = spent.slots(spec.budget.cost, spent.promised(in_flight))
+        if slots is not None:
+            why = f"cost budget spent: {spent.spent:.4g} of {spec.budget.cost:.4g}"
+            limits.append(Limit(slots, why))
+    target = target_slots(spec, trials)
+    if target is not None:
+        last = spec.fidelities[-1]
+        why = (
+            f"{last.max_evaluations} evaluations at the target fidelity "
+            f"'{last.name}' (its max_evaluations)"
+        )
+        limits.append(Limit(target, why))
+    return min(limits, key=lambda lm: lm.slots or 0, default=Limit(None))
 
 
 def _next_finished(executor: Executor, lease: Lease) -> Finished:
@@ -325,17 +345,17 @@ def _run_pull(
         fault("after_reap")
         trials = store.trials(name)
         in_flight = [t for t in trials if t.status in ROBOT_SLOTS]
-        by_cost = cost_slots(store, spec, trials, len(in_flight))
-        if budget_used(trials) >= budget or (by_cost == 0 and not in_flight):
-            if by_cost == 0:
-                report(_progress(spec, trials, _cost_spent_text(store, spec, trials)))
+        limit = budget_limit(store, spec, trials, in_flight)
+        if budget_used(trials) >= budget or (limit.slots == 0 and not in_flight):
+            if limit.slots == 0:
+                report(_progress(spec, trials, limit.why))
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
             return _summary(spec, trials, finished=True)
         breaker.check(store, trials)
         committed = sum(1 for t in trials if t.spends_budget)
         slots = min(spec.strategy.batch_size - len(in_flight), budget - committed)
-        if by_cost is not None:
-            slots = min(slots, by_cost)
+        if limit.slots is not None:
+            slots = min(slots, limit.slots)
         if slots > 0:
             iteration = max((t.iteration for t in trials), default=-1) + 1
             engine.tell(trials)

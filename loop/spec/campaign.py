@@ -20,7 +20,12 @@ from loop.spec.composition import CompositionSpec
 from loop.spec.constraints import LinearConstraint
 from loop.spec.executor import Executor
 from loop.spec.feasibility import linear_problems
-from loop.spec.fidelity import Fidelity, fidelity_problems, with_fidelity_parameter
+from loop.spec.fidelity import (
+    UNCOSTED_ADAPTERS,
+    Fidelity,
+    fidelity_problems,
+    with_fidelity_parameter,
+)
 from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
 from loop.spec.prior import PriorData, prior_problems
@@ -259,10 +264,6 @@ def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
         why = f"{acq} needs at least two objectives"
         hint = f"use {fits} for one objective, or leave `acquisition` out"
     return [Problem("strategy.acquisition", why, hint)]
-
-
-#: Adapters that never record a cost per evaluation (`budget.cost` would never bind).
-UNCOSTED_ADAPTERS = ("simulator", "dataset", "manual")
 
 
 def _cost_problems(spec: CampaignSpec) -> list[Problem]:

@@ -19,7 +19,7 @@ levels from its own spec.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -38,17 +38,56 @@ LEVEL_NAME = Field(
 )
 
 
+#: `cost: measured`: each evaluation costs what its adapter records.
+MEASURED = "measured"
+#: Adapters that never record a cost per evaluation (`budget.cost` would never
+#: bind; a `cost: measured` fidelity would never measure one).
+UNCOSTED_ADAPTERS = ("simulator", "dataset", "manual")
+
+
 class Fidelity(SpecModel):
     """One way to evaluate a configuration: a name, an adapter block and its cost.
 
     `cost` is what one evaluation costs in the campaign's cost unit (seconds,
-    core-hours, euros: the unit of `budget.cost`); it is recorded with each
-    evaluation unless the adapter records its own `cost`.
+    core-hours, euros: the unit of `budget.cost`), recorded with each
+    evaluation; or `measured`: each evaluation costs what its adapter records
+    (a DFT job's CPU seconds or node hours), and `expected_cost` is the guess
+    the engine and the cost budget use until evaluations at this level have
+    recorded theirs. `max_evaluations` caps this level's evaluations (those in
+    flight count); when the target's cap is reached the campaign ends.
     """
 
     name: Annotated[str, LEVEL_NAME]
-    cost: float = Field(gt=0)
+    cost: float | Literal["measured"] = Field(
+        description="The cost of one evaluation in the unit of budget.cost, or "
+        "`measured` to take the cost each evaluation's adapter records."
+    )
+    expected_cost: float | None = Field(
+        None,
+        gt=0,
+        le=1e15,
+        description="With `cost: measured`: the cost of one evaluation expected "
+        "before any has been measured (then the mean of the measured ones).",
+    )
+    max_evaluations: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="At most this many evaluations at this fidelity (in flight "
+        "included); at the target, the campaign ends when they are spent.",
+    )
     adapter: Frozen[dict[str, Any]]
+
+    @property
+    def measured(self) -> bool:
+        return self.cost == MEASURED
+
+    @property
+    def declared_cost(self) -> float:
+        """The cost one evaluation is expected to have before any is measured."""
+        if isinstance(self.cost, float | int):
+            return float(self.cost)
+        return float(self.expected_cost or 0.0)
 
 
 def fidelity_parameter(levels: list[str]) -> dict[str, Any]:
@@ -116,6 +155,7 @@ def fidelity_problems(spec: CampaignSpec, check_adapters: bool) -> list[Problem]
         )
     names = [f.name for f in levels]
     for i, f in enumerate(levels):
+        problems += _cost_problems(i, f)
         if names.index(f.name) != i:
             problems.append(
                 Problem(
@@ -124,12 +164,19 @@ def fidelity_problems(spec: CampaignSpec, check_adapters: bool) -> list[Problem]
                     "give every fidelity its own name",
                 )
             )
-        if i and f.cost <= levels[i - 1].cost:
+        before = levels[i - 1] if i else None
+        if (
+            before is not None
+            and f.declared_cost > 0
+            and before.declared_cost > 0
+            and f.declared_cost <= before.declared_cost
+        ):
+            key = "expected_cost" if f.measured else "cost"
             problems.append(
                 Problem(
-                    f"fidelities.{i}.cost",
-                    f"fidelity '{f.name}' costs {f.cost:g}, not more than "
-                    f"'{levels[i - 1].name}' before it ({levels[i - 1].cost:g})",
+                    f"fidelities.{i}.{key}",
+                    f"fidelity '{f.name}' costs {f.declared_cost:g}, not more than "
+                    f"'{before.name}' before it ({before.declared_cost:g})",
                     "list fidelities cheapest first, each costing more than the one "
                     "before; the last, the most expensive, is the target",
                 )
@@ -156,6 +203,52 @@ def fidelity_problems(spec: CampaignSpec, check_adapters: bool) -> list[Problem]
         return problems
     for i, f in enumerate(levels):
         problems += _level_problems(spec, i, f, check_adapters, adapter_class)
+    return problems
+
+
+def _cost_problems(i: int, f: Fidelity) -> list[Problem]:
+    """A cost that is neither a positive number nor `measured` with an estimate."""
+    where = f"fidelities.{i}"
+    if f.measured:
+        kind = f.adapter.get("type")
+        if kind in UNCOSTED_ADAPTERS:
+            return [
+                Problem(
+                    f"{where}.cost",
+                    f"fidelity '{f.name}' has a measured cost, and the {kind} "
+                    "adapter records no cost per evaluation",
+                    "give the fidelity a number as its cost, or use an adapter "
+                    "that records `cost` (dft; a python function that returns it)",
+                )
+            ]
+        if f.expected_cost is None:
+            return [
+                Problem(
+                    f"{where}.expected_cost",
+                    f"fidelity '{f.name}' has a measured cost and no estimate",
+                    "add `expected_cost:` (what one evaluation is expected to cost, "
+                    "in the unit of budget.cost): the engine weighs the levels by "
+                    "it until evaluations have recorded their own",
+                )
+            ]
+        return []
+    problems = []
+    if not 0 < float(f.cost) <= 1e15:
+        problems.append(
+            Problem(
+                f"{where}.cost",
+                f"fidelity '{f.name}' costs {float(f.cost):g}",
+                "give a positive cost (in the unit of budget.cost), or `measured`",
+            )
+        )
+    if f.expected_cost is not None:
+        problems.append(
+            Problem(
+                f"{where}.expected_cost",
+                "an expected cost is for a measured cost",
+                "remove `expected_cost:`, or set `cost: measured`",
+            )
+        )
     return problems
 
 
@@ -225,6 +318,6 @@ def _level_problems(
     return [
         Problem(where + p.path.removeprefix("adapter"), p.message, p.hint)
         if p.path.startswith("adapter")
-        else p
+        else Problem(p.path, f"fidelity '{level.name}': {p.message}", p.hint)
         for p in plugin.check(config, level_spec(spec, level))
     ]

@@ -139,7 +139,8 @@ class Budget(SpecModel):
         le=1e15,
         description="Stop proposing once the evaluations' recorded cost (each "
         "measurement's and failed attempt's `cost`, e.g. a DFT job's CPU seconds or "
-        "node hours) plus those in flight at the mean cost so far reaches this.",
+        "node hours) plus those in flight at their expected cost (the mean so far; "
+        "with fidelities, their fidelity's) reaches this.",
     )
     max_consecutive_failures: int | None = Field(
         None,

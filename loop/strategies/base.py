@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -12,6 +12,9 @@ from loop.space.encoding import Encoder
 from loop.space.feasible import Feasibility
 from loop.spec import CampaignSpec
 from loop.spec.transfer import SourceRows
+
+if TYPE_CHECKING:
+    from loop.strategies.fidelity import FidelityPlan
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,9 @@ class History:
     x_all: np.ndarray
     pool: np.ndarray | None = None
     pool_index: np.ndarray | None = None
+    #: The levels of a campaign with `fidelities:`, their expected costs and
+    #: caps as of these trials (None without fidelities).
+    fidelity: FidelityPlan | None = None
 
     def taking(
         self, rows: list[np.ndarray], indices: list[int] | None = None
@@ -52,6 +58,7 @@ class History:
             np.concatenate([self.x_all.reshape(-1, extra.shape[1]), extra]),
             pool,
             pool_index,
+            self.fidelity,
         )
 
 

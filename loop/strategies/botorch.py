@@ -95,7 +95,7 @@ class BotorchStrategy:
         # trials still being measured, which the acquisition treats as pending
         provenance["pending"] = len(history.x_pending)
         torch.manual_seed(seed)
-        plan = FidelityPlan.of(spec, ctx.encoder)
+        plan = history.fidelity
         baseline = _baseline(joint, history.x_done, len(goals))
         if plan is not None:  # what is known of the target where anything was measured
             baseline = np.unique(plan.at(baseline, plan.target), axis=0)
@@ -153,7 +153,7 @@ class BotorchStrategy:
             extra = dict(provenance)
             if plan is not None and candidate.phase is TrialPhase.MODEL:
                 x, extra["fidelity"] = _level(
-                    plan, joint, candidate.x, goals, ctx, taken
+                    plan, joint, candidate.x, goals, ctx, taken, len(history.x_all)
                 )
                 candidate = Candidate(
                     x=x,
@@ -322,20 +322,26 @@ def _level(
     goals: Any,
     ctx: Context,
     taken: list[np.ndarray],
+    before: int,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """*x* at the fidelity with the most information about the target per
-    unit cost that has not measured it yet, and why (`loop.strategies.fidelity`);
-    at the target when the cheaper levels would outspend it by more than one
-    target evaluation."""
+    unit cost that has not measured it yet and has not used its
+    `max_evaluations`, and why (`loop.strategies.fidelity`); at the target
+    when the cheaper levels would outspend it by more than one target
+    evaluation. *taken* holds the earlier trials (the first *before*) and this
+    batch's picks."""
     information = plan.information(joint.model, x, len(goals))
-    order = plan.choose(information)
+    open_levels = plan.open_levels(taken[before:])
+    order = plan.choose(information, open_levels or None)
     spent = plan.spent(taken)
     for level in order:
         at = plan.at(x, level)
         if not ctx.is_new(at, taken):
             continue
-        if plan.over_screened(spent, level) and ctx.is_new(
-            plan.at(x, plan.target), taken
+        if (
+            plan.over_screened(spent, level)
+            and plan.target in (open_levels or [plan.target])
+            and ctx.is_new(plan.at(x, plan.target), taken)
         ):
             why = plan.why(plan.target, information)
             return plan.at(x, plan.target), {**why, "rule": "balance"}

@@ -33,11 +33,14 @@ never bought.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from loop.campaign_state import level_costs, level_counts
+from loop.records import Trial
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.spec.fidelity import FIDELITY
@@ -51,21 +54,42 @@ DESIGN_TARGET_EVERY = 3
 
 @dataclass(frozen=True)
 class FidelityPlan:
-    """The fidelity columns of the encoding and the levels' names and costs."""
+    """The fidelity columns of the encoding, the levels' names, the cost one
+    more evaluation at each is expected to have (`level_costs`: declared, or
+    the mean measured), each level's `max_evaluations` (inf: none) and how many
+    of them the campaign's trials already use."""
 
     columns: np.ndarray
     names: tuple[str, ...]
     costs: np.ndarray
+    caps: np.ndarray
+    used: np.ndarray
 
     @classmethod
-    def of(cls, spec: CampaignSpec, encoder: Encoder) -> FidelityPlan | None:
+    def of(
+        cls, spec: CampaignSpec, encoder: Encoder, trials: Sequence[Trial] = ()
+    ) -> FidelityPlan | None:
         if not spec.fidelities:
             return None
+        costs = level_costs(spec, list(trials))
+        used = level_counts(spec, list(trials))
         return cls(
             np.array(encoder.categorical[FIDELITY], dtype=int),
             tuple(f.name for f in spec.fidelities),
-            np.array([f.cost for f in spec.fidelities], dtype=float),
+            np.array([costs[f.name] for f in spec.fidelities], dtype=float),
+            np.array(
+                [f.max_evaluations or np.inf for f in spec.fidelities], dtype=float
+            ),
+            np.array([used[f.name] for f in spec.fidelities], dtype=float),
         )
+
+    def open_levels(self, picked: Sequence[np.ndarray] = ()) -> list[int]:
+        """Levels below their `max_evaluations` once *picked* (rows chosen in
+        this batch) are counted too, cheapest first."""
+        counts = self.used.copy()
+        for x in picked:
+            counts[self.level_of(np.asarray(x))] += 1
+        return [lv for lv in range(len(self.names)) if counts[lv] < self.caps[lv]]
 
     @property
     def target(self) -> int:
@@ -159,11 +183,15 @@ class FidelityPlan:
         cheaper = spent[: self.target].sum() + self.costs[level]
         return bool(cheaper > spent[self.target] + self.costs[self.target])
 
-    def choose(self, information: np.ndarray) -> list[int]:
-        """Levels by information per unit cost, best first (ties: the cheaper)."""
+    def choose(
+        self, information: np.ndarray, levels: Sequence[int] | None = None
+    ) -> list[int]:
+        """*levels* (all by default) by information per unit cost, best first
+        (ties: the cheaper)."""
         value = information / self.costs
         return sorted(
-            range(len(self.names)), key=lambda lv: (-value[lv], self.costs[lv])
+            range(len(self.names)) if levels is None else levels,
+            key=lambda lv: (-value[lv], self.costs[lv]),
         )
 
     def why(self, level: int, information: np.ndarray) -> dict[str, Any]:

@@ -17,12 +17,12 @@ runner = CliRunner()
 
 def test_work_in_flight_counts_at_the_mean_cost_so_far() -> None:
     spent = CostSpent(spent=30.0, expected=10.0)
-    assert spent.slots(100.0, in_flight=0) == 7  # 70 left: the 7th may go over
-    assert spent.slots(100.0, in_flight=4) == 3  # 40 of the 70 already promised
-    assert spent.slots(100.0, in_flight=7) == 0
-    assert spent.slots(25.0, in_flight=0) == 0  # spent already
+    assert spent.slots(100.0) == 7  # 70 left: the 7th may go over
+    assert spent.slots(100.0, promised=40.0) == 3  # 40 of the 70 already promised
+    assert spent.slots(100.0, promised=70.0) == 0
+    assert spent.slots(25.0) == 0  # spent already
     # before any cost is known only the experiment budget limits
-    assert CostSpent(spent=0.0, expected=None).slots(100.0, in_flight=3) is None
+    assert CostSpent(spent=0.0, expected=None).slots(100.0, promised=0.0) is None
 
 
 def test_a_cost_budget_needs_an_adapter_that_records_cost(tmp_path: Path) -> None:

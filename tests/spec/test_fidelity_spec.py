@@ -70,6 +70,36 @@ BAD = {
         lambda d: d.update(adapter={"type": "simulator", "function": "simplex-bumps"}),
         "adapter",
     ),
+    "a measured cost without an estimate": (
+        lambda d: d["fidelities"][1].update(
+            cost="measured", adapter={"type": "python", "target": "json:dumps"}
+        ),
+        "fidelities.1.expected_cost",
+    ),
+    "a measured cost from an adapter that records none": (
+        lambda d: d["fidelities"][1].update(cost="measured", expected_cost=10),
+        "fidelities.1.cost",
+    ),
+    "an expected cost beside a fixed one": (
+        lambda d: d["fidelities"][0].update(expected_cost=2),
+        "fidelities.0.expected_cost",
+    ),
+    "an estimate not above the level before": (
+        lambda d: d["fidelities"][1].update(
+            cost="measured",
+            expected_cost=0.5,
+            adapter={"type": "python", "target": "json:dumps"},
+        ),
+        "fidelities.1.expected_cost",
+    ),
+    "a cap of zero": (
+        lambda d: d["fidelities"][1].update(max_evaluations=0),
+        "fidelities.1.max_evaluations",
+    ),
+    "a level's adapter that does not measure an objective": (
+        lambda d: d["objectives"].append({"name": "z", "direction": "minimize"}),
+        "objectives.1.name",
+    ),
     "another engine": (
         lambda d: d["strategy"].update(engine="random"),
         "strategy.engine",
@@ -115,6 +145,16 @@ def test_the_fidelities_adapter_without_fidelities_says_what_it_is_for() -> None
     data = _changed(lambda d: d.pop("fidelities"))
     data["adapter"] = {"type": "fidelities"}
     assert "adapter.type" in _paths(data)
+
+
+def test_an_objective_a_level_does_not_measure_names_the_level() -> None:
+    data = _changed(
+        lambda d: d["objectives"].append({"name": "z", "direction": "minimize"})
+    )
+    with pytest.raises(SpecError) as info:
+        validate(data)
+    said = [p.message for p in info.value.problems if p.path == "objectives.1.name"]
+    assert any(m.startswith("fidelity 'screen': ") for m in said), said
 
 
 def test_loop_validate_exits_2_naming_the_key(tmp_path: Any) -> None:
