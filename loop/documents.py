@@ -308,6 +308,12 @@ class TransferDocument(Document):
     )
 
 
+#: Why a proposal is evaluated at its fidelity (`FidelityDocument.rule`).
+FidelityRule = Literal[
+    "design", "fallback", "information per cost", "balance", "capped", "included"
+]
+
+
 class FidelityDocument(Document):
     """At which fidelity a proposal is evaluated, and why (`fidelities:`)."""
 
@@ -315,16 +321,15 @@ class FidelityDocument(Document):
 
     level: str = Field(description="the fidelity chosen")
     cost: float = Field(description="what one evaluation there costs")
-    rule: Literal["design", "fallback", "information per cost", "balance", "capped"] = (
-        Field(
-            default="information per cost",
-            description="design: two of three design points at the cheapest, the "
-            "third at the target on the best screened so far; fallback: the cheapest; "
-            "balance: the target, since the cheaper levels would otherwise outspend it "
-            "by more than one target evaluation; capped: the level the design planned "
-            "has used its max_evaluations, so the cheapest still open; else the level "
-            "whose evaluation tells most about the target per unit cost",
-        )
+    rule: FidelityRule = Field(
+        default="information per cost",
+        description="design: two of three design points at the cheapest, the "
+        "third at the target on the best screened so far; fallback: the cheapest; "
+        "balance: the target, since the cheaper levels would otherwise outspend it "
+        "by more than one target evaluation; capped: the level the design planned "
+        "has used its max_evaluations, so the cheapest still open; included: a "
+        "point of strategy.initial_design.include, at the fidelity it names; else "
+        "the level whose evaluation tells most about the target per unit cost",
     )
     information: dict[str, float] | None = Field(
         default=None,

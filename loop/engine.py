@@ -248,6 +248,14 @@ class CampaignEngine:
         taken = list(history.x_all)
         k = issued
         for c in candidates:
+            if "included" in c.provenance:  # the lab's point, at its own fidelity
+                level = plan.level_of(c.x)
+                why = {
+                    "level": plan.names[level],
+                    "cost": float(plan.costs[level]),
+                    "rule": "included",
+                }
+                c = replace(c, provenance={**c.provenance, "fidelity": why})
             if "fidelity" in c.provenance:
                 out.append(c)
                 taken.append(c.x)
@@ -332,12 +340,21 @@ class CampaignEngine:
             pool = uniform_samples(self.encoder, self.feasibility, size, self.spec.seed)
         # the lab's own points first, then the space-filling ones
         included = self.included
-        samples = np.vstack([included, pool])
         if self.fidelity is not None:
-            # a design point is a configuration, at whichever level: one
-            # measured at any level is not designed again (`_levelled` sets it)
-            samples = self.fidelity.at(samples, 0)
-            history = replace(history, x_all=self.fidelity.at(history.x_all, 0))
+            # the lab's points at the fidelity each names; a design point is a
+            # configuration, at whichever level: one measured at any level is
+            # not designed again (`_levelled` sets its level)
+            mine = [
+                _marked(c, included)
+                for c in fresh(self.context, included, history, n, TrialPhase.INITIAL)
+            ]
+            rest = _taking(history, mine)
+            rest = replace(rest, x_all=self.fidelity.at(rest.x_all, 0))
+            samples = self.fidelity.at(pool, 0)
+            return mine + fresh(
+                self.context, samples, rest, n - len(mine), TrialPhase.INITIAL
+            )
+        samples = np.vstack([included, pool])
         picked = fresh(self.context, samples, history, n, TrialPhase.INITIAL)
         return [_marked(c, included) for c in picked]
 

@@ -177,6 +177,27 @@ class PullAdapter(Adapter, Protocol):
         ...
 
 
+@runtime_checkable
+class PartlyPulledAdapter(PushAdapter, Protocol):
+    """A push adapter whose trials at some fidelities robots measure instead
+    (`adapters/fidelity` with a `type: robot` fidelity).
+
+    The driver evaluates the other trials and leaves those whose `fidelity`
+    parameter is in `pulled` for robots to claim over the API; it waits for
+    their measurements, and puts back expired claims as `robot` allows.
+    """
+
+    @property
+    def pulled(self) -> frozenset[str]:
+        """The fidelities robots measure (empty: the driver evaluates all)."""
+        ...
+
+    @property
+    def robot(self) -> PullAdapter | None:
+        """The adapter of the fidelity robots measure (None when `pulled` is empty)."""
+        ...
+
+
 # ------------------------------------------------------- what is registered
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)

@@ -9,9 +9,13 @@ An adapter that records a cost of its own (DFT's core-hours) keeps it as
 `adapter_cost`: the campaign counts in one unit, the one of `budget.cost`;
 with `cost: measured` the adapter's own cost is the one counted.
 
-Evaluations are pushed by the driver. When a level waits on long jobs (DFT on
-a scheduler), the adapter is a `JobAdapter` too: the driver keeps the most
-in flight that any such level allows, and closing closes every level.
+Evaluations are pushed by the driver, except at a fidelity measured by robots
+(`type: robot`, at most one): its trials wait for robots to claim them over
+the API (`robot`, `pulled`), the driver keeps evaluating the others meanwhile,
+and a robot's measurement is charged the level's cost when it is stored
+(`loop.service.lab`). When a level waits on long jobs (DFT on a scheduler),
+the adapter is a `JobAdapter` too: the driver keeps the most in flight that
+any such level allows, and closing closes every level.
 """
 
 from __future__ import annotations
@@ -27,10 +31,16 @@ from loop.ports import (
     EvaluationRequest,
     EvaluationResult,
     JobAdapter,
+    PullAdapter,
     PushAdapter,
 )
-from loop.records import cost_of
-from loop.spec.fidelity import FIDELITY, FIDELITY_ADAPTER, level_spec
+from loop.spec.fidelity import (
+    FIDELITY,
+    FIDELITY_ADAPTER,
+    charged,
+    level_spec,
+    robot_level,
+)
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -66,7 +76,18 @@ class FidelityAdapter:
         self.costs = {f.name: f.declared_cost for f in spec.fidelities}
         self.measured = {f.name for f in spec.fidelities if f.measured}
         self._levels: dict[str, Any]
-        unsafe = [name for name, a in self._levels.items() if not a.rerun_safe]
+        pulled = [a for a in self._levels.values() if isinstance(a, PullAdapter)]
+        #: The robot adapter of the fidelity robots measure (None: no robots).
+        self.robot: PullAdapter | None = pulled[0] if pulled else None
+        #: The fidelities whose trials robots claim; the driver leaves them.
+        self.pulled = frozenset(
+            name for name, a in self._levels.items() if isinstance(a, PullAdapter)
+        )
+        unsafe = [
+            name
+            for name, a in self._levels.items()
+            if name not in self.pulled and not a.rerun_safe
+        ]
         if unsafe:
             raise LoopError(
                 f"the adapter of fidelity '{unsafe[0]}' may not run an attempt twice",
@@ -93,6 +114,10 @@ class FidelityAdapter:
         parameters = dict(request.parameters)
         level = str(parameters.pop(FIDELITY, ""))
         adapter = self._levels.get(level)
+        if level in self.pulled:
+            return EvaluationResult(
+                failure=f"fidelity '{level}' is measured by robots, not the driver"
+            )
         if adapter is None:
             return EvaluationResult(
                 failure=f"the trial's fidelity '{level}' is not one of "
@@ -106,19 +131,7 @@ class FidelityAdapter:
         )
 
     def _costed(self, level: str, metadata: dict[str, Any]) -> dict[str, Any]:
-        """*metadata* with the level and the cost the budget counts: the
-        level's `cost`, or with `cost: measured` the adapter's own (its
-        `expected_cost`, marked `cost_estimated`, when it recorded none)."""
-        own = cost_of(metadata)
-        if level in self.measured:
-            if own is None:
-                metadata["cost_estimated"] = True
-            cost = own if own is not None else self.costs[level]
-        else:
-            if "cost" in metadata:
-                metadata["adapter_cost"] = metadata.pop("cost")
-            cost = self.costs[level]
-        return {**metadata, "fidelity": level, "cost": cost}
+        return charged(self.costs[level], level in self.measured, level, metadata)
 
 
 class FidelityJobAdapter(FidelityAdapter):
@@ -144,6 +157,9 @@ def _levels(spec: CampaignSpec) -> dict[str, Any]:
         adapter = plugin(
             plugin.Config.model_validate(dict(f.adapter)), level_spec(spec, f)
         )
+        if isinstance(adapter, PullAdapter) and f is robot_level(spec):
+            out[f.name] = adapter
+            continue
         if not isinstance(adapter, PushAdapter):
             raise LoopError(
                 f"the adapter of fidelity '{f.name}' ({f.adapter['type']}) is not "

@@ -33,6 +33,7 @@ from adapters.robot.client import RobotAPIError, RobotClient, Work
 from adapters.simulator.functions import SimFunction, build
 from loop.errors import LoopError
 from loop.spec import CampaignSpec, validate
+from loop.spec.fidelity import FIDELITY, level_spec, robot_level
 
 #: Campaign statuses after which no work will be handed out (needs_review: what
 #: is left of the budget waits on an operator; paused: the failure breaker).
@@ -115,6 +116,9 @@ def run(
         raise ValueError("workers must be 1 or more")
     if spec is None:
         spec = _remote_spec(url, campaign, token)
+    level = robot_level(spec)
+    if level is not None:  # robots measure one fidelity: the campaign as it sees it
+        spec = level_spec(spec, level)
     built = build(function, spec, {})
     if isinstance(built, list):
         raise LoopError(built[0].message, built[0].hint)
@@ -289,7 +293,8 @@ def _measure(
     """The simulated values of *work*, or why the run gives none."""
     fractions = {c: v / setup.total for c, v in work.composition.items()}
     try:
-        outputs = setup.function(fractions, work.parameters)
+        parameters = {k: v for k, v in work.parameters.items() if k != FIDELITY}
+        outputs = setup.function(fractions, parameters)
     except Exception as exc:  # a failed experiment, not a crashed robot
         return {}, f"simulator raised {type(exc).__name__}: {exc}"
     log_scale = {o.name for o in setup.spec.objectives if o.transform == "log"}

@@ -171,7 +171,7 @@ def _stop_on_signals(received: list[int]) -> Iterator[None]:
 def _drive(store: Any, name: str, db: str, lease: Any = None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from loop.service.runner import Progress as Step
+    from loop.service.progress import Progress as Step
     from loop.service.runner import run_campaign
 
     columns = (

@@ -144,6 +144,8 @@ def _fidelity_text(fidelity: dict[str, Any]) -> str:
         )
     if fidelity.get("rule") == "fallback":
         return text + "): fallback, the cheapest"
+    if fidelity.get("rule") == "included":
+        return text + "): the lab's own point (initial_design.include), as it names"
     if fidelity.get("rule") == "capped":
         return text + "): the cheapest level whose max_evaluations is not used up"
     if fidelity.get("rule") == "balance":

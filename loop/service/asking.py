@@ -12,7 +12,8 @@ from loop.campaign_state import load_spec
 from loop.engine import CampaignEngine
 from loop.ports import PoolAdapter
 from loop.records import Trial
-from loop.service.runner import budget_limit, open_adapter, propose_round
+from loop.service.budget import budget_limit
+from loop.service.runner import open_adapter, propose_round
 from loop.sources import read_sources
 from loop.storage import Store
 from loop.storage.driver import driving

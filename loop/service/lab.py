@@ -45,10 +45,12 @@ from loop.errors import (
     RequestError,
     TrialStateError,
 )
+from loop.plugins import adapter_class
 from loop.records import Trial, TrialStatus
 from loop.service.campaigns import status_document
 from loop.service.robots import CLAIM, READ, REPORT, authorize
 from loop.spec import CampaignSpec
+from loop.spec.fidelity import Fidelity, charged, robot_level
 from loop.spec.values import review_reason, value_problems
 from loop.storage import Store, inbox
 from loop.storage import lab as db
@@ -123,26 +125,33 @@ def _check_json(value: Any, depth: int) -> None:
 
 @dataclass(frozen=True)
 class RobotSettings:
-    """The campaign's `adapter: {type: robot}` block, as the API needs it."""
+    """The campaign's `adapter: {type: robot}` block, as the API needs it (of
+    the fidelity robots measure, in a campaign with `fidelities:`)."""
 
     spec: CampaignSpec
     campaign_id: int
     claim_ttl: float
     max_attempts: int
+    #: The fidelity robots measure: they claim only its trials, and each of
+    #: their measurements is charged its cost (None without fidelities).
+    level: Fidelity | None = None
 
 
 def settings(store: Store, campaign: str) -> RobotSettings:
     record = store.get_campaign(campaign)
     spec = load_spec(record)
-    if spec.adapter["type"] != "robot":
+    level = robot_level(spec)
+    block = dict(level.adapter) if level is not None else spec.adapter
+    if block["type"] != "robot":
         raise TrialStateError(
             f"campaign '{campaign}' is not run by robots (adapter: "
             f"{spec.adapter['type']})",
-            "only campaigns with `adapter: {type: robot}` hand out work over the API",
+            "only campaigns with `adapter: {type: robot}` (or a fidelity measured "
+            "by robots) hand out work over the API",
             code="not_a_robot_campaign",
         )
-    config = spec.adapter_config()
-    return RobotSettings(spec, record.id, config.claim_ttl, config.max_attempts)
+    config = adapter_class("robot").Config.model_validate(block)
+    return RobotSettings(spec, record.id, config.claim_ttl, config.max_attempts, level)
 
 
 def authorize_campaign(key: RobotKey, scope: str, campaign: str) -> None:
@@ -190,6 +199,7 @@ def claim(
         conf.max_attempts,
         respond=lambda trial: work_document(conf.spec, trial).model_dump(mode="json"),
         idempotency_key=idempotency_key,
+        level=None if conf.level is None else conf.level.name,
     )
     return None if granted is None else WorkDocument.model_validate(granted)
 
@@ -252,7 +262,7 @@ def measure(
             key_id=key.id,
             values=values,
             units=units,
-            metadata=body.metadata or {},
+            metadata=_charged(conf, body.metadata or {}),
             idempotency_key=post.idempotency_key,
             body_sha256=digest,
             submission_id=submission,
@@ -265,6 +275,16 @@ def measure(
     except (BadInputError, TrialStateError) as exc:
         inbox.finish_submission(store, submission, exc.code, exc.http_status)
         raise
+
+
+def _charged(conf: RobotSettings, metadata: dict[str, Any]) -> dict[str, Any]:
+    """A robot's measurement metadata, with its fidelity and that fidelity's
+    cost in a campaign with `fidelities:` (robots claim only that fidelity's
+    trials, and only a claimed trial takes a measurement)."""
+    level = conf.level
+    if level is None:
+        return metadata
+    return charged(level.declared_cost, level.measured, level.name, metadata)
 
 
 def fail(store: Store, key: RobotKey, trial_id: int, post: Received) -> FailureAck:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loop.campaign_state import CampaignState, Hypervolume
@@ -82,3 +83,7 @@ def summary(
         hypervolume=state.hypervolume,
         units={o.name: o.unit for o in spec.objectives} | parameter_units(spec),
     )
+
+
+#: What the driver calls with each step it takes (the CLI prints it).
+ProgressCallback = Callable[[Progress], None]

@@ -57,7 +57,10 @@ def add_robot(
         )
     record = store.get_campaign(campaign)
     adapter = record.spec.get("adapter", {}).get("type")
-    if role == "robot" and adapter != "robot":
+    levels = [
+        f.get("adapter", {}).get("type") for f in record.spec.get("fidelities", [])
+    ]
+    if role == "robot" and adapter != "robot" and "robot" not in levels:
         raise BadInputError(
             f"campaign '{campaign}' is not run by robots (adapter: {adapter})",
             "robot tokens serve `adapter: {type: robot}` campaigns; for a read-only "

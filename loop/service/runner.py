@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from contextlib import nullcontext, suppress
-from dataclasses import dataclass
 
-from loop.campaign_state import CostSpent, budget_used, load_spec, target_slots
+from loop.campaign_state import budget_used, load_spec
 from loop.engine import CampaignEngine
 from loop.errors import BadInputError, LoopError, TrialStateError
 from loop.faults import fault
@@ -26,20 +24,24 @@ from loop.ports import (
     Adapter,
     EvaluationRequest,
     JobAdapter,
+    PartlyPulledAdapter,
     PoolAdapter,
     PullAdapter,
     PushAdapter,
 )
 from loop.records import CampaignStatus, Proposal, Trial, TrialStatus
 from loop.service.breaker import Breaker
+from loop.service.budget import budget_limit
 from loop.service.executors import Executor, Finished, open_executor
 from loop.service.held import HeldValues
-from loop.service.progress import Progress, RunSummary
+from loop.service.progress import ProgressCallback, RunSummary
 from loop.service.progress import progress as _progress
 from loop.service.progress import summary as _summary
+from loop.service.robot_level import ROBOT_SLOTS, RobotLevel
 from loop.service.settle import settle
 from loop.sources import read_sources
 from loop.spec import CampaignSpec
+from loop.spec.fidelity import FIDELITY
 from loop.storage import Store
 from loop.storage.driver import Lease, driving
 from loop.storage.lab import reap_expired
@@ -54,12 +56,6 @@ stop_requested = threading.Event()
 #: acquisition search), where nothing is written: the CLI's stop signal then
 #: interrupts it at once instead of waiting minutes for the fit to end.
 proposing = threading.Event()
-
-#: Trials that occupy a robot slot: claimable, claimed or running.
-ROBOT_SLOTS = (TrialStatus.PENDING, TrialStatus.CLAIMED, TrialStatus.STARTED)
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 def run_campaign(
@@ -110,7 +106,9 @@ def run_campaign(
                 store, spec, engine, adapter, report, poll_seconds, lease, breaker, held
             )
         report(_progress(spec, trials, starting + _where(spec), held.news(trials)))
-        return _run_push(store, spec, engine, adapter, report, lease, breaker, held)
+        return _run_push(
+            store, spec, engine, adapter, report, lease, breaker, held, poll_seconds
+        )
 
 
 def _run_push(
@@ -122,6 +120,7 @@ def _run_push(
     lease: Lease,
     breaker: Breaker,
     held: HeldValues,
+    poll_seconds: float,
 ) -> RunSummary:
     """Propose, evaluate with the adapter (on the campaign's executor), repeat."""
     in_flight = adapter.max_in_flight if isinstance(adapter, JobAdapter) else None
@@ -138,6 +137,7 @@ def _run_push(
                 in_flight,
                 breaker,
                 held,
+                poll_seconds,
             )
         finally:
             # evaluations still waiting (on jobs that outlive us) stop waiting
@@ -156,6 +156,7 @@ def _push_loop(
     in_flight: int | None,
     breaker: Breaker,
     held: HeldValues,
+    poll_seconds: float = 1.0,
 ) -> RunSummary:
     """Keep the executor busy with claimed trials until the budget is spent.
 
@@ -167,21 +168,31 @@ def _push_loop(
     nothing waits, new trials are proposed with those still running as pending
     points, so that many stay in flight.
 
+    When one fidelity is measured by robots (`RobotLevel`), its trials are
+    left for them, at most `batch_size` trials are in flight in all, and the
+    driver polls for the robots' measurements every *poll_seconds*.
+
     When the failure breaker trips, nothing more is claimed or proposed; the
     evaluations still running are settled, then `CampaignPausedError` is raised.
     """
     name, budget = spec.name, spec.budget.experiments
-    refill = in_flight is not None
+    robots = RobotLevel.of(store, spec, adapter, poll_seconds)
+    # with robots the driver refills too: robots' trials take hours, and the
+    # cheap fidelities go on meanwhile
+    refill = in_flight is not None or robots is not None
     running: dict[int, EvaluationRequest] = {}
     while True:
         _check(lease)
-        trials = store.trials(name)
+        trials = robots.reaped() if robots is not None else store.trials(name)
+        away = robots.work(trials) if robots is not None else []
         limit = budget_limit(
-            store, spec, trials, [t for t in trials if t.id in running]
+            store, spec, trials, [t for t in trials if t.id in running] + away
         )
-        waiting_any = any(t.status == TrialStatus.PENDING for t in trials)
+        ours = [t for t in trials if robots is None or not robots.measures(t)]
+        waiting_any = any(t.status == TrialStatus.PENDING for t in ours)
         spent = limit.slots == 0 and not waiting_any
-        if (budget_used(trials) >= budget or spent) and not running:
+        busy = bool(running or away)
+        if (budget_used(trials) >= budget or spent) and not busy:
             if spent:
                 report(_progress(spec, trials, limit.why))
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
@@ -196,7 +207,7 @@ def _push_loop(
                 settle(store, spec, request, result)
             continue
         waiting = [
-            t for t in trials if t.status == TrialStatus.PENDING and t.id not in running
+            t for t in ours if t.status == TrialStatus.PENDING and t.id not in running
         ]
         starting = waiting[: executor.capacity - len(running)]
         for trial in starting:
@@ -204,26 +215,36 @@ def _push_loop(
             executor.submit(adapter, request)
             running[trial.id] = request
         free = executor.capacity - len(running)
+        if robots is not None:
+            # a batch in flight in all, robots' work included; the driver's
+            # own trials wait for the executor as in a batch
+            free = spec.strategy.batch_size - len(running) - len(away)
         if len(starting) == len(waiting) and free > 0 and (refill or not running):
             committed = sum(1 for t in trials if t.spends_budget)
             slots = budget - committed
             if limit.slots is not None:
                 slots = min(slots, limit.slots)
-            if slots <= 0 and not running:
+            if slots <= 0 and not busy:
                 # everything left is in flight elsewhere (e.g. needs review)
                 return _summary(spec, trials, finished=False)
             n = min(spec.strategy.batch_size, slots, free if refill else slots)
             if n > 0:
                 proposals = propose_round(
-                    spec, engine, store, name, n, report, len(running)
+                    spec, engine, store, name, n, report, len(running) + len(away)
                 )
                 if proposals:
                     continue
-                if not running:
+                if not busy:
                     # every feasible configuration has been tried (a tiny or gridded space)
                     store.update_campaign(name, status=CampaignStatus.EXHAUSTED)
                     return _summary(spec, trials, finished=False, exhausted=True)
-        request, result = _next_finished(executor, lease)
+        if robots is not None:
+            finished = robots.wait(executor, running, trials, report, held)
+            if finished is None:
+                continue  # a robot may have reported: look again
+            request, result = finished
+        else:
+            request, result = _next_finished(executor, lease)
         running.pop(request.trial_id, None)
         fault("after_evaluate")
         _check(lease)
@@ -244,39 +265,6 @@ def _push_loop(
         trials = store.trials(name)
         message = f"measured trial {request.trial_id}{state}"
         report(_progress(spec, trials, message, held.news(trials)))
-
-
-@dataclass(frozen=True)
-class Limit:
-    """How many more evaluations may be proposed besides `budget.experiments`
-    (None: no other limit) and, when none, why (for the progress line)."""
-
-    slots: int | None
-    why: str = ""
-
-
-def budget_limit(
-    store: Store, spec: CampaignSpec, trials: list[Trial], in_flight: list[Trial]
-) -> Limit:
-    """More evaluations `budget.cost` allows, those *in_flight* counted at
-    their expected cost (`CostSpent`), and, with fidelities, the target's
-    `max_evaluations`: the tighter of the two."""
-    limits: list[Limit] = []
-    if spec.budget.cost is not None:
-        spent = CostSpent.of(trials, store.attempt_costs(spec.name), spec)
-        slots = spent.slots(spec.budget.cost, spent.promised(in_flight))
-        if slots is not None:
-            why = f"cost budget spent: {spent.spent:.4g} of {spec.budget.cost:.4g}"
-            limits.append(Limit(slots, why))
-    target = target_slots(spec, trials)
-    if target is not None:
-        last = spec.fidelities[-1]
-        why = (
-            f"{last.max_evaluations} evaluations at the target fidelity "
-            f"'{last.name}' (its max_evaluations)"
-        )
-        limits.append(Limit(target, why))
-    return min(limits, key=lambda lm: lm.slots or 0, default=Limit(None))
 
 
 def _next_finished(executor: Executor, lease: Lease) -> Finished:
@@ -443,10 +431,14 @@ def _claim(
 
 
 def _recover(store: Store, name: str, adapter: Adapter) -> None:
-    """Re-offer attempts a previous driver left unfinished, when re-running is safe."""
+    """Re-offer attempts a previous driver left unfinished, when re-running is
+    safe (never those robots hold: their leases run out on their own)."""
     if not adapter.rerun_safe:
         return
+    pulled = adapter.pulled if isinstance(adapter, PartlyPulledAdapter) else ()
     for t in store.trials(name):
+        if str(t.parameters.get(FIDELITY)) in pulled:
+            continue
         if t.status in (TrialStatus.CLAIMED, TrialStatus.STARTED):
             store.transition(
                 t.id,

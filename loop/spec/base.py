@@ -137,3 +137,21 @@ def split_problems(text: str) -> list[tuple[str, str, str]]:
         message, _, hint = rest.partition(HINT_SEP)
         out.append((sub, message, hint))
     return out
+
+
+def block_problems(exc: Any, model: Any) -> list[tuple[str, str, str]]:
+    """(message, hint, key inside the block) for each error of a plugin's
+    block (*exc*, the `ValidationError` of its config *model*): an unknown key
+    lists the valid ones."""
+    out = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            hint = (
+                "remove it or check its spelling; valid keys here: "
+                f"{', '.join(model.model_fields)}"
+            )
+            out.append((f"unknown key '{err['loc'][-1]}'", hint, where))
+        else:
+            out.append((err["msg"], "see docs/reference/yaml.md#adapter", where))
+    return out

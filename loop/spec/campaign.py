@@ -15,7 +15,14 @@ from pydantic import (
 from loop.errors import LoopError, Problem, SpecError
 from loop.plugins import adapter_class, adapter_problem
 from loop.ports import PullAdapterClass
-from loop.spec.base import Frozen, FrozenDict, SpecModel, deep_freeze, fail
+from loop.spec.base import (
+    Frozen,
+    FrozenDict,
+    SpecModel,
+    block_problems,
+    deep_freeze,
+    fail,
+)
 from loop.spec.composition import CompositionSpec
 from loop.spec.constraints import LinearConstraint
 from loop.spec.executor import Executor
@@ -133,7 +140,7 @@ class CampaignSpec(SpecModel):
         try:
             config = plugin.Config.model_validate(block)
         except ValidationError as exc:
-            fail(_inner_problems(exc, plugin.Config))
+            fail(block_problems(exc, plugin.Config))
         return deep_freeze(config.model_dump(mode="json"))
 
     @model_validator(mode="after")
@@ -314,19 +321,6 @@ def _include_problems(spec: CampaignSpec) -> list[Problem]:
             )
         )
     return problems
-
-
-def _inner_problems(exc: ValidationError, model: Any) -> list[tuple[str, str, str]]:
-    """Problems of the adapter block, each with its key inside the block."""
-    out = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            hint = f"remove it or check its spelling; valid keys here: {', '.join(model.model_fields)}"
-            out.append((f"unknown key '{err['loc'][-1]}'", hint, where))
-        else:
-            out.append((err["msg"], "see docs/reference/yaml.md#adapter", where))
-    return out
 
 
 def _executor_problems(spec: CampaignSpec) -> list[Problem]:

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from loop.errors import LoopError, Problem
-from loop.spec.base import Frozen, SpecModel
+from loop.ports import PullAdapterClass
+from loop.records import cost_of
+from loop.spec.base import Frozen, SpecModel, block_problems
 
 if TYPE_CHECKING:
     from loop.spec.campaign import CampaignSpec
@@ -40,6 +42,8 @@ LEVEL_NAME = Field(
 
 #: `cost: measured`: each evaluation costs what its adapter records.
 MEASURED = "measured"
+#: Adapters whose proposals are rows of a table (a replay), not any configuration.
+POOLED_ADAPTERS = ("dataset",)
 #: Adapters that never record a cost per evaluation (`budget.cost` would never
 #: bind; a `cost: measured` fidelity would never measure one).
 UNCOSTED_ADAPTERS = ("simulator", "dataset", "manual")
@@ -121,6 +125,38 @@ def with_fidelity_parameter(data: Any) -> Any:
     if not declared:  # a stored spec has it already; one the file declares is refused
         parameters.append(fidelity_parameter(names))
     return {**data, "space": {**space, "parameters": parameters}}
+
+
+#: The adapter type whose fidelity robots claim over the API.
+ROBOT = "robot"
+
+
+def robot_level(spec: CampaignSpec) -> Fidelity | None:
+    """The (first) fidelity measured by robots, None when the driver
+    evaluates every fidelity. Robots claim only its trials; the driver
+    evaluates the others."""
+    return next((f for f in spec.fidelities if f.adapter.get("type") == ROBOT), None)
+
+
+def charged(
+    cost: float, measured: bool, level: str, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """A measurement's *metadata* at fidelity *level* with the level and the
+    cost the budget counts: the level's *cost*, or when it is *measured* the
+    adapter's (or robot's) own `cost` (*cost*, the estimate, marked
+    `cost_estimated`, when it recorded none). A cost of its own at a fixed-cost
+    level is kept as `adapter_cost`."""
+    out = dict(metadata)
+    own = cost_of(out)
+    if measured:
+        if own is None:
+            out["cost_estimated"] = True
+        charge = own if own is not None else cost
+    else:
+        if "cost" in out:
+            out["adapter_cost"] = out.pop("cost")
+        charge = cost
+    return {**out, FIDELITY: level, "cost": charge}
 
 
 def level_spec(spec: CampaignSpec, level: Fidelity) -> CampaignSpec:
@@ -292,26 +328,41 @@ def _level_problems(
         if not check:
             return []
         return [Problem(f"{where}.type", exc.message, exc.hint)]
-    if getattr(plugin, "pull", False):
+    if kind in POOLED_ADAPTERS:
         return [
             Problem(
                 f"{where}.type",
-                f"the {kind} adapter is pulled by robots; fidelities are evaluated "
-                "by the driver for now",
-                "use push adapters for every fidelity (simulator, dft, dataset, "
-                "python); a robot campaign stays a campaign of its own",
+                f"the {kind} adapter cannot be a fidelity: a replay chooses among "
+                "the rows of its table, which hold no fidelity",
+                "evaluate every fidelity with an adapter that measures any "
+                "configuration (simulator, dft, python, robot); to learn from a "
+                "table of past measurements, use `prior_data` or `strategy.transfer`",
+            )
+        ]
+    if isinstance(plugin, PullAdapterClass) and kind != ROBOT:
+        return [
+            Problem(
+                f"{where}.type",
+                f"the {kind} adapter cannot be a fidelity: it waits for a person",
+                "use robots (`type: robot`) or adapters the driver calls "
+                "(simulator, dft, python) for every fidelity",
+            )
+        ]
+    if kind == ROBOT and robot_level(spec) is not level:
+        return [
+            Problem(
+                f"{where}.type",
+                "only one fidelity can be measured by robots",
+                "robots claim the trials of one fidelity; evaluate the others with "
+                "adapters the driver calls (simulator, dft, python)",
             )
         ]
     try:
         config = plugin.Config.model_validate(dict(level.adapter))
     except ValidationError as exc:
         return [
-            Problem(
-                ".".join([where, *(str(p) for p in err["loc"])]),
-                err["msg"],
-                "see docs/reference/yaml.md#adapter",
-            )
-            for err in exc.errors()
+            Problem(f"{where}.{key}", message, hint)
+            for message, hint, key in block_problems(exc, plugin.Config)
         ]
     if not check:
         return []

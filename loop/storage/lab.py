@@ -30,6 +30,7 @@ from loop.errors import (
     TrialStateError,
 )
 from loop.records import CampaignStatus, Trial, TrialStatus
+from loop.spec.fidelity import FIDELITY
 from loop.storage.rows import trial_record
 from loop.storage.sessions import (
     campaign_id,
@@ -76,9 +77,12 @@ def claim_next(
     *,
     respond: Callable[[Trial], dict[str, Any]],
     idempotency_key: str | None = None,
+    level: str | None = None,
 ) -> dict[str, Any] | None:
     """Lease the oldest PENDING trial of *campaign* for *ttl* seconds, if any;
-    returns `respond(trial)`, or None when nothing is ready.
+    returns `respond(trial)`, or None when nothing is ready. With *level*,
+    only a trial at that fidelity (the one robots measure; the driver
+    evaluates the others).
 
     Expired leases of the campaign are reaped first, in the same transaction, so
     a trial abandoned by a vanished robot is offered again at once. A claim sent
@@ -127,11 +131,15 @@ def claim_next(
                 code="campaign_paused",
             )
         _reap(s, cid, now, max_attempts)
-        row = s.exec(
+        ready = (
             select(TrialRow)
             .where(TrialRow.campaign_id == cid)
             .where(TrialRow.status == TrialStatus.PENDING.value)
-            .order_by(col(TrialRow.id))
+        )
+        if level is not None:
+            ready = ready.where(col(TrialRow.parameters)[FIDELITY].as_string() == level)
+        row = s.exec(
+            ready.order_by(col(TrialRow.id))
             .limit(1)
             .with_for_update(skip_locked=True, key_share=True)
         ).first()

@@ -292,7 +292,12 @@ def test_sigint_mid_campaign_then_resume_measures_exactly_the_budget(
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
-    assert "stopping after the current step (Ctrl-C again" in stderr
+    # the signal lands between steps or, on a loaded machine, inside the next
+    # proposal: either way the driver says what it does with it
+    assert (
+        "stopping after the current step (Ctrl-C again" in stderr
+        or "stopping: the proposal in progress is dropped" in stderr
+    ), stderr
     assert "loop resume mixed-bumps" in stderr
     assert "Traceback" not in stderr
     stopped_at = _count(db, "select count(*) from measurement")

@@ -105,6 +105,34 @@ def test_a_design_target_evaluation_confirms_the_best_screen() -> None:
     assert second[0].composition == pytest.approx(best.composition)
 
 
+def test_the_labs_own_points_keep_the_fidelity_they_name() -> None:
+    data = yaml.safe_load((CAMPAIGNS / "multi-fidelity-bumps.yaml").read_text())
+    points = [
+        ({"A": 0.5, "B": 0.5, "C": 0.0, "D": 0.0}, FULL),
+        ({"A": 0.2, "B": 0.3, "C": 0.5, "D": 0.0}, SCREEN),
+        ({"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}, FULL),
+    ]
+    data["strategy"]["initial_design"] = {
+        "size": 6,
+        "include": [
+            {"composition": c, "parameters": {FIDELITY: level}} for c, level in points
+        ],
+    }
+    engine = CampaignEngine(validate(data))
+    engine.tell([])
+    proposals = engine.ask(5, 0)
+    mine = [p for p in proposals if "included" in p.provenance]
+    assert [(p.composition, p.parameters[FIDELITY]) for p in mine] == [
+        (pytest.approx(c), level) for c, level in points
+    ]
+    assert all(p.provenance["fidelity"]["rule"] == "included" for p in mine)
+    # the rest of the batch is the design, at its own levels
+    rest = [p for p in proposals if "included" not in p.provenance]
+    assert len(rest) == 2 and all(
+        p.provenance["fidelity"]["rule"] == "design" for p in rest
+    )
+
+
 def test_only_the_target_can_be_the_best() -> None:
     """A screen that reads higher than every full evaluation is not the
     campaign's best: only the target's values count."""

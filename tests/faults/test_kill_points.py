@@ -283,6 +283,84 @@ def test_a_multi_fidelity_campaign_killed_mid_evaluation_resumes_to_its_cost_bud
     assert spent - sum(t.measurement.metadata["cost"] for t in trials[-2:]) < 30
 
 
+@pytest.mark.slow  # real botorch rounds in two processes, robots over HTTP
+def test_a_driver_killed_while_robots_hold_the_target_resumes_without_taking_it_back(
+    any_db_url: str, tmp_path: Path
+) -> None:
+    """Robots measure the target fidelity, the driver the screens: killed
+    after a screen's evaluation, the resumed driver re-runs its own trial but
+    leaves the one a robot holds, whose measurement is then accepted, and the
+    campaign ends at its cost budget with every trial stored once (issue 17)."""
+    import yaml
+
+    from loop.service.campaigns import ensure_campaign
+    from loop.service.robots import add_robot
+    from loop.spec import validate
+
+    data = yaml.safe_load(
+        (ROOT / "campaigns" / "multi-fidelity-bumps.yaml").read_text()
+    )
+    data["name"] = name = "mf-robots-kill"
+    data["fidelities"][1] = {
+        "name": "lab",
+        "cost": 10,
+        "adapter": {"type": "robot", "claim_ttl": 300},
+    }
+    data["budget"] = {"experiments": 60, "cost": 40}
+    data["strategy"]["initial_design"] = {"size": 4}
+    data["strategy"]["batch_size"] = 3
+    spec = validate(data)
+    store = Store(any_db_url)
+    ensure_campaign(store, spec)
+    token = add_robot(store, name, "robot-1").token
+
+    # the design's first batch: two screens and a lab trial; the driver dies
+    # after evaluating a screen, before storing it
+    code, _, stderr = loop_cli(
+        "resume", name, "--db", any_db_url, fault="after_evaluate"
+    )
+    assert code == KILLED, stderr
+    with live_server(store) as url:
+        with RobotClient(url, token, name) as client:
+            held = client.claim()  # a robot takes the lab trial and works on it
+            assert held is not None
+            assert held.parameters["fidelity"] == "lab"
+            assert client.claim() is None  # the screens are not robots' work
+            driver = start("resume", name, "--db", any_db_url)
+            # the resumed driver does not take the robot's trial back: its
+            # measurement, for the attempt it claimed, is accepted
+            client.report(held, {"y": 0.5})
+        lines: list[str] = []
+        errors: list[BaseException] = []
+
+        def play() -> None:
+            try:
+                simulate.run(
+                    url, name, token, "simplex-bumps", workers=2, log=lines.append
+                )
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        robots = threading.Thread(target=play, daemon=True)
+        robots.start()
+        _, stderr = driver.communicate(timeout=240)
+        robots.join(timeout=60)
+    assert driver.returncode == 0, stderr
+    assert not robots.is_alive() and not errors, (errors, lines[-5:])
+    trials = read(any_db_url, name)
+    assert all(t.status == TrialStatus.COMPLETED for t in trials)
+    assert check_invariants(any_db_url, name) == []
+    (kept,) = [t for t in trials if t.id == held.trial_id]
+    assert kept.attempt == 1 and kept.measurement is not None
+    assert kept.measurement.values == {"y": 0.5}
+    for t in trials:
+        assert t.measurement is not None
+        assert t.measurement.metadata["fidelity"] == t.parameters["fidelity"]
+    spent = sum(t.measurement.metadata["cost"] for t in trials if t.measurement)
+    assert 40 <= spent < 40 + 3 * 10
+    store.engine.dispose()
+
+
 # --------------------------------------------------------- pull driver kills
 def test_a_pull_driver_killed_after_reaping_resumes_with_robots(db_url: str) -> None:
     rc = robot_campaign(

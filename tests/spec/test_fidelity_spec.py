@@ -116,8 +116,14 @@ BAD = {
         lambda d: d["fidelities"][1]["adapter"].update(function="no-such-function"),
         "fidelities.1.adapter.function",
     ),
-    "robots as a level": (
-        lambda d: d["fidelities"][1].update(adapter={"type": "robot"}),
+    "a dataset as a level": (
+        lambda d: d["fidelities"][0].update(
+            adapter={"type": "dataset", "path": "x.csv"}
+        ),
+        "fidelities.0.adapter.type",
+    ),
+    "a person as a level": (
+        lambda d: d["fidelities"][1].update(adapter={"type": "manual"}),
         "fidelities.1.adapter.type",
     ),
     "a level with fidelities of its own": (
