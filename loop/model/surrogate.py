@@ -100,6 +100,10 @@ class GPSettings:
     #: Positions of the sources' predictions among the GP's inputs: the GP's
     #: mean is linear in them, its kernel leaves them out.
     source_dims: tuple[int, ...] = ()
+    #: One-hot columns whose categories shift the GP's mean by a fitted
+    #: offset each (the cheaper fidelities, relative to the target), so the
+    #: kernel models how the levels vary together rather than where they sit.
+    offset_dims: tuple[int, ...] = ()
 
 
 def fit_gp(
@@ -201,7 +205,9 @@ def source_weights(model: Any, names: tuple[str, ...]) -> list[dict[str, float]]
     where it does not)."""
     import torch
 
-    weight = model.mean_module.weight.detach().reshape(-1, len(names))
+    # the sources' weights come first (`_mean`), then any offsets
+    weight = model.mean_module.weight.detach()[..., : len(names)]
+    weight = weight.reshape(-1, len(names))
     scale = torch.as_tensor(2 * SOURCE_SPREAD, dtype=weight.dtype)
     return [
         {n: round(float(w / scale), 4) for n, w in zip(names, row, strict=True)}
@@ -252,13 +258,14 @@ def _model(x: np.ndarray, y: np.ndarray, settings: GPSettings) -> tuple[Any, Any
 
 
 def _mean(settings: GPSettings, batch: Any) -> Any:
-    """BoTorch's constant mean, or with sources a constant plus a weight per
-    source prediction (`loop.model.transfer.source_mean`)."""
-    if not settings.source_dims:
+    """BoTorch's constant mean, or a constant plus a weight per source
+    prediction and per offset column (`loop.model.transfer.source_mean`)."""
+    dims = settings.source_dims + settings.offset_dims
+    if not dims:
         return None
     from loop.model.transfer import source_mean
 
-    return source_mean(settings.source_dims, batch)
+    return source_mean(dims, batch)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from loop.model.transfer import TransferModel, fitted_transfer
 from loop.records import TrialPhase
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
+from loop.spec.fidelity import FIDELITY
 from loop.strategies.base import (
     MODEL_MEMORY,
     TRANSFER_MEMORY,
@@ -395,8 +396,21 @@ def gp_settings(
         names += [f"mean({p})" for p in table.properties]
         names += [f"spread({p})" for p in table.properties]
     onehot = tuple(i for i, c in enumerate(columns) if c.kind == "onehot")
+    # a cheaper fidelity's values may sit apart from the target's (EMT's
+    # mixing energies above CHGNet's): an offset of the mean each, so that the
+    # kernel learns how far the levels vary together (`loop.strategies.fidelity`)
+    cheaper = {f"{FIDELITY}={f.name}" for f in spec.fidelities[:-1]}
+    offsets = tuple(i for i, c in enumerate(columns) if c.name in cheaper)
     return GPSettings(
-        lower, upper, kernel, features, tuple(names), onehot, transfer, sources
+        lower,
+        upper,
+        kernel,
+        features,
+        tuple(names),
+        onehot,
+        transfer,
+        sources,
+        offsets,
     )
 
 
