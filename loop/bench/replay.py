@@ -104,16 +104,23 @@ def replay(
         check_strategy(strategy, plan.spec, pooled=True)
     runs: dict[str, list[dict[str, Any]]] = {s: [] for s in strategies}
     total, done = seeds * len(strategies), 0
-    with tempfile.TemporaryDirectory(prefix="loop-bench-") as tmp:
-        for seed in range(seeds):
-            for strategy in strategies:
-                trials = _run(plan.spec, strategy, seed, plan.budget, Path(tmp))
-                run = describe_run(plan, seed, trials)
-                runs[strategy].append(run)
-                done += 1
-                if progress:
-                    progress(done, total, f"{strategy} seed {seed}: {_best_text(run)}")
+    for seed in range(seeds):
+        for strategy in strategies:
+            run = run_one(plan, strategy, seed)
+            runs[strategy].append(run)
+            done += 1
+            if progress:
+                progress(done, total, f"{strategy} seed {seed}: {_best_text(run)}")
     return result(plan, runs, seeds)
+
+
+def run_one(plan: Plan, strategy: str, seed: int) -> dict[str, Any]:
+    """One run of *strategy* on *seed* (its own SQLite file, then removed),
+    described as `describe_run` does: the unit a long suite keeps on disk
+    (`tests/benchmarks/replay_suite.py`)."""
+    with tempfile.TemporaryDirectory(prefix="loop-bench-") as tmp:
+        trials = _run(plan.spec, strategy, seed, plan.budget, Path(tmp))
+    return describe_run(plan, seed, trials)
 
 
 def result(
@@ -147,9 +154,12 @@ def _run(
     data["budget"] = {"experiments": budget}
     variant = validate(data, f"{spec.name} ({strategy}, seed {seed})")
     store = Store(f"sqlite:///{tmp / f'{strategy}-{seed}.db'}")
-    ensure_campaign(store, variant)
-    run_campaign(store, variant.name)
-    return store.trials(variant.name)
+    try:
+        ensure_campaign(store, variant)
+        run_campaign(store, variant.name)
+        return store.trials(variant.name)
+    finally:
+        store.engine.dispose()
 
 
 def describe_run(plan: Plan, seed: int, trials: list[Trial]) -> dict[str, Any]:
