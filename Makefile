@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DB := .demo/loop-demo.db
 
-.PHONY: demo test test-slow test-all bench lint schema clean
+.PHONY: demo test test-slow test-all bench bench-suite lint schema clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.report_time --trials 100 --repeats 3
 	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.multi_fidelity --problem bumps --seeds 5 --cost 200
 	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.multi_fidelity --problem alloy --seeds 5 --cost 300
+
+# issue 18's whole replay suite (hours): resumable, every finished run is kept
+# under docs/bench-results/suite/ and skipped when started again
+bench-suite: $(STAMP)
+	OMP_NUM_THREADS=1 $(BIN)/python -m tests.benchmarks.replay_suite \
+	  --data-root ../shared/datasets --strategies botorch,ax,baybe,random \
+	  --seeds 10 --out docs/bench-results/suite
 
 lint: $(STAMP)
 	$(BIN)/ruff check loop adapters tests
