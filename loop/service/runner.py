@@ -191,8 +191,7 @@ def _push_loop(
         ours = [t for t in trials if robots is None or not robots.measures(t)]
         waiting_any = any(t.status == TrialStatus.PENDING for t in ours)
         spent = limit.slots == 0 and not waiting_any
-        busy = bool(running or away)
-        if (budget_used(trials) >= budget or spent) and not busy:
+        if (budget_used(trials) >= budget or spent) and not (running or away):
             if spent:
                 report(_progress(spec, trials, limit.why))
             store.update_campaign(name, status=CampaignStatus.COMPLETED)
@@ -224,7 +223,8 @@ def _push_loop(
             slots = budget - committed
             if limit.slots is not None:
                 slots = min(slots, limit.slots)
-            if slots <= 0 and not busy:
+            # (what was just claimed is running: asked after the claims)
+            if slots <= 0 and not (running or away):
                 # everything left is in flight elsewhere (e.g. needs review)
                 return _summary(spec, trials, finished=False)
             n = min(spec.strategy.batch_size, slots, free if refill else slots)
@@ -234,7 +234,7 @@ def _push_loop(
                 )
                 if proposals:
                     continue
-                if not busy:
+                if not (running or away):
                     # every feasible configuration has been tried (a tiny or gridded space)
                     store.update_campaign(name, status=CampaignStatus.EXHAUSTED)
                     return _summary(spec, trials, finished=False, exhausted=True)

@@ -125,3 +125,44 @@ def test_robots_measure_the_target_while_the_driver_screens(
     assert BUDGET <= sum(costs) < BUDGET + 3 * COSTS["lab"]
     assert check_invariants(any_db_url, spec.name) == []
     store.engine.dispose()
+
+
+def test_a_screen_left_pending_is_measured_after_the_cost_budget_is_spent(
+    db_url: str,
+) -> None:
+    """A stopped driver left a screen PENDING after the cost budget was spent:
+    the next driver (which refills, as robots measure the target) claims it,
+    evaluates it and completes the campaign, never returning with it claimed."""
+    from loop.records import Proposal
+    from loop.service.runner import run_campaign
+
+    spec = validate(_campaign())
+    store = Store(db_url)
+    ensure_campaign(store, spec)
+    # six lab measurements spent the budget (60); a screen was stored after them
+    levels = ["lab"] * 6 + ["screen"]
+    proposals = [
+        Proposal(
+            composition={"A": 0.1 * k, "B": 0.8 - 0.1 * k, "C": 0.05, "D": 0.05},
+            parameters={FIDELITY: level},
+            phase="initial",
+            strategy="sobol",
+        )
+        for k, level in enumerate(levels)
+    ]
+    *spent, left = store.add_trials(spec.name, 0, proposals, budget=60)
+    for t in spent:
+        store.transition(t.id, [TrialStatus.PENDING], TrialStatus.CLAIMED, attempt=1)
+        level = t.parameters[FIDELITY]
+        store.complete(
+            t.id, 1, {"y": 0.1}, metadata={"fidelity": level, "cost": COSTS[level]}
+        )
+    assert sum(COSTS[t.parameters[FIDELITY]] for t in spent) == BUDGET
+
+    summary = run_campaign(store, spec.name, poll_seconds=0.1)
+    trials = {t.id: t for t in store.trials(spec.name)}
+    assert trials[left.id].status == TrialStatus.COMPLETED
+    assert len(trials) == 7  # nothing proposed beyond the spent budget
+    assert store.get_campaign(spec.name).status == CampaignStatus.COMPLETED
+    assert summary.finished
+    store.engine.dispose()
