@@ -16,9 +16,9 @@ every run, its merged result (`loop bench -o`'s format) is written as
     # tables and issue 18's goals from what is finished, running nothing:
     .venv/bin/python -m tests.benchmarks.replay_suite --out suite --report
 
-The report prints the Markdown table of every finished campaign
-(`loop.bench.tables`) and then, over the finished campaigns that ran botorch
-and its peers, the three goals of issue 18: botorch's top-5 % found at least
+The report prints one overview row per finished campaign, then, over the
+finished campaigns that ran botorch and its peers, the three goals of issue 18
+(and then each campaign's own table, `loop.bench.tables`): botorch's top-5 % found at least
 the best peer's on 75 % of the datasets; its mean enhancement factor at least
 1.25 times each peer's; never below random.
 """
@@ -162,11 +162,40 @@ def goals(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def overview(results: list[dict[str, Any]]) -> str:
+    """One row per campaign: pool, budget, and each strategy's top-5 % found
+    (mean ± sd over seeds) and enhancement factor."""
+    strategies: list[str] = []
+    for r in results:
+        strategies += [s for s in r["summary"] if s not in strategies]
+    head = "| campaign | pool | budget | " + " | ".join(
+        f"{s} top-5 % (EF)" for s in strategies
+    )
+    lines = [head + " |", "|---|---:|---:|" + "---:|" * len(strategies)]
+    for r in sorted(results, key=lambda r: r["campaign"]):
+        cells = []
+        for s in strategies:
+            got = r["summary"].get(s)
+            if got is None:
+                cells.append("-")
+                continue
+            top5 = got["top5_found"]
+            cells.append(
+                f"{top5['mean']:.2f} ± {top5['sd']:.2f} ({got['ef_top5']:.2f})"
+            )
+        lines.append(
+            f"| {r['campaign']} | {r['pool_size']} | {r['budget']} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
 def report(out: Path) -> str:
-    """The tables of every merged result in *out*, then the goals."""
+    """One overview table, the goals, then every merged result's own table."""
     results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    parts = [markdown(r) for r in results]
-    parts.append("\n".join(f"- {line}" for line in goals(results)))
+    parts = [overview(results), "\n".join(f"- {line}" for line in goals(results))]
+    parts += [markdown(r) for r in results]
     return "\n\n".join(parts)
 
 
