@@ -249,12 +249,7 @@ class CampaignEngine:
         k = issued
         for c in candidates:
             if "included" in c.provenance:  # the lab's point, at its own fidelity
-                level = plan.level_of(c.x)
-                why = {
-                    "level": plan.names[level],
-                    "cost": float(plan.costs[level]),
-                    "rule": "included",
-                }
+                why = plan.ruled(plan.level_of(c.x), "included")
                 c = replace(c, provenance={**c.provenance, "fidelity": why})
             if "fidelity" in c.provenance:
                 out.append(c)
@@ -268,24 +263,18 @@ class CampaignEngine:
             if open_levels and level not in open_levels:
                 level, rule = open_levels[0], "capped"
             if c.phase is TrialPhase.INITIAL and level == plan.target:
-                x = self._best_screened(taken, c.x)
+                x = self._best_screened(plan, taken, c.x)
             x = plan.at(x, level)
             taken.append(x)
-            why = {
-                "level": plan.names[level],
-                "cost": float(plan.costs[level]),
-                "rule": rule,
-            }
+            why = plan.ruled(level, rule)
             out.append(replace(c, x=x, provenance={**c.provenance, "fidelity": why}))
         return out
 
     def _best_screened(
-        self, taken: list[np.ndarray], default: np.ndarray
+        self, plan: FidelityPlan, taken: list[np.ndarray], default: np.ndarray
     ) -> np.ndarray:
         """The configuration measured best at the cheapest level whose target
         value is not yet taken (*default* when there is none)."""
-        plan = self.fidelity
-        assert plan is not None
         goal = self.spec.goals[0]
         cheapest = plan.names[0]
         screened = [
@@ -340,7 +329,8 @@ class CampaignEngine:
             pool = uniform_samples(self.encoder, self.feasibility, size, self.spec.seed)
         # the lab's own points first, then the space-filling ones
         included = self.included
-        if self.fidelity is not None:
+        plan = history.fidelity
+        if plan is not None:
             # the lab's points at the fidelity each names; a design point is a
             # configuration, at whichever level: one measured at any level is
             # not designed again (`_levelled` sets its level)
@@ -349,8 +339,8 @@ class CampaignEngine:
                 for c in fresh(self.context, included, history, n, TrialPhase.INITIAL)
             ]
             rest = _taking(history, mine)
-            rest = replace(rest, x_all=self.fidelity.at(rest.x_all, 0))
-            samples = self.fidelity.at(pool, 0)
+            rest = replace(rest, x_all=plan.at(rest.x_all, 0))
+            samples = plan.at(pool, 0)
             return mine + fresh(
                 self.context, samples, rest, n - len(mine), TrialPhase.INITIAL
             )

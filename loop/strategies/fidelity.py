@@ -194,6 +194,15 @@ class FidelityPlan:
             key=lambda lv: (-value[lv], self.costs[lv]),
         )
 
+    def ruled(self, level: int, rule: str) -> dict[str, Any]:
+        """Provenance of a level set by a rule (design, fallback, capped,
+        included) rather than by information per cost."""
+        return {
+            "level": self.names[level],
+            "cost": float(self.costs[level]),
+            "rule": rule,
+        }
+
     def why(self, level: int, information: np.ndarray) -> dict[str, Any]:
         """Provenance of a choice: the level, its cost, and every level's score."""
         return {

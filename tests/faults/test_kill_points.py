@@ -101,6 +101,30 @@ def loop_cli(*args: str, fault: str | None = None) -> tuple[int, int, str]:
     return proc.returncode, proc.pid, stderr
 
 
+def drive_with_robots(
+    driver: Any, url: str, name: str, token: str, function: str, spec: Any = None
+) -> None:
+    """Two simulated robots play campaign *name* until it is done, while the
+    *driver* process runs; both must end, the driver with exit 0."""
+    lines: list[str] = []
+    errors: list[BaseException] = []
+
+    def play() -> None:
+        try:
+            simulate.run(
+                url, name, token, function, workers=2, spec=spec, log=lines.append
+            )
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    robots = threading.Thread(target=play, daemon=True)
+    robots.start()
+    _, stderr = driver.communicate(timeout=240)
+    robots.join(timeout=60)
+    assert driver.returncode == 0, stderr
+    assert not robots.is_alive() and not errors, (errors, lines[-5:])
+
+
 def read(db_url: str, name: str = NAME) -> list[Trial]:
     store = Store(db_url, create=False)
     try:
@@ -330,23 +354,7 @@ def test_a_driver_killed_while_robots_hold_the_target_resumes_without_taking_it_
             # the resumed driver does not take the robot's trial back: its
             # measurement, for the attempt it claimed, is accepted
             client.report(held, {"y": 0.5})
-        lines: list[str] = []
-        errors: list[BaseException] = []
-
-        def play() -> None:
-            try:
-                simulate.run(
-                    url, name, token, "simplex-bumps", workers=2, log=lines.append
-                )
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-
-        robots = threading.Thread(target=play, daemon=True)
-        robots.start()
-        _, stderr = driver.communicate(timeout=240)
-        robots.join(timeout=60)
-    assert driver.returncode == 0, stderr
-    assert not robots.is_alive() and not errors, (errors, lines[-5:])
+        drive_with_robots(driver, url, name, token, "simplex-bumps")
     trials = read(any_db_url, name)
     assert all(t.status == TrialStatus.COMPLETED for t in trials)
     assert check_invariants(any_db_url, name) == []
@@ -392,29 +400,7 @@ def test_a_pull_driver_killed_after_reaping_resumes_with_robots(db_url: str) -> 
 
         # resume without the fault while two simulated robots do the work
         driver = start("resume", rc.name, "--db", db_url)
-        lines: list[str] = []
-        errors: list[BaseException] = []
-
-        def play() -> None:
-            try:
-                simulate.run(
-                    url,
-                    rc.name,
-                    rc.token,
-                    "electrolyte",
-                    workers=2,
-                    spec=rc.spec,
-                    log=lines.append,
-                )
-            except BaseException as exc:  # reported below
-                errors.append(exc)
-
-        robots = threading.Thread(target=play, daemon=True)
-        robots.start()
-        _, stderr = driver.communicate(timeout=240)
-        robots.join(timeout=60)
-    assert driver.returncode == 0, stderr
-    assert not robots.is_alive() and not errors, (errors, lines[-5:])
+        drive_with_robots(driver, url, rc.name, rc.token, "electrolyte", rc.spec)
     assert_finished(db_url, rc.name, 6)
     # fails today: the reaper re-offers the trial (PENDING, attempt 2) but keeps
     # its expired lease_expires_at: the `_move` in `_reap` (loop/storage/lab.py:213)
