@@ -358,6 +358,11 @@ class ProposalModel(Document):
     reference_point: dict[str, float] | None = Field(
         default=None, description="hypervolume reference point (several goals)"
     )
+    exploration_sds: float | None = Field(
+        default=None,
+        description="qUCB: how many posterior sds above the mean the proposal "
+        "looked; it falls to 0 at the budget's last experiment",
+    )
     propose_seconds: float | None = Field(
         default=None, description="time to propose the batch"
     )

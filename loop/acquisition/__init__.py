@@ -18,6 +18,11 @@ from loop.space.encoding import Encoder
 from loop.spec.strategy import Acquisition
 
 Builder = Callable[..., Any]
+#: Posterior standard deviations qUCB looks above the mean at a campaign's
+#: first experiment; the weight falls linearly to 0 at its last, so the last
+#: proposals exploit what was learnt. Chosen from 2 and 4 on the replay suite
+#: (docs/benchmarks.md, "Exploration that runs out with the budget").
+UCB_START_SDS = 4.0
 _REGISTRY: dict[Acquisition, Builder] = {}
 
 
@@ -40,11 +45,15 @@ def build(
     objective: Any = None,
     constraints: Any = None,
     ref_point: Any = None,
+    beta: float = 0.0,
+    scale: tuple[float, float] = (0.0, 1.0),
 ) -> Any:
     """The acquisition function *name* built from a model and data.
 
     *ref_point* (signed, one value per goal) is used by the multi-goal
-    functions only.
+    functions only; *beta* (`exploration_beta`) and *scale* (the signed
+    goal's mean and sd, so that qUCB's values are in sds, as a failure
+    model's log-probability penalty expects) by qUCB only.
     """
     if name not in _REGISTRY:
         raise UnknownNameError(
@@ -60,7 +69,17 @@ def build(
     }
     if Acquisition(name).several_goals:
         return builder(**common, ref_point=ref_point)
+    if Acquisition(name) is Acquisition.qUCB:
+        return builder(**common, beta=beta, scale=scale)
     return builder(**common)
+
+
+def exploration_beta(budget: int, taken: int) -> float:
+    """qUCB's beta for the next proposal when *taken* of *budget* experiments
+    are taken: (`UCB_START_SDS` x the share of the budget left after it)
+    squared, since BoTorch's qUCB looks sqrt(beta) sds above the mean."""
+    left = max(budget - taken - 1, 0)
+    return (UCB_START_SDS * left / max(budget, 1)) ** 2
 
 
 @register(Acquisition.qLogNEI)
@@ -80,6 +99,34 @@ def _qlognei(
         objective=objective,
         constraints=constraints or None,
         prune_baseline=True,
+    )
+
+
+@register(Acquisition.qUCB)
+def _qucb(
+    model: Any,
+    x_baseline: Any,
+    x_pending: Any,
+    beta: float,
+    scale: tuple[float, float],
+    objective: Any = None,
+    constraints: Any = None,
+) -> Any:
+    from botorch.acquisition.monte_carlo import qUpperConfidenceBound
+    from botorch.acquisition.objective import GenericMCObjective
+
+    # one goal and no outcome constraints (validation refuses them), so the
+    # model's first output is the goal
+    centre, spread = scale
+
+    def in_sds(y: Any, X: Any = None) -> Any:
+        return (y[..., 0] - centre) / spread
+
+    return qUpperConfidenceBound(
+        model=model,
+        beta=beta,
+        objective=GenericMCObjective(in_sds),
+        X_pending=x_pending,
     )
 
 

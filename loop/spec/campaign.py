@@ -36,7 +36,7 @@ from loop.spec.fidelity import (
 from loop.spec.objectives import Objective
 from loop.spec.parameters import Parameter
 from loop.spec.prior import PriorData, prior_problems
-from loop.spec.strategy import Acquisition, Budget, Strategy
+from loop.spec.strategy import ANNEALED_UCB_MAX_BUDGET, Acquisition, Budget, Strategy
 from loop.spec.transfer import transfer_problems
 
 #: Validation context key: False marks a stored spec, read back: the adapter's
@@ -186,6 +186,15 @@ class CampaignSpec(SpecModel):
         """The acquisition function in use (defaults by number of objectives)."""
         if self.strategy.acquisition:
             return self.strategy.acquisition
+        if (
+            len(self.goals) == 1
+            and self.strategy.engine == "botorch"
+            and self.budget.experiments <= ANNEALED_UCB_MAX_BUDGET
+            and self.budget.cost is None
+            and not self.outcome_constraints
+            and not self.fidelities
+        ):
+            return Acquisition.qUCB
         return Acquisition.default_for(len(self.goals))
 
     @property
@@ -261,6 +270,15 @@ def _feature_problems(spec: CampaignSpec) -> list[Problem]:
 
 def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
     acq, n = spec.strategy.acquisition, len(spec.goals)
+    if acq is not None and not acq.weighs_constraints and spec.outcome_constraints:
+        names = ", ".join(o.name for o in spec.outcome_constraints)
+        return [
+            Problem(
+                "strategy.acquisition",
+                f"{acq} cannot weigh the outcome constraints ({names})",
+                "use qLogNEI, or leave `acquisition` out",
+            )
+        ]
     if acq is None or acq.several_goals == (n > 1):
         return []
     fits = Acquisition.default_for(n)

@@ -17,12 +17,17 @@ STRATEGY_ENGINES = ("botorch", "ax", "baybe", "random", "sobol")
 # validation, the builders of `loop.acquisition` and the Ax strategy's mapping
 # all read it. It lives in the spec so that validating never imports torch.
 class Acquisition(StrEnum):
-    """The acquisition function: qLogNEI (noisy expected improvement) for one
-    goal, qLogNEHVI (noisy expected hypervolume improvement) for several; left
-    out, it follows the number of goals."""
+    """The acquisition function: qUCB (an upper confidence bound whose
+    exploration falls to nothing as the experiment budget runs out) or qLogNEI
+    (noisy expected improvement) for one goal, qLogNEHVI (noisy expected
+    hypervolume improvement) for several. Left out, the botorch engine uses
+    qUCB for one goal under a budget of at most 50 experiments with no outcome
+    constraint, fidelity or cost budget, qLogNEI for other single goals, and
+    qLogNEHVI for several (docs/strategies.md says why)."""
 
     qLogNEI = "qLogNEI"
     qLogNEHVI = "qLogNEHVI"
+    qUCB = "qUCB"
 
     @property
     def several_goals(self) -> bool:
@@ -31,8 +36,21 @@ class Acquisition(StrEnum):
 
     @classmethod
     def default_for(cls, goals: int) -> Acquisition:
-        """The function a campaign with *goals* goals uses when it names none."""
+        """The function a campaign with *goals* goals uses when it names none
+        and its budget is not one the annealed qUCB was measured on."""
         return cls.qLogNEI if goals == 1 else cls.qLogNEHVI
+
+    @property
+    def weighs_constraints(self) -> bool:
+        """True for a function that weighs outcome constraints (the log
+        improvements); qUCB cannot."""
+        return self is not Acquisition.qUCB
+
+
+#: The largest `budget.experiments` the botorch engine uses the annealed qUCB
+#: for by default: the largest budget of the replay suite it was measured on
+#: (docs/benchmarks.md, "Exploration that runs out with the budget").
+ANNEALED_UCB_MAX_BUDGET = 50
 
 
 class DesignPoint(SpecModel):

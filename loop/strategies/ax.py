@@ -39,6 +39,8 @@ EPS = 1e-12
 ACQF = {
     Acquisition.qLogNEI: "botorch.acquisition.logei.qLogNoisyExpectedImprovement",
     Acquisition.qLogNEHVI: "botorch.acquisition.multi_objective.logei.qLogNoisyExpectedHypervolumeImprovement",
+    # Ax's own beta (no annealing with the budget: that is the botorch engine's)
+    Acquisition.qUCB: "botorch.acquisition.monte_carlo.qUpperConfidenceBound",
 }
 
 

@@ -121,7 +121,7 @@ class BaybeMapping:
         BayBE's default Gaussian process, one per goal. Both are passed
         explicitly so that the provenance says what was used.
         """
-        from baybe.acquisition import qLogEI, qLogNEHVI, qLogNEI
+        from baybe.acquisition import qLogEI, qLogNEHVI, qLogNEI, qUCB
         from baybe.recommenders import BotorchRecommender, TwoPhaseMetaRecommender
         from baybe.surrogates import GaussianProcessSurrogate
 
@@ -131,6 +131,8 @@ class BaybeMapping:
             acqf = qLogNEHVI(reference_point=self.reference_point())
         elif chosen is Acquisition.qLogNEI:
             acqf = qLogNEI()
+        elif chosen is Acquisition.qUCB:  # BayBE's own beta, not annealed
+            acqf = qUCB()
         else:
             acqf = qLogEI()
         settings = self.spec.strategy.optimizer

@@ -24,6 +24,7 @@ from loop.records import TrialPhase
 from loop.space.encoding import Encoder
 from loop.spec import CampaignSpec
 from loop.spec.fidelity import FIDELITY
+from loop.spec.strategy import Acquisition
 from loop.strategies.base import (
     MODEL_MEMORY,
     TRANSFER_MEMORY,
@@ -91,6 +92,14 @@ class BotorchStrategy:
                 o.name: o.from_model(float(r), 0.0)[0]
                 for o, r in zip(goals, ref_point, strict=True)
             }
+        beta, scale = 0.0, (0.0, 1.0)
+        if spec.acquisition is Acquisition.qUCB:
+            # how far above the mean to look: less as the budget runs out
+            beta = acquisition.exploration_beta(
+                spec.budget.experiments, len(history.x_all)
+            )
+            provenance["exploration_sds"] = round(float(np.sqrt(beta)), 4)
+            scale = _goal_scale(joint.y_goals)
         outputs = [*goals, *cons]
         provenance["outputs"] = [o.name for o in outputs]
         # trials still being measured, which the acquisition treats as pending
@@ -126,6 +135,8 @@ class BotorchStrategy:
                 ref_point=None if ref_point is None else torch.as_tensor(ref_point),
                 objective=None if joint.is_plain else joint.objective(),
                 constraints=joint.constraint_callables(),
+                beta=beta,
+                scale=scale,
             )
         )
         if plan is not None:
@@ -358,6 +369,14 @@ def _baseline(joint: JointModel, x_done: np.ndarray, n_goals: int) -> np.ndarray
     ranks = np.argsort(np.argsort(mean[:, :n_goals], axis=0, kind="stable"), axis=0)
     order = np.argsort(-ranks.max(axis=1), kind="stable")
     return x_done[np.sort(order[:BASELINE_POINTS])]
+
+
+def _goal_scale(y_goals: np.ndarray) -> tuple[float, float]:
+    """Mean and sd of the (one) signed goal's measurements: qUCB's values in
+    sds, comparable with a failure model's log-probability penalty."""
+    column = y_goals[:, 0]
+    sd = float(column.std()) if len(column) > 1 else 0.0
+    return float(column.mean()), sd if sd > 0 else 1.0
 
 
 def _signed_columns(y: np.ndarray, names: list[str], which: Any) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_a_model_trial_reports_its_stored_acquisition_and_prediction(
     doc = explain_trial(single.store, single.spec.name, trial.id)
     assert doc.phase == "model" and doc.reason.startswith("model-based")
     assert doc.acquisition.model_dump() == {
-        "function": "qLogNEI",
+        "function": single.spec.acquisition,
         "value": trial.acquisition_value,
     }
     assert trial.acquisition_value is not None
@@ -66,6 +66,8 @@ def test_a_model_trial_reports_its_stored_acquisition_and_prediction(
     }
     assert doc.measured == trial.values
     assert doc.model.n_train == trial.provenance["n_train"]
+    # qUCB, the default here: how far above the mean the proposal looked
+    assert doc.model.exploration_sds == trial.provenance["exploration_sds"] > 0
     surprise = (trial.values["conductivity"] - trial.predicted_mean["conductivity"]) / (
         trial.predicted_sd["conductivity"]
     )
@@ -132,7 +134,7 @@ def test_cli_prints_a_panel_and_json(single: Finished) -> None:
     assert panel.exit_code == 0, panel.output
     text = panel.stdout
     assert f"trial {trial.id} of {name}" in text
-    assert f"{trial.acquisition_value:.6g} (qLogNEI)" in text
+    assert f"{trial.acquisition_value:.6g} ({single.spec.acquisition})" in text
     for n in expected.neighbours:
         assert f"trial {n.id}" in text
 

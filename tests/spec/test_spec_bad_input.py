@@ -348,6 +348,20 @@ CASES = [
         ("qLogNEHVI",),
     ),
     case(
+        "qUCB-with-an-outcome-constraint",
+        edit(
+            (
+                "    unit: mS/cm",
+                "    unit: mS/cm\n  - {name: viscosity, direction: minimize, "
+                "role: constraint, threshold: 4.0}",
+            ),
+            ("  batch_size: 2", f"  batch_size: 2\n  acquisition: qUCB  {MARK}"),
+        ),
+        "strategy.acquisition",
+        ("qUCB cannot weigh the outcome constraints (viscosity)",),
+        ("qLogNEI",),
+    ),
+    case(
         "unknown-adapter-type",
         edit(("adapter:\n  type: simulator", f"adapter:\n  type: simulatr  {MARK}")),
         "adapter.type",
@@ -410,7 +424,45 @@ def test_base_campaign_is_valid() -> None:
     """The cases below break BASE in exactly one place; BASE itself is fine."""
     spec = loads(BASE, "base.yaml")
     assert spec.space.composition.components == ("EC", "EMC", "DMC")
-    assert spec.acquisition == "qLogNEI"
+    # one goal, no outcome constraint, a budget of 10 experiments: the
+    # annealed upper confidence bound
+    assert spec.acquisition == "qUCB"
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        ((("experiments: 10", "experiments: 51"),), "qLogNEI"),
+        ((("engine: botorch", "engine: ax"),), "qLogNEI"),
+        (
+            (
+                (
+                    "    unit: mS/cm",
+                    "    unit: mS/cm\n  - {name: viscosity, direction: minimize, "
+                    "role: constraint, threshold: 4.0}",
+                ),
+            ),
+            "qLogNEI",
+        ),
+        (
+            (
+                (
+                    "    unit: mS/cm",
+                    "    unit: mS/cm\n  - {name: viscosity, direction: minimize}",
+                ),
+            ),
+            "qLogNEHVI",
+        ),
+        ((("  batch_size: 2", "  batch_size: 2\n  acquisition: qLogNEI"),), "qLogNEI"),
+    ],
+    ids=["budget-over-50", "ax", "constraint", "two-goals", "named"],
+)
+def test_the_default_acquisition_is_qucb_only_where_it_was_measured(
+    edits: tuple[tuple[str, str], ...], expected: str
+) -> None:
+    """qUCB was chosen on the replay suite: one goal, budgets of 6 to 50
+    experiments, no outcome constraints; elsewhere the default stays."""
+    assert loads(edit(*edits), "probe.yaml").acquisition == expected
 
 
 @pytest.mark.parametrize(("text", "path", "message", "hint"), CASES)
