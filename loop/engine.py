@@ -142,6 +142,7 @@ class CampaignEngine:
             pool=pool,
             pool_index=pool_index,
             fidelity=self.fidelity,
+            spent=sum(t.spends_budget for t in self._trials),
         )
 
     def _untaken(self, x_all: np.ndarray) -> np.ndarray:

@@ -38,6 +38,9 @@ class History:
     #: The levels of a campaign with `fidelities:`, their expected costs and
     #: caps as of these trials (None without fidelities).
     fidelity: FidelityPlan | None = None
+    #: Experiments that count toward `budget.experiments` (not imported past
+    #: measurements, not abandoned trials): how much of the budget is used.
+    spent: int = 0
 
     def taking(
         self, rows: list[np.ndarray], indices: list[int] | None = None
@@ -59,6 +62,7 @@ class History:
             pool,
             pool_index,
             self.fidelity,
+            self.spent + len(rows),
         )
 
 

@@ -95,9 +95,7 @@ class BotorchStrategy:
         beta, scale = 0.0, (0.0, 1.0)
         if spec.acquisition is Acquisition.qUCB:
             # how far above the mean to look: less as the budget runs out
-            beta = acquisition.exploration_beta(
-                spec.budget.experiments, len(history.x_all)
-            )
+            beta = acquisition.exploration_beta(spec.budget.experiments, history.spent)
             provenance["exploration_sds"] = round(float(np.sqrt(beta)), 4)
             scale = _goal_scale(joint.y_goals)
         outputs = [*goals, *cons]

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from loop.acquisition import UCB_START_SDS, exploration_beta
 from loop.engine import CampaignEngine
+from loop.records import TrialPhase
 from loop.spec import validate
 from tests.conftest import CAMPAIGNS
 from tests.support import simulated_trials
@@ -58,3 +59,17 @@ def test_the_last_experiment_exploits_and_an_early_one_explores() -> None:
     # with noise of sd 0.05)
     best_measured = max(t.values[name] for t in history if t.values)
     assert exploit.predicted_mean[name] >= best_measured - 0.1
+
+
+def test_imported_past_measurements_do_not_use_up_the_exploration() -> None:
+    """Past measurements (`loop import`) spend no budget, so the first
+    proposal of a campaign of 10 with 9 of them still explores as the first."""
+    engine = _engine(10)
+    past = [
+        t.model_copy(update={"phase": TrialPhase.IMPORTED})
+        for t in simulated_trials(engine.spec, engine.ask(9, 0), 1)
+    ]
+    engine.tell(past)
+    (first,) = engine.ask(1, 1)
+    assert first.phase == "model"
+    assert first.provenance["exploration_sds"] == round(4 * 9 / 10, 4)
