@@ -7,6 +7,8 @@ budget's experiments each spent inside the failing region, and the best
 conductivity each found.
 
     .venv/bin/python -m tests.benchmarks.failure_region --seeds 5 --budget 24
+
+`--acquisition qLogNEI` runs botorch with that function instead of its default.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=24)
+    parser.add_argument(
+        "--acquisition", default=None, help="botorch's, e.g. qLogNEI (default: its own)"
+    )
     args = parser.parse_args()
     data = campaign(args.budget)
+    if args.acquisition:
+        data["strategy"]["acquisition"] = args.acquisition
     failed: dict[str, list[float]] = {"botorch": [], "random": []}
     after_design: dict[str, list[float]] = {"botorch": [], "random": []}
     best: dict[str, list[float]] = {"botorch": [], "random": []}
