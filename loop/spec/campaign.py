@@ -183,7 +183,8 @@ class CampaignSpec(SpecModel):
 
     @property
     def acquisition(self) -> Acquisition:
-        """The acquisition function in use (defaults by number of objectives)."""
+        """The acquisition function in use: the named one, else by objectives,
+        engine and budget (`Acquisition`'s docstring; docs/strategies.md)."""
         if self.strategy.acquisition:
             return self.strategy.acquisition
         if (

@@ -272,3 +272,25 @@ def test_bench_compares_baybe_with_the_others_from_the_same_initial_rows(
     assert baybe["rows"][:4] == random["rows"][:4], "initial rows must be shared"
     assert len(baybe["rows"]) == 6 == len(set(baybe["rows"]))
     assert doc["summary"]["baybe"]["propose_seconds_median"] > 0
+
+
+def test_a_named_qucb_is_handed_to_baybe_as_its_own() -> None:
+    """`acquisition: qUCB` reaches BayBE as its qUCB (its own beta: the
+    budget-annealed one is the botorch engine's), and the spec's default for
+    engine baybe stays BayBE's."""
+    from baybe.acquisition import qUCB
+
+    from loop.strategies.baybe_mapping import BaybeMapping
+
+    assert _replay().strategy.acquisition is None
+    strategy = {
+        "engine": "baybe",
+        "initial_design": {"method": "random", "size": 4},
+        "acquisition": "qUCB",
+    }
+    spec = _replay(strategy=strategy)
+    engine = CampaignEngine(
+        spec, adapter_class("dataset")(spec.adapter_config(), spec).pool()
+    )
+    chosen = BaybeMapping(engine.context).recommender().recommender.acquisition_function
+    assert isinstance(chosen, qUCB)
