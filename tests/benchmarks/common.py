@@ -43,6 +43,21 @@ def run_variant(
     return store.trials(spec.name), seconds
 
 
+def acquisition_option(parser: Any) -> None:
+    """`--acquisition NAME`: botorch with that function instead of its default,
+    so a default change can be measured against the old one in one run."""
+    parser.add_argument(
+        "--acquisition", default=None, help="botorch's, e.g. qLogNEI (default: its own)"
+    )
+
+
+def with_acquisition(data: dict[str, Any], name: str | None) -> dict[str, Any]:
+    """*data* (a campaign's YAML as a dict) with `strategy.acquisition` set to *name*."""
+    if name:
+        data["strategy"] = {**data.get("strategy", {}), "acquisition": name}
+    return data
+
+
 def mean_sd(values: list[float]) -> str:
     sd = statistics.stdev(values) if len(values) > 1 else 0.0
     return f"{statistics.mean(values):.4g} ± {sd:.2g}"

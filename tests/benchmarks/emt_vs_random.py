@@ -5,6 +5,8 @@ and once with `random`, each through the real driver into its own temporary
 SQLite file, and prints the best mixing energy each found within the budget.
 
     .venv/bin/python -m tests.benchmarks.emt_vs_random --seeds 5 [-o results.json]
+
+`--acquisition qLogNEI` runs botorch with that function instead of its default.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from pathlib import Path
 
 import yaml
 
-from tests.benchmarks.common import ROOT, run_variant
+from tests.benchmarks.common import (
+    ROOT,
+    acquisition_option,
+    run_variant,
+    with_acquisition,
+)
 
 
 def run_once(data: dict, engine: str, seed: int, workdir: Path) -> tuple[float, float]:
@@ -34,8 +41,11 @@ def main() -> None:
         "--campaign", default=str(ROOT / "campaigns" / "alloy-emt.yaml")
     )
     parser.add_argument("-o", "--output", type=Path)
+    acquisition_option(parser)
     args = parser.parse_args()
-    data = yaml.safe_load(Path(args.campaign).read_text())
+    data = with_acquisition(
+        yaml.safe_load(Path(args.campaign).read_text()), args.acquisition
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):

@@ -20,7 +20,13 @@ from pathlib import Path
 import yaml
 
 from loop.records import TrialStatus
-from tests.benchmarks.common import ROOT, mean_sd, run_variant
+from tests.benchmarks.common import (
+    ROOT,
+    acquisition_option,
+    mean_sd,
+    run_variant,
+    with_acquisition,
+)
 
 
 def campaign(budget: int) -> dict:
@@ -36,13 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budget", type=int, default=24)
-    parser.add_argument(
-        "--acquisition", default=None, help="botorch's, e.g. qLogNEI (default: its own)"
-    )
+    acquisition_option(parser)
     args = parser.parse_args()
-    data = campaign(args.budget)
-    if args.acquisition:
-        data["strategy"]["acquisition"] = args.acquisition
+    data = with_acquisition(campaign(args.budget), args.acquisition)
     failed: dict[str, list[float]] = {"botorch": [], "random": []}
     after_design: dict[str, list[float]] = {"botorch": [], "random": []}
     best: dict[str, list[float]] = {"botorch": [], "random": []}
