@@ -45,13 +45,13 @@ def build(
     objective: Any = None,
     constraints: Any = None,
     ref_point: Any = None,
-    beta: float = 0.0,
+    sds: float = 0.0,
     scale: tuple[float, float] = (0.0, 1.0),
 ) -> Any:
     """The acquisition function *name* built from a model and data.
 
     *ref_point* (signed, one value per goal) is used by the multi-goal
-    functions only; *beta* (`exploration_beta`) and *scale* (the signed
+    functions only; *sds* (`exploration_sds`) and *scale* (the signed
     goal's mean and sd, so that qUCB's values are in sds, as a failure
     model's log-probability penalty expects) by qUCB only.
     """
@@ -70,16 +70,16 @@ def build(
     if Acquisition(name).several_goals:
         return builder(**common, ref_point=ref_point)
     if Acquisition(name) is Acquisition.qUCB:
-        return builder(**common, beta=beta, scale=scale)
+        return builder(**common, sds=sds, scale=scale)
     return builder(**common)
 
 
-def exploration_beta(budget: int, taken: int) -> float:
-    """qUCB's beta for the next proposal when *taken* of *budget* experiments
-    are taken: (`UCB_START_SDS` x the share of the budget left after it)
-    squared, since BoTorch's qUCB looks sqrt(beta) sds above the mean."""
+def exploration_sds(budget: int, taken: int) -> float:
+    """How many posterior sds above the mean qUCB looks for the next proposal
+    when *taken* of *budget* experiments are taken: `UCB_START_SDS` x the
+    share of the budget left after it."""
     left = max(budget - taken - 1, 0)
-    return (UCB_START_SDS * left / max(budget, 1)) ** 2
+    return UCB_START_SDS * left / max(budget, 1)
 
 
 @register(Acquisition.qLogNEI)
@@ -107,7 +107,7 @@ def _qucb(
     model: Any,
     x_baseline: Any,
     x_pending: Any,
-    beta: float,
+    sds: float,
     scale: tuple[float, float],
     objective: Any = None,
     constraints: Any = None,
@@ -124,7 +124,7 @@ def _qucb(
 
     return qUpperConfidenceBound(
         model=model,
-        beta=beta,
+        beta=sds**2,  # BoTorch's qUCB looks sqrt(beta) sds above the mean
         objective=GenericMCObjective(in_sds),
         X_pending=x_pending,
     )

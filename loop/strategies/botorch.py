@@ -92,11 +92,11 @@ class BotorchStrategy:
                 o.name: o.from_model(float(r), 0.0)[0]
                 for o, r in zip(goals, ref_point, strict=True)
             }
-        beta, scale = 0.0, (0.0, 1.0)
+        sds, scale = 0.0, (0.0, 1.0)
         if spec.acquisition is Acquisition.qUCB:
             # how far above the mean to look: less as the budget runs out
-            beta = acquisition.exploration_beta(spec.budget.experiments, history.spent)
-            provenance["exploration_sds"] = round(float(np.sqrt(beta)), 4)
+            sds = acquisition.exploration_sds(spec.budget.experiments, history.spent)
+            provenance["exploration_sds"] = round(sds, 4)
             scale = _goal_scale(joint.y_goals)
         outputs = [*goals, *cons]
         provenance["outputs"] = [o.name for o in outputs]
@@ -133,7 +133,7 @@ class BotorchStrategy:
                 ref_point=None if ref_point is None else torch.as_tensor(ref_point),
                 objective=None if joint.is_plain else joint.objective(),
                 constraints=joint.constraint_callables(),
-                beta=beta,
+                sds=sds,
                 scale=scale,
             )
         )

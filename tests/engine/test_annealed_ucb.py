@@ -8,7 +8,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loop.acquisition import UCB_START_SDS, exploration_beta
+from loop.acquisition import UCB_START_SDS, exploration_sds
 from loop.engine import CampaignEngine
 from loop.records import TrialPhase
 from loop.spec import validate
@@ -20,10 +20,10 @@ from tests.support import simulated_trials
 def test_exploration_falls_with_each_experiment_and_ends_at_the_last(
     budget: int, taken: int
 ) -> None:
-    beta = exploration_beta(budget, taken)
-    assert 0.0 <= beta <= UCB_START_SDS**2
-    assert exploration_beta(budget, taken + 1) <= beta
-    assert (beta == 0.0) == (taken >= budget - 1)
+    sds = exploration_sds(budget, taken)
+    assert 0.0 <= sds <= UCB_START_SDS
+    assert exploration_sds(budget, taken + 1) <= sds
+    assert (sds == 0.0) == (taken >= budget - 1)
 
 
 def _engine(budget: int) -> CampaignEngine:
@@ -38,8 +38,9 @@ def _engine(budget: int) -> CampaignEngine:
 
 def test_the_last_experiment_exploits_and_an_early_one_explores() -> None:
     """The same 9 measurements, two budgets: with 1 experiment left the
-    proposal is where the mean is highest (no sds added); with 41 left it
-    looks 3.3 sds above the mean, so it goes where the model is less sure."""
+    proposal is where the mean is highest (no sds added); with 41 left (this
+    one and 40 after it) it looks 3.2 sds above the mean, so it goes where
+    the model is less sure."""
     last, early = _engine(10), _engine(50)
     history = simulated_trials(last.spec, last.ask(6, 0), 1)
     last.tell(history)
@@ -50,7 +51,7 @@ def test_the_last_experiment_exploits_and_an_early_one_explores() -> None:
     (explore,) = early.ask(1, 2)
 
     assert exploit.provenance["exploration_sds"] == 0.0
-    assert explore.provenance["exploration_sds"] == round(4 * 40 / 50, 4)
+    assert explore.provenance["exploration_sds"] == round(UCB_START_SDS * 40 / 50, 4)
     name = "conductivity"
     assert explore.predicted_sd[name] > 1.5 * exploit.predicted_sd[name]
     assert explore.predicted_mean[name] < exploit.predicted_mean[name]
@@ -72,4 +73,4 @@ def test_imported_past_measurements_do_not_use_up_the_exploration() -> None:
     engine.tell(past)
     (first,) = engine.ask(1, 1)
     assert first.phase == "model"
-    assert first.provenance["exploration_sds"] == round(4 * 9 / 10, 4)
+    assert first.provenance["exploration_sds"] == round(UCB_START_SDS * 9 / 10, 4)

@@ -27,7 +27,7 @@ from loop.service.campaigns import ensure_campaign
 from loop.service.runner import run_campaign
 from loop.spec import CampaignSpec, validate
 from loop.spec.rules import violations
-from loop.spec.strategy import STRATEGY_ENGINES
+from loop.spec.strategy import STRATEGY_ENGINES, Acquisition
 from loop.storage import Store
 from loop.strategies import check_strategy, get_strategy
 from loop.strategies.baybe import BaybeStrategy, require_baybe
@@ -282,7 +282,9 @@ def test_a_named_qucb_is_handed_to_baybe_as_its_own() -> None:
 
     from loop.strategies.baybe_mapping import BaybeMapping
 
-    assert _replay().strategy.acquisition is None
+    default = _replay()
+    assert default.strategy.acquisition is None
+    assert default.acquisition is not Acquisition.qUCB
     strategy = {
         "engine": "baybe",
         "initial_design": {"method": "random", "size": 4},
