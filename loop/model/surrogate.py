@@ -104,6 +104,9 @@ class GPSettings:
     #: offset each (the cheaper fidelities, relative to the target), so the
     #: kernel models how the levels vary together rather than where they sit.
     offset_dims: tuple[int, ...] = ()
+    #: The one-hot columns of each categorical parameter (positions among the
+    #: GP's inputs): the mixed kernel adds up their effects (`loop.model.kernels`).
+    categorical_groups: tuple[tuple[int, ...], ...] = ()
 
 
 def fit_gp(
@@ -305,7 +308,8 @@ def _covariance(settings: GPSettings, d: int, batch: Any) -> tuple[Any, Any]:
     dimension-scaled lengthscale prior. With categoricals: the mixed kernel of
     BoTorch's MixedSingleTaskGP (a sum and a product of a kernel on the numeric
     inputs and a categorical kernel that counts mismatching one-hot columns), so
-    categories are compared as categories, not as points in space.
+    categories are compared as categories, not as points in space; with
+    `categorical_groups`, each parameter's effect adds to the others'.
     """
     from botorch.models.utils.gpytorch_modules import (
         get_covar_module_with_dim_scaled_prior,
@@ -325,7 +329,9 @@ def _covariance(settings: GPSettings, d: int, batch: Any) -> tuple[Any, Any]:
     from loop.model.kernels import MixedKernel
 
     num = [i for i in active if i not in set(cat)]
-    mixed = MixedKernel(num, cat, batch_shape=batch, rbf=rbf)
+    where = {dim: j for j, dim in enumerate(cat)}
+    groups = [[where[d] for d in g] for g in settings.categorical_groups] or None
+    mixed = MixedKernel(num, cat, batch_shape=batch, rbf=rbf, groups=groups)
     at = {dim: j for j, dim in enumerate(active)}
 
     def lengthscales(_: Any) -> np.ndarray:

@@ -418,6 +418,14 @@ def gp_settings(
     # kernel learns how far the levels vary together (`loop.strategies.fidelity`)
     cheaper = {f"{FIDELITY}={f.name}" for f in spec.fidelities[:-1]}
     offsets = tuple(i for i, c in enumerate(columns) if c.name in cheaper)
+    # each categorical parameter's effect adds to the others' (measured on the
+    # replay suite, docs/strategies.md); the levels of fidelity keep the kernel
+    # their benchmark (docs/benchmarks.md, section 11) was measured with
+    groups: dict[str, list[int]] = {}
+    if not spec.fidelities:
+        for i, c in enumerate(columns):
+            if c.kind == "onehot":
+                groups.setdefault(c.parameter, []).append(i)
     return GPSettings(
         lower,
         upper,
@@ -428,6 +436,7 @@ def gp_settings(
         transfer,
         sources,
         offsets,
+        tuple(tuple(g) for g in groups.values()),
     )
 
 

@@ -116,4 +116,6 @@ def test_categorical_parameters_get_the_mixed_kernel(campaign_data: dict) -> Non
     kernel = fitted.model.covar_module
     assert isinstance(kernel, MixedKernel)
     assert kernel.categorical_dims == list(settings.categorical_dims)
+    # the route is one parameter: its three columns form one additive group
+    assert kernel.groups == [[0, 1, 2]]
     assert len(fitted.info["lengthscales"][0]) == len(settings.input_names)
