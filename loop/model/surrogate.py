@@ -8,10 +8,11 @@ model always maximises: minimised objectives enter as their negatives.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -132,8 +133,6 @@ def fit_gp(
     approximation, recorded in the fit's info).
     """
     import torch
-    from botorch.fit import fit_gpytorch_mll
-    from gpytorch.mlls import ExactMarginalLogLikelihood
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -144,22 +143,20 @@ def fit_gp(
         if len(xs) > FIT_POINTS
         else np.arange(len(xs))
     )
-    model, lengthscales_of = _model(xs[fit_rows], ys[fit_rows], settings)
-    warmed = _warm_start(model, warm)
     started = time.perf_counter()
-    if refit or not warmed:
-        try:
-            with quiet_numerics():
-                fit_gpytorch_mll(
-                    ExactMarginalLogLikelihood(model.likelihood, model),
-                    optimizer_kwargs={"options": {"maxiter": FIT_MAX_ITERATIONS}},
-                )
-        except Exception as exc:  # botorch raises several types; all mean "no model"
-            raise FitError(
-                f"the Gaussian process could not be fitted to {len(x)} points: {exc}",
-                "check the measurements for outliers or duplicated inputs with "
-                "different values",
-            ) from exc
+    candidates = kernel_candidates(settings) if len(fit_rows) >= 3 else [settings]
+    scored = []
+    for candidate in candidates:
+        torch.manual_seed(seed)
+        model, lengthscales_of = _model(xs[fit_rows], ys[fit_rows], candidate)
+        warmed = _warm_start(model, warm)
+        if refit or not warmed:
+            _maximise_likelihood(model, len(x))
+        score = loo_log_density(model) if len(candidates) > 1 else 0.0
+        scored.append((score, candidate, model, lengthscales_of, warmed))
+    # the first candidate wins ties; max() would compare the settings
+    best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))
+    _, settings, model, lengthscales_of, warmed = scored[best]
     fit_seconds = time.perf_counter() - started
     lengthscales = lengthscales_of(model.covar_module).reshape(ys.shape[-1], -1)
     noise = model.likelihood.noise.detach().reshape(-1)
@@ -178,6 +175,13 @@ def fit_gp(
         "lengthscales": [[round(float(v), 6) for v in row] for row in lengthscales],
         "noise": [round(float(v), 8) for v in noise],
     }
+    if len(scored) > 1:
+        info["categories"] = {
+            "kernel": _categories_name(settings),
+            "loo_log_density": {
+                _categories_name(c): round(v, 4) for v, c, *_ in scored
+            },
+        }
     if len(fit_rows) < len(x):
         info["fit_points"] = int(len(fit_rows))
     if len(xs) < len(x):
@@ -200,6 +204,73 @@ def fit_gp(
             else ("descriptors")
         )
     return FittedSurrogate(model, info)
+
+
+def _maximise_likelihood(model: Any, n: int) -> None:
+    """Fit *model*'s hyperparameters by maximum marginal likelihood (capped steps)."""
+    from botorch.fit import fit_gpytorch_mll
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    try:
+        with quiet_numerics():
+            fit_gpytorch_mll(
+                ExactMarginalLogLikelihood(model.likelihood, model),
+                optimizer_kwargs={"options": {"maxiter": FIT_MAX_ITERATIONS}},
+            )
+    except Exception as exc:  # botorch raises several types; all mean "no model"
+        raise FitError(
+            f"the Gaussian process could not be fitted to {n} points: {exc}",
+            "check the measurements for outliers or duplicated inputs with "
+            "different values",
+        ) from exc
+
+
+def kernel_candidates(settings: GPSettings) -> list[GPSettings]:
+    """The kernels a fit chooses between, the default first.
+
+    With categorical parameters (outside fidelities) there are two, and neither
+    was ahead on every replay campaign (docs/strategies.md): the mixed kernel
+    with one categorical kernel per parameter, and one Matern kernel over the
+    one-hot columns as over any input (BayBE's). Otherwise the one kernel.
+    """
+    if not settings.categorical_groups:
+        return [settings]
+    return [settings, replace(settings, categorical_dims=(), categorical_groups=())]
+
+
+def _categories_name(settings: GPSettings) -> str:
+    return "per-parameter sum" if settings.categorical_groups else "one-hot Matern"
+
+
+def loo_log_density(model: Any) -> float:
+    """Sum over training rows of the log density of each standardised value under
+    the GP fitted to the others (hyperparameters kept), in closed form.
+
+    Why leave-one-out rather than the marginal likelihood the fit maximises: the
+    two kernels have different numbers of hyperparameters, and the one with more
+    wins the likelihood by fitting the data it was fitted to; leaving each row
+    out asks how well it predicts what it has not seen (Rasmussen & Williams,
+    section 5.4.2).
+    """
+    import torch
+
+    was_training = model.training
+    model.train()
+    try:
+        with torch.no_grad():
+            prior = model(*model.train_inputs)
+            k = model.likelihood(prior).covariance_matrix
+            residual = (model.train_targets - prior.mean).unsqueeze(-1)
+            k_inv = torch.cholesky_inverse(torch.linalg.cholesky(k))
+            precision = k_inv.diagonal(dim1=-2, dim2=-1)
+            error = (k_inv @ residual).squeeze(-1) / precision
+            variance = 1.0 / precision
+            density = (
+                -0.5 * torch.log(2 * math.pi * variance) - 0.5 * error**2 / variance
+            )
+            return float(density.sum())
+    finally:
+        model.train(was_training)
 
 
 def source_weights(model: Any, names: tuple[str, ...]) -> list[dict[str, float]]:

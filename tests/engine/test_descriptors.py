@@ -99,7 +99,14 @@ def test_a_descriptor_table_for_elements_is_refused() -> None:
         validate(data)
 
 
-def test_categorical_parameters_get_the_mixed_kernel(campaign_data: dict) -> None:
+def test_categorical_parameters_get_the_mixed_kernel_or_the_one_hot_matern(
+    campaign_data: dict,
+) -> None:
+    """The route's one-hot columns are one parameter's group; the fit keeps the
+    mixed kernel (with that group) or the one-hot Matern, whichever predicts
+    left-out rows better, and says which."""
+    from gpytorch.kernels import MaternKernel
+
     from loop.model.kernels import MixedKernel
     from loop.model.surrogate import fit_gp
     from loop.strategies.botorch import gp_settings
@@ -109,13 +116,37 @@ def test_categorical_parameters_get_the_mixed_kernel(campaign_data: dict) -> Non
     settings = gp_settings(engine.spec, engine.encoder)
     names = [settings.input_names[i] for i in settings.categorical_dims]
     assert names == ["route=cast", "route=powder", "route=sputter"]
+    assert settings.categorical_groups == (tuple(settings.categorical_dims),)
     history = simulated_trials(spec, engine.ask(6, 0), 1)
     engine.tell(history)
     h = engine.history()
     fitted = fit_gp(h.x_done, h.y_done, settings, seed=0)
     kernel = fitted.model.covar_module
-    assert isinstance(kernel, MixedKernel)
-    assert kernel.categorical_dims == list(settings.categorical_dims)
-    # the route is one parameter: its three columns form one additive group
-    assert kernel.groups == [[0, 1, 2]]
+    if fitted.info["categories"]["kernel"] == "per-parameter sum":
+        assert isinstance(kernel, MixedKernel)
+        assert kernel.categorical_dims == list(settings.categorical_dims)
+        assert kernel.groups == [[0, 1, 2]]
+    else:
+        assert isinstance(kernel, MaternKernel)
+        assert kernel.ard_num_dims == len(settings.input_names)
     assert len(fitted.info["lengthscales"][0]) == len(settings.input_names)
+
+
+def test_levels_of_fidelity_keep_botorchs_mixed_kernel() -> None:
+    """A campaign with fidelities fits one kernel, BoTorch's mixed kernel over
+    the levels, as its benchmark (docs/benchmarks.md section 11) was measured."""
+    from loop.model.kernels import MixedKernel
+    from loop.model.surrogate import fit_gp, kernel_candidates
+    from loop.strategies.botorch import gp_settings
+
+    data = yaml.safe_load((CAMPAIGNS / "multi-fidelity-bumps.yaml").read_text())
+    spec = validate(data)
+    engine = CampaignEngine(spec)
+    settings = gp_settings(engine.spec, engine.encoder)
+    assert kernel_candidates(settings) == [settings]
+    engine.tell(simulated_trials(spec, engine.ask(6, 0), 1))
+    h = engine.history()
+    fitted = fit_gp(h.x_done, h.y_done, settings, seed=0)
+    assert isinstance(fitted.model.covar_module, MixedKernel)
+    assert fitted.model.covar_module.groups is None
+    assert "categories" not in fitted.info

@@ -9,6 +9,7 @@ from botorch.models.kernels.categorical import CategoricalKernel
 from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
 
 from loop.model.kernels import MixedKernel
+from loop.model.surrogate import GPSettings
 
 
 def _botorch_composition(mixed: MixedKernel, rbf: bool) -> ScaleKernel:
@@ -148,3 +149,67 @@ def test_grouped_categories_carry_a_main_effect_to_an_unseen_combination() -> No
         errors[bool(groups)] = abs(float(mean[0, 0]) - truth)
     assert errors[True] < 1.0, errors
     assert errors[True] < errors[False], errors
+
+
+def _categorical_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One numeric input and two categorical parameters (3 and 2 values)."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(3, size=n), rng.integers(2, size=n)
+    x = np.column_stack([rng.random(n), np.eye(3)[a], np.eye(2)[b]])
+    y = np.sin(6 * x[:, :1]) + a[:, None] - 2 * b[:, None]
+    return x, y
+
+
+def _categorical_settings() -> GPSettings:
+    return GPSettings(
+        np.zeros(6),
+        np.ones(6),
+        categorical_dims=(1, 2, 3, 4, 5),
+        categorical_groups=((1, 2, 3), (4, 5)),
+    )
+
+
+def test_leave_one_out_density_is_that_of_each_row_predicted_from_the_others() -> None:
+    """The closed form equals conditioning the fitted GP on all rows but one and
+    scoring that row, row by row."""
+    from loop.model.surrogate import fit_gp, loo_log_density
+
+    x, y = _categorical_data(12, seed=3)
+    model = fit_gp(x, y, _categorical_settings(), seed=0).model
+    model.train()
+    with torch.no_grad():  # the covariance is evaluated lazily: all of it here
+        prior = model(*model.train_inputs)
+        k = model.likelihood(prior).covariance_matrix
+        m, t = prior.mean, model.train_targets
+        total = 0.0
+        for i in range(len(t)):
+            rest = [j for j in range(len(t)) if j != i]
+            w = torch.linalg.solve(k[rest][:, rest], k[i, rest])
+            mean = m[i] + w @ (t[rest] - m[rest])
+            var = k[i, i] - w @ k[i, rest]
+            total += float(torch.distributions.Normal(mean, var.sqrt()).log_prob(t[i]))
+    model.eval()
+    assert loo_log_density(model) == pytest.approx(total, abs=1e-8)
+    assert not model.training
+
+
+def test_a_categorical_fit_keeps_the_kernel_that_predicts_left_out_rows_best() -> None:
+    """With categorical parameters both kernels are fitted; the provenance names
+    the one kept and both leave-one-out densities, and the kept one is the
+    higher. Without categoricals there is one kernel and no choice."""
+    from gpytorch.kernels import MaternKernel
+
+    from loop.model.kernels import MixedKernel
+    from loop.model.surrogate import GPSettings, fit_gp
+
+    x, y = _categorical_data(14, seed=5)
+    fitted = fit_gp(x, y, _categorical_settings(), seed=0)
+    choice = fitted.info["categories"]
+    densities = choice["loo_log_density"]
+    assert set(densities) == {"per-parameter sum", "one-hot Matern"}
+    assert densities[choice["kernel"]] == max(densities.values())
+    expected = MixedKernel if choice["kernel"] == "per-parameter sum" else MaternKernel
+    assert isinstance(fitted.model.covar_module, expected)
+
+    numeric = fit_gp(x[:, :1], y, GPSettings(np.zeros(1), np.ones(1)), seed=0)
+    assert "categories" not in numeric.info
