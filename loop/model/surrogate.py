@@ -145,14 +145,19 @@ def fit_gp(
     )
     started = time.perf_counter()
     candidates = kernel_candidates(settings) if len(fit_rows) >= 3 else [settings]
-    scored = []
+    built = []
     for candidate in candidates:
-        torch.manual_seed(seed)
         model, lengthscales_of = _model(xs[fit_rows], ys[fit_rows], candidate)
-        warmed = _warm_start(model, warm)
+        built.append((candidate, model, lengthscales_of, _warm_start(model, warm)))
+    if not refit and any(warmed for *_, warmed in built):
+        # a stored fit is used as it was made, kernel and all
+        built = [b for b in built if b[3]][:1]
+    scored = []
+    for candidate, model, lengthscales_of, warmed in built:
         if refit or not warmed:
+            torch.manual_seed(seed)
             _maximise_likelihood(model, len(x))
-        score = loo_log_density(model) if len(candidates) > 1 else 0.0
+        score = loo_log_density(model) if len(built) > 1 else 0.0
         scored.append((score, candidate, model, lengthscales_of, warmed))
     # the first candidate wins ties; max() would compare the settings
     best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))

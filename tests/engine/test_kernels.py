@@ -213,3 +213,20 @@ def test_a_categorical_fit_keeps_the_kernel_that_predicts_left_out_rows_best() -
 
     numeric = fit_gp(x[:, :1], y, GPSettings(np.zeros(1), np.ones(1)), seed=0)
     assert "categories" not in numeric.info
+
+
+def test_a_stored_fit_is_reused_with_the_kernel_it_was_made_with() -> None:
+    """A report reusing a stored fit (refit=False) neither refits nor chooses
+    again: it predicts exactly what the stored fit predicted."""
+    from loop.model.surrogate import fit_gp, hyperparameters
+
+    x, y = _categorical_data(14, seed=5)
+    settings = _categorical_settings()
+    first = fit_gp(x, y, settings, seed=0)
+    again = fit_gp(
+        x, y, settings, seed=1, warm=hyperparameters(first.model), refit=False
+    )
+    assert type(again.model.covar_module) is type(first.model.covar_module)
+    assert "categories" not in again.info and again.info["refit"] is False
+    probe = _categorical_data(5, seed=9)[0]
+    assert np.allclose(first.predict(probe)[0], again.predict(probe)[0], atol=1e-9)
