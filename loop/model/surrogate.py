@@ -143,7 +143,6 @@ def fit_gp(
         if len(xs) > FIT_POINTS
         else np.arange(len(xs))
     )
-    started = time.perf_counter()
     candidates = kernel_candidates(settings) if len(fit_rows) >= 3 else [settings]
     built = []
     for candidate in candidates:
@@ -152,6 +151,7 @@ def fit_gp(
     if not refit and any(warmed for *_, warmed in built):
         # a stored fit is used as it was made, kernel and all
         built = [b for b in built if b[3]][:1]
+    started = time.perf_counter()
     scored = []
     for candidate, model, lengthscales_of, warmed in built:
         if refit or not warmed:
