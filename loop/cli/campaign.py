@@ -148,7 +148,7 @@ def _stop_on_signals(received: list[int]) -> Iterator[None]:
         received.append(signum)
         if len(received) == 1:
             stop_requested.set()
-            if proposing.is_set():
+            if proposing.is_set() and not _in_import_machinery(_frame):
                 # inside a model fit nothing is being written: stop now
                 err.print("\nstopping: the proposal in progress is dropped")
                 raise KeyboardInterrupt
@@ -166,6 +166,16 @@ def _stop_on_signals(received: list[int]) -> Iterator[None]:
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
+
+
+def _in_import_machinery(frame: Any) -> bool:
+    """Whether a signal arrived inside importlib (a first-time import during a
+    fit). An exception raised there can land in a weakref callback of its module
+    locks, where Python prints a traceback and ignores it; the handler then
+    stops after the current step instead."""
+    return frame is not None and frame.f_code.co_filename.startswith(
+        "<frozen importlib"
+    )
 
 
 def _drive(store: Any, name: str, db: str, lease: Any = None) -> None:
