@@ -299,7 +299,7 @@ class CategoriesDocument(Document):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    kernel: str = Field(
+    kernel: Literal["per-parameter sum", "one-hot Matern"] = Field(
         description="per-parameter sum: the mixed kernel with one categorical "
         "kernel per parameter; one-hot Matern: one kernel over every input"
     )

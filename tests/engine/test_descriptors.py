@@ -143,7 +143,7 @@ def test_levels_of_fidelity_keep_botorchs_mixed_kernel() -> None:
     spec = validate(data)
     engine = CampaignEngine(spec)
     settings = gp_settings(engine.spec, engine.encoder)
-    assert kernel_candidates(settings) == [settings]
+    assert len(kernel_candidates(settings)) == 1
     engine.tell(simulated_trials(spec, engine.ask(6, 0), 1))
     h = engine.history()
     fitted = fit_gp(h.x_done, h.y_done, settings, seed=0)
