@@ -294,21 +294,6 @@ class DomainDocument(Document):
     outside: bool = Field(description="ratio above 3: outside the measured data")
 
 
-class CategoriesDocument(Document):
-    """Which kernel a fit with categorical parameters kept, and on what evidence."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    kernel: Literal["per-parameter sum", "one-hot Matern"] = Field(
-        description="per-parameter sum: the mixed kernel with one categorical "
-        "kernel per parameter; one-hot Matern: one kernel over every input"
-    )
-    loo_log_density: dict[str, float] = Field(
-        description="per kernel, the summed log density of each standardised "
-        "measurement predicted from the others; the higher was kept"
-    )
-
-
 class TransferDocument(Document):
     """What the model of a proposal took from `strategy.transfer`'s sources."""
 
@@ -392,10 +377,6 @@ class ProposalModel(Document):
     )
     transfer: TransferDocument | None = Field(
         default=None, description="what it learned from related campaigns or tables"
-    )
-    categories: CategoriesDocument | None = Field(
-        default=None,
-        description="with categorical parameters, which kernel the fit kept",
     )
     fidelity: FidelityDocument | None = Field(
         default=None, description="the fidelity chosen and why (`fidelities:`)"

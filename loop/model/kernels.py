@@ -14,9 +14,9 @@ parameter's effect adds to the others' (a value seen with one route says
 something about it with every route), while the product term still compares all
 categories at once and learns their interactions. On the replay suite's four
 campaigns with categorical parameters this found more of the best candidates
-than BoTorch's kernel on every one (docs/benchmarks.md, section 5). Each fit
-also tries one Matern kernel over the one-hot columns and keeps the better
-predictor of left-out rows (`loop.model.surrogate.kernel_candidates`).
+than BoTorch's kernel and than one Matern kernel over the one-hot columns
+(BayBE's) on every one, once fitted from its defaults at every fit rather than
+from the last fit (docs/benchmarks.md, section 5; `loop.model.surrogate.fit_gp`).
 
 Why one module instead of BoTorch's composition of seven kernels: GPyTorch spends
 most of a small model's time in per-kernel bookkeeping (batch shapes recomputed

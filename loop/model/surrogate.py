@@ -8,11 +8,10 @@ model always maximises: minimised objectives enter as their negatives.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -125,6 +124,10 @@ def fit_gp(
     (`hyperparameters(model)`); starting from them, a refit after a few new
     points converges in a fraction of the optimiser's steps. With
     `refit=False` they are used as they are (no optimisation), when they fit.
+    The mixed kernel with one categorical kernel per parameter is refitted
+    from its defaults every time: warm-started, it stayed near the optimum of
+    the first few rows, and found fewer of the best materials on every replay
+    campaign with categorical parameters (docs/strategies.md).
 
     Large data: the hyperparameters are fitted on at most `FIT_POINTS` rows (a
     seeded random subset), and the GP is conditioned on at most
@@ -143,25 +146,13 @@ def fit_gp(
         if len(xs) > FIT_POINTS
         else np.arange(len(xs))
     )
-    candidates = kernel_candidates(settings) if len(fit_rows) >= 3 else [settings]
-    built = []
-    for candidate in candidates:
-        model, lengthscales_of = _model(xs[fit_rows], ys[fit_rows], candidate)
-        built.append((candidate, model, lengthscales_of, _warm_start(model, warm)))
-    if not refit and any(warmed for *_, warmed in built):
-        # a stored fit is used as it was made, kernel and all
-        built = [b for b in built if b[3]][:1]
+    model, lengthscales_of = _model(xs[fit_rows], ys[fit_rows], settings)
+    cold = refit and bool(settings.categorical_groups)
+    warmed = _warm_start(model, None if cold else warm)
     started = time.perf_counter()
-    scored = []
-    for candidate, model, lengthscales_of, warmed in built:
-        if refit or not warmed:
-            torch.manual_seed(seed)
-            _maximise_likelihood(model, len(x))
-        score = loo_log_density(model) if len(built) > 1 else 0.0
-        scored.append((score, candidate, model, lengthscales_of, warmed))
-    # the first candidate wins ties; max() would compare the settings
-    best = max(range(len(scored)), key=lambda i: (scored[i][0], -i))
-    _, settings, model, lengthscales_of, warmed = scored[best]
+    if refit or not warmed:
+        torch.manual_seed(seed)
+        _maximise_likelihood(model, len(x))
     fit_seconds = time.perf_counter() - started
     lengthscales = lengthscales_of(model.covar_module).reshape(ys.shape[-1], -1)
     noise = model.likelihood.noise.detach().reshape(-1)
@@ -180,13 +171,6 @@ def fit_gp(
         "lengthscales": [[round(float(v), 6) for v in row] for row in lengthscales],
         "noise": [round(float(v), 8) for v in noise],
     }
-    if len(scored) > 1:
-        info["categories"] = {
-            "kernel": _categories_name(settings),
-            "loo_log_density": {
-                _categories_name(c): round(v, 4) for v, c, *_ in scored
-            },
-        }
     if len(fit_rows) < len(x):
         info["fit_points"] = int(len(fit_rows))
     if len(xs) < len(x):
@@ -228,54 +212,6 @@ def _maximise_likelihood(model: Any, n: int) -> None:
             "check the measurements for outliers or duplicated inputs with "
             "different values",
         ) from exc
-
-
-def kernel_candidates(settings: GPSettings) -> list[GPSettings]:
-    """The kernels a fit chooses between, the default first.
-
-    With categorical parameters (outside fidelities) there are two, and neither
-    was ahead on every replay campaign (docs/strategies.md): the mixed kernel
-    with one categorical kernel per parameter, and one Matern kernel over the
-    one-hot columns as over any input (BayBE's). Otherwise the one kernel.
-    """
-    if not settings.categorical_groups:
-        return [settings]
-    return [settings, replace(settings, categorical_dims=(), categorical_groups=())]
-
-
-def _categories_name(settings: GPSettings) -> str:
-    return "per-parameter sum" if settings.categorical_groups else "one-hot Matern"
-
-
-def loo_log_density(model: Any) -> float:
-    """Sum over training rows of the log density of each standardised value under
-    the GP fitted to the others (hyperparameters kept), in closed form.
-
-    Why leave-one-out rather than the marginal likelihood the fit maximises: the
-    two kernels have different numbers of hyperparameters, and the one with more
-    wins the likelihood by fitting the data it was fitted to; leaving each row
-    out asks how well it predicts what it has not seen (Rasmussen & Williams,
-    section 5.4.2).
-    """
-    import torch
-
-    was_training = model.training
-    model.train()
-    try:
-        with torch.no_grad():
-            prior = model(*model.train_inputs)
-            k = model.likelihood(prior).covariance_matrix
-            residual = (model.train_targets - prior.mean).unsqueeze(-1)
-            k_inv = torch.cholesky_inverse(torch.linalg.cholesky(k))
-            precision = k_inv.diagonal(dim1=-2, dim2=-1)
-            error = (k_inv @ residual).squeeze(-1) / precision
-            variance = 1.0 / precision
-            density = (
-                -0.5 * torch.log(2 * math.pi * variance) - 0.5 * error**2 / variance
-            )
-            return float(density.sum())
-    finally:
-        model.train(was_training)
 
 
 def source_weights(model: Any, names: tuple[str, ...]) -> list[dict[str, float]]:

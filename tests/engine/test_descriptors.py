@@ -99,14 +99,11 @@ def test_a_descriptor_table_for_elements_is_refused() -> None:
         validate(data)
 
 
-def test_categorical_parameters_get_the_mixed_kernel_or_the_one_hot_matern(
+def test_categorical_parameters_get_the_mixed_kernel_with_one_group_each(
     campaign_data: dict,
 ) -> None:
-    """The route's one-hot columns are one parameter's group; the fit keeps the
-    mixed kernel (with that group) or the one-hot Matern, whichever predicts
-    left-out rows better, and says which."""
-    from gpytorch.kernels import MaternKernel
-
+    """The route's one-hot columns are one parameter's group in the mixed kernel,
+    and the fitted lengthscales cover every input."""
     from loop.model.kernels import MixedKernel
     from loop.model.surrogate import fit_gp
     from loop.strategies.botorch import gp_settings
@@ -122,31 +119,31 @@ def test_categorical_parameters_get_the_mixed_kernel_or_the_one_hot_matern(
     h = engine.history()
     fitted = fit_gp(h.x_done, h.y_done, settings, seed=0)
     kernel = fitted.model.covar_module
-    if fitted.info["categories"]["kernel"] == "per-parameter sum":
-        assert isinstance(kernel, MixedKernel)
-        assert kernel.categorical_dims == list(settings.categorical_dims)
-        assert kernel.groups == [[0, 1, 2]]
-    else:
-        assert isinstance(kernel, MaternKernel)
-        assert kernel.ard_num_dims == len(settings.input_names)
+    assert isinstance(kernel, MixedKernel)
+    assert kernel.categorical_dims == list(settings.categorical_dims)
+    assert kernel.groups == [[0, 1, 2]]
     assert len(fitted.info["lengthscales"][0]) == len(settings.input_names)
 
 
-def test_levels_of_fidelity_keep_botorchs_mixed_kernel() -> None:
-    """A campaign with fidelities fits one kernel, BoTorch's mixed kernel over
-    the levels, as its benchmark (docs/benchmarks.md section 11) was measured."""
+def test_levels_of_fidelity_keep_botorchs_mixed_kernel_and_warm_starts() -> None:
+    """A campaign with fidelities fits BoTorch's mixed kernel over the levels,
+    warm-started from the last fit, as its benchmark (docs/benchmarks.md
+    section 11) was measured."""
     from loop.model.kernels import MixedKernel
-    from loop.model.surrogate import fit_gp, kernel_candidates
+    from loop.model.surrogate import fit_gp, hyperparameters
     from loop.strategies.botorch import gp_settings
 
     data = yaml.safe_load((CAMPAIGNS / "multi-fidelity-bumps.yaml").read_text())
     spec = validate(data)
     engine = CampaignEngine(spec)
     settings = gp_settings(engine.spec, engine.encoder)
-    assert len(kernel_candidates(settings)) == 1
+    assert settings.categorical_groups == ()
     engine.tell(simulated_trials(spec, engine.ask(6, 0), 1))
     h = engine.history()
     fitted = fit_gp(h.x_done, h.y_done, settings, seed=0)
     assert isinstance(fitted.model.covar_module, MixedKernel)
     assert fitted.model.covar_module.groups is None
-    assert "categories" not in fitted.info
+    again = fit_gp(
+        h.x_done, h.y_done, settings, seed=0, warm=hyperparameters(fitted.model)
+    )
+    assert again.info["warm_start"] is True

@@ -57,3 +57,22 @@ def test_a_warm_fit_is_as_good_as_a_cold_one() -> None:
     cold = fit_gp(x, y, settings, seed=0)
     assert warm.info["warm_start"] and not cold.info["warm_start"]
     assert _mll(warm) >= _mll(cold) - 0.02 * abs(_mll(cold))
+
+
+def test_a_campaign_with_categorical_parameters_fits_from_the_defaults_each_time(
+    campaign_data: dict,
+) -> None:
+    """mixed-bumps (a categorical route): the second fit of an engine is cold
+    too, and the provenance says so. Warm-started, the mixed kernel stayed near
+    its first optimum (docs/strategies.md)."""
+    campaign_data["strategy"]["optimizer"] = {"restarts": 2, "raw_samples": 64}
+    spec = validate(campaign_data)
+    engine = CampaignEngine(spec)
+    history = simulated_trials(spec, engine.ask(10, 0), 1)
+    engine.tell(history[:8])
+    (first,) = engine.ask(1, 1)
+    engine.tell(history)
+    (second,) = engine.ask(1, 2)
+    assert first.provenance["warm_start"] is False
+    assert second.provenance["warm_start"] is False
+    assert second.provenance["refit"] is True

@@ -186,25 +186,3 @@ def test_a_failed_attempt_shows_what_the_adapter_reported(tmp_path: Path) -> Non
         "from claimed: adapter raised ValueError: bad cell; ValueError: bad cell"
         in text
     )
-
-
-def test_a_categorical_campaign_says_which_kernel_it_kept(
-    tmp_path: Path, campaign_data: dict
-) -> None:
-    """mixed-bumps (a categorical route): a model trial's explanation names the
-    kernel the fit kept and both leave-one-out densities, the kept one the higher."""
-    from tests.report.conftest import finish
-
-    campaign_data["budget"] = {"experiments": 9}
-    done = finish(tmp_path, campaign_data)
-    last = max(t.id for t in done.store.trials(done.spec.name))
-    explained = explain_trial(done.store, done.spec.name, last)
-    categories = explained.model.categories
-    assert categories is not None
-    assert set(categories.loo_log_density) == {"per-parameter sum", "one-hot Matern"}
-    assert categories.loo_log_density[categories.kernel] == max(
-        categories.loo_log_density.values()
-    )
-    console = Console(width=200, record=True)
-    console.print(explanation_panel(explained))
-    assert f"kernel {categories.kernel}" in console.export_text()
