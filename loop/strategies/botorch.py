@@ -94,8 +94,16 @@ class BotorchStrategy:
             }
         sds, scale = 0.0, (0.0, 1.0)
         if spec.acquisition is Acquisition.qUCB:
-            # how far above the mean to look: less as the budget runs out
-            sds = acquisition.exploration_sds(spec.budget.experiments, history.spent)
+            # how far above the mean to look: less as the budget runs out, and
+            # less from the start when sources already say where to look
+            start = (
+                acquisition.UCB_TRANSFER_START_SDS
+                if ctx.sources
+                else acquisition.UCB_START_SDS
+            )
+            sds = acquisition.exploration_sds(
+                spec.budget.experiments, history.spent, start
+            )
             provenance["exploration_sds"] = round(sds, 4)
             scale = _goal_scale(joint.y_goals)
         outputs = [*goals, *cons]

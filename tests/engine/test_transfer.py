@@ -250,3 +250,25 @@ def test_a_mixed_space_transfers_its_numeric_inputs_and_still_proposes(
     rows = [engine.encoder.encode(p.composition, p.parameters) for p in batch]
     assert all(engine.feasibility.is_feasible(x) for x in rows)
     assert len({x.round(9).tobytes() for x in rows}) == 3
+
+
+def test_with_sources_the_exploration_starts_from_half_the_weight() -> None:
+    """Sources already tell the model where good materials are, so qUCB looks
+    2 sds above the mean at the start instead of 4 (docs/benchmarks.md §10),
+    falling to 0 at the budget's last experiment as without them."""
+    from loop.acquisition import UCB_TRANSFER_START_SDS
+    from loop.engine import CampaignEngine
+
+    data = _electrolyte(batch_size=1, optimizer={"restarts": 2, "raw_samples": 64})
+    spec = validate(data)
+    assert spec.acquisition == "qUCB"
+    x, y = _measured(spec, 30, seed=1)
+    engine = CampaignEngine(spec, sources=(_source(spec, x, y),))
+    engine.tell(simulated_trials(spec, engine.ask(6, 0)))
+    (first,) = engine.ask(1, 1)
+    budget = spec.budget.experiments
+    assert first.phase == "model"
+    assert first.provenance["exploration_sds"] == round(
+        UCB_TRANSFER_START_SDS * (budget - 7) / budget, 4
+    )
+    assert "transfer" in first.provenance
