@@ -5,13 +5,15 @@ from __future__ import annotations
 import yaml
 
 from loop.engine import CampaignEngine
-from loop.spec import validate
+from loop.records import Proposal, Trial
+from loop.spec import CampaignSpec, validate
 from tests.conftest import CAMPAIGNS
 from tests.support import simulated_trials
 
 
-def test_the_second_fit_of_an_engine_starts_warm_and_a_fresh_engine_cold() -> None:
-    data = yaml.safe_load((CAMPAIGNS / "electrolyte.yaml").read_text())
+def _two_fits(data: dict) -> tuple[CampaignSpec, list[Trial], Proposal, Proposal]:
+    """An engine's first model proposal after 8 measurements and its second
+    after 10 (cheap optimiser settings), with the spec and the 10 trials."""
     data["strategy"]["optimizer"] = {"restarts": 2, "raw_samples": 64}
     spec = validate(data)
     engine = CampaignEngine(spec)
@@ -20,6 +22,12 @@ def test_the_second_fit_of_an_engine_starts_warm_and_a_fresh_engine_cold() -> No
     (first,) = engine.ask(1, 1)
     engine.tell(history)
     (second,) = engine.ask(1, 2)
+    return spec, history, first, second
+
+
+def test_the_second_fit_of_an_engine_starts_warm_and_a_fresh_engine_cold() -> None:
+    data = yaml.safe_load((CAMPAIGNS / "electrolyte.yaml").read_text())
+    spec, history, first, second = _two_fits(data)
     assert first.provenance["warm_start"] is False
     assert second.provenance["warm_start"] is True
 
@@ -65,14 +73,7 @@ def test_a_campaign_with_categorical_parameters_fits_from_the_defaults_each_time
     """mixed-bumps (a categorical route): the second fit of an engine is cold
     too, and the provenance says so. Warm-started, the mixed kernel stayed near
     its first optimum (docs/strategies.md)."""
-    campaign_data["strategy"]["optimizer"] = {"restarts": 2, "raw_samples": 64}
-    spec = validate(campaign_data)
-    engine = CampaignEngine(spec)
-    history = simulated_trials(spec, engine.ask(10, 0), 1)
-    engine.tell(history[:8])
-    (first,) = engine.ask(1, 1)
-    engine.tell(history)
-    (second,) = engine.ask(1, 2)
+    *_, first, second = _two_fits(campaign_data)
     assert first.provenance["warm_start"] is False
     assert second.provenance["warm_start"] is False
     assert second.provenance["refit"] is True
