@@ -35,6 +35,14 @@ SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 os.environ.setdefault("LOOP_DATA_ROOT", str(SHARED_DATASETS))
 
 
+def reads_shared_data(path: Path) -> bool:
+    """True for a campaign that reads the shared datasets while none are beside
+    the clone: a fresh machine, where `make test` must still pass. Its data check
+    cannot run there (tests/bench runs it where the data is; CI must have it)."""
+    under_benchmarks = (CAMPAIGNS / "benchmarks") in path.resolve().parents
+    return under_benchmarks and not (SHARED_DATASETS / "README.md").is_file()
+
+
 #: A PostgreSQL URL (postgresql+psycopg://...) whose role may CREATE DATABASE.
 PG_URL_ENV = "LOOP_TEST_PG_URL"
 #: The throwaway server runs in a time zone far from UTC, so that a timestamp

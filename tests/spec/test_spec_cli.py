@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from loop.cli import app
 from loop.errors import SpecError
 from loop.spec import loads
+from tests.conftest import SHARED_DATASETS, reads_shared_data
+from tests.support import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGNS = ROOT / "campaigns"
@@ -65,10 +67,33 @@ def flat(text: str) -> str:
     "path", [pytest.param(p, id=str(p.relative_to(CAMPAIGNS))) for p in EXAMPLES]
 )
 def test_cli_validate_accepts_every_example(path: Path) -> None:
+    if reads_shared_data(path):
+        unavailable(
+            "`loop validate` on the benchmark campaigns",
+            f"no shared datasets at {SHARED_DATASETS}",
+            "put the shared datasets folder at ../shared/datasets beside the clone",
+        )
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert "is valid" in flat(result.stdout)
     assert result.stderr == ""
+
+
+def test_cli_validate_names_a_benchmark_data_file_it_cannot_find(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A benchmark campaign validated against a folder without its data says
+    which file is missing and how to point at it, without a traceback."""
+    # --data-root sets the variable for the process; put it back afterwards.
+    monkeypatch.setenv("LOOP_DATA_ROOT", str(tmp_path))
+    path = CAMPAIGNS / "benchmarks" / "alkox.yaml"
+    result = CliRunner().invoke(
+        app, ["validate", str(path), "--data-root", str(tmp_path)]
+    )
+    assert result.exit_code == 2, result.output
+    text = flat(result.output)
+    assert "adapter.path" in text and "data file not found" in text
+    assert "--data-root" in text and "Traceback" not in text
 
 
 def test_examples_are_found() -> None:
