@@ -14,10 +14,25 @@ from typing import Any
 from loop.records import Trial
 from loop.service.campaigns import ensure_campaign
 from loop.service.runner import run_campaign
-from loop.spec import validate
+from loop.spec import CampaignSpec, validate
 from loop.storage import Store
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def variant(
+    data: dict[str, Any], engine: str, seed: int, workdir: Path
+) -> tuple[CampaignSpec, Store]:
+    """*data* with `strategy.engine` = *engine* and *seed*, and its own SQLite
+    file in *workdir* (the same file for the same variant)."""
+    spec = validate(
+        {
+            **data,
+            "seed": seed,
+            "strategy": {**data.get("strategy", {}), "engine": engine},
+        }
+    )
+    return spec, Store(f"sqlite:///{workdir / f'{spec.name}-{engine}-{seed}.db'}")
 
 
 def run_variant(
@@ -27,14 +42,7 @@ def run_variant(
 
     Returns every stored trial and the wall-clock seconds the run took.
     """
-    spec = validate(
-        {
-            **data,
-            "seed": seed,
-            "strategy": {**data.get("strategy", {}), "engine": engine},
-        }
-    )
-    store = Store(f"sqlite:///{workdir / f'{spec.name}-{engine}-{seed}.db'}")
+    spec, store = variant(data, engine, seed, workdir)
     ensure_campaign(store, spec)
     started = time.perf_counter()
     summary = run_campaign(store, spec.name)

@@ -3,8 +3,11 @@
 The electrolyte campaign with an injected failure region (every blend with EC
 between 0.3 and 0.6 fails, which covers the high-conductivity side) runs with
 the GP strategy and with random search. The script prints how many of the
-budget's experiments each spent inside the failing region, and the best
-conductivity each found.
+budget's experiments each spent inside the failing region, the best
+conductivity each found, and for the GP strategy how well its failure model
+tells the two apart: the cross-validated ROC AUC and Brier score that
+`loop report` shows (from the campaign's last stored fit), beside the Brier
+score of always predicting the base rate.
 
     .venv/bin/python -m tests.benchmarks.failure_region --seeds 5 --budget 24
 
@@ -20,11 +23,13 @@ from pathlib import Path
 import yaml
 
 from loop.records import TrialStatus
+from loop.report.quality import model_quality
 from tests.benchmarks.common import (
     ROOT,
     acquisition_option,
     mean_sd,
     run_variant,
+    variant,
     with_acquisition,
 )
 
@@ -38,6 +43,16 @@ def campaign(budget: int) -> dict:
     return data
 
 
+def failure_model(data: dict, seed: int, workdir: Path) -> dict:
+    """The report's check of the botorch run's failure model (AUC, Brier)."""
+    spec, store = variant(data, "botorch", seed, workdir)
+    quality = model_quality(
+        spec, store.trials(spec.name), fit=store.latest_fit(spec.name)
+    )
+    assert quality.failure is not None, "a run with failures has a failure model"
+    return quality.failure
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -48,6 +63,7 @@ def main() -> None:
     failed: dict[str, list[float]] = {"botorch": [], "random": []}
     after_design: dict[str, list[float]] = {"botorch": [], "random": []}
     best: dict[str, list[float]] = {"botorch": [], "random": []}
+    checks: dict[str, list[float]] = {"auc": [], "brier": [], "brier_constant": []}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
             line = [f"seed {seed}:"]
@@ -63,6 +79,13 @@ def main() -> None:
                     f"{engine}: {n_failed} failed ({late} after the first 6), "
                     f"best {top:.2f} mS/cm ({seconds:.0f} s)"
                 )
+            check = failure_model(data, seed, Path(tmp))
+            for key in checks:
+                checks[key].append(check[key])
+            line.append(
+                f"failure model AUC {check['auc']:.2f}, Brier {check['brier']:.3f} "
+                f"(base rate {check['brier_constant']:.3f})"
+            )
             print("  ".join(line), flush=True)
     print(f"\nover {args.seeds} seeds, budget {args.budget} (mean ± sd):")
     for engine in failed:
@@ -71,6 +94,11 @@ def main() -> None:
             f"of which after the first 6 {mean_sd(after_design[engine])}; "
             f"best conductivity {mean_sd(best[engine])} mS/cm"
         )
+    print(
+        f"  botorch's failure model (cross-validated, as in loop report): "
+        f"AUC {mean_sd(checks['auc'])}, Brier {mean_sd(checks['brier'])} "
+        f"(always the base rate: {mean_sd(checks['brier_constant'])})"
+    )
 
 
 if __name__ == "__main__":
