@@ -53,6 +53,16 @@ def adapter_class(name: str) -> AdapterClass[Any, Adapter]:
     raise UnknownNameError("adapter type", name, list(adapter_names()))
 
 
+def adapter_is(name: str, capability: type) -> bool:
+    """Whether the adapter class *name* has *capability* (a class-level
+    protocol of `loop.ports`, e.g. `PooledAdapterClass`); False for an adapter
+    that cannot be loaded here (a stored campaign read without its plug-in)."""
+    try:
+        return isinstance(adapter_class(name), capability)
+    except LoopError:
+        return False
+
+
 def adapter_problem(name: str) -> LoopError | None:
     """Why the adapter *name* cannot be used here (unknown, broken), or None.
 

@@ -25,8 +25,10 @@ are runtime-checkable) and mypy checks statically:
   driver never evaluates (robot);
 * on the class: `PinningAdapterClass` (``pinned``, ``pin``) fixes adapter-block
   values when a campaign is created (dataset), `PullAdapterClass` says before
-  any instance exists that robots pull, `RobotSimulatorClass` plays robots
-  (`loop robot simulate`).
+  any instance exists that robots pull, `PooledAdapterClass` (``pooled``) that
+  proposals are rows of a table (dataset), `UncostedAdapterClass`
+  (``records_cost = False``) that no evaluation records a cost (simulator,
+  dataset, manual), `RobotSimulatorClass` plays robots (`loop robot simulate`).
 
 Each built-in adapter declares what it implements with a typed assignment of
 its class (e.g. ``_implements: AdapterClass[SimulatorConfig, PushAdapter] =
@@ -269,6 +271,37 @@ class PullAdapterClass(AdapterClass[ConfigT, PullAdapter], Protocol[ConfigT]):
     @property
     def pull(self) -> Literal[True]:
         """As `PullAdapter.pull`."""
+        ...
+
+
+@runtime_checkable
+class PooledAdapterClass(Protocol):
+    """An adapter class whose proposals are rows of a finite table (a replay),
+    known as such while a campaign is validated.
+
+    Validation refuses it as a fidelity (its rows hold no fidelity) and refuses
+    `strategy.initial_design.include` points (only its rows can be measured).
+    Its instances are `PoolAdapter`s.
+    """
+
+    @property
+    def pooled(self) -> Literal[True]:
+        """Always True: the adapter replays a table."""
+        ...
+
+
+@runtime_checkable
+class UncostedAdapterClass(Protocol):
+    """An adapter class whose evaluations never record a cost.
+
+    Validation refuses `budget.cost` for it (the budget would never bind) and a
+    `cost: measured` fidelity evaluated by it (no cost would ever be measured).
+    An adapter class without this marker may record a `cost` per evaluation.
+    """
+
+    @property
+    def records_cost(self) -> Literal[False]:
+        """Always False: no evaluation records a cost."""
         ...
 
 

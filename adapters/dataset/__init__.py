@@ -29,6 +29,8 @@ from loop.ports import (
     EvaluationResult,
     PinningAdapterClass,
     PoolAdapter,
+    PooledAdapterClass,
+    UncostedAdapterClass,
 )
 from loop.spec.tables import WhereEntry, find_data_file, not_found
 
@@ -62,6 +64,9 @@ class DatasetAdapter:
     rerun_safe: ClassVar[bool] = True
     #: Adapter-block keys fixed when a campaign is created (`pin`).
     pinned: ClassVar[tuple[str, ...]] = ("sha256",)
+    #: Proposals are rows of the table, and replaying one costs nothing.
+    pooled: ClassVar[Literal[True]] = True
+    records_cost: ClassVar[Literal[False]] = False
 
     def __init__(self, config: DatasetConfig, spec: CampaignSpec) -> None:
         pool, problems = _pool(config, spec)
@@ -127,6 +132,8 @@ class DatasetAdapter:
 #: A pool adapter that pins its data file (loop.ports); mypy checks the class
 #: against the protocols.
 _implements: PinningAdapterClass[DatasetConfig, PoolAdapter] = DatasetAdapter
+_pooled: PooledAdapterClass = DatasetAdapter
+_uncosted: UncostedAdapterClass = DatasetAdapter
 
 
 def _pool(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from loop.errors import Problem
-from loop.ports import PullAdapterClass
+from loop.ports import PullAdapterClass, UncostedAdapterClass
 
 if TYPE_CHECKING:
     from loop.spec import CampaignSpec
@@ -33,6 +33,8 @@ class ManualAdapter:
 
     Config = ManualConfig
     pull: ClassVar[Literal[True]] = True
+    #: `loop tell` enters values, never a cost.
+    records_cost: ClassVar[Literal[False]] = False
     #: A sample may have been made: a person decides, never a silent re-run.
     rerun_safe: ClassVar[bool] = False
 
@@ -51,3 +53,4 @@ class ManualAdapter:
 
 
 _implements: PullAdapterClass[ManualConfig] = ManualAdapter
+_uncosted: UncostedAdapterClass = ManualAdapter

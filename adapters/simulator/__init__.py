@@ -23,6 +23,7 @@ from loop.ports import (
     EvaluationResult,
     InputReadingAdapterClass,
     PushAdapter,
+    UncostedAdapterClass,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class SimulatorAdapter:
 
     Config = SimulatorConfig
     rerun_safe: ClassVar[bool] = True
+    #: A simulation costs nothing worth counting: no `cost` is recorded.
+    records_cost: ClassVar[Literal[False]] = False
 
     def __init__(self, config: SimulatorConfig, spec: CampaignSpec) -> None:
         built = build(config.function, spec, config.options)
@@ -157,6 +160,7 @@ class SimulatorAdapter:
 #: A push adapter (loop.ports); mypy checks the class against the protocols.
 _implements: AdapterClass[SimulatorConfig, PushAdapter] = SimulatorAdapter
 _reads: InputReadingAdapterClass = SimulatorAdapter
+_uncosted: UncostedAdapterClass = SimulatorAdapter
 
 
 def _real(name: str, outputs: dict[str, Any]) -> float:

@@ -13,8 +13,8 @@ from pydantic import (
 )
 
 from loop.errors import LoopError, Problem, SpecError
-from loop.plugins import adapter_class, adapter_problem
-from loop.ports import PullAdapterClass
+from loop.plugins import adapter_class, adapter_is, adapter_problem
+from loop.ports import PooledAdapterClass, PullAdapterClass, UncostedAdapterClass
 from loop.spec.base import (
     Frozen,
     FrozenDict,
@@ -28,7 +28,6 @@ from loop.spec.constraints import LinearConstraint
 from loop.spec.executor import Executor
 from loop.spec.feasibility import linear_problems
 from loop.spec.fidelity import (
-    UNCOSTED_ADAPTERS,
     Fidelity,
     fidelity_problems,
     with_fidelity_parameter,
@@ -294,7 +293,9 @@ def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
 
 def _cost_problems(spec: CampaignSpec) -> list[Problem]:
     kind = spec.adapter.get("type")
-    if spec.budget.cost is None or kind not in UNCOSTED_ADAPTERS:
+    if spec.budget.cost is None or not isinstance(kind, str):
+        return []
+    if not adapter_is(kind, UncostedAdapterClass):
         return []
     return [
         Problem(
@@ -314,11 +315,12 @@ def _include_problems(spec: CampaignSpec) -> list[Problem]:
     key = "strategy.initial_design"
     if not design.include:
         return []
-    if spec.adapter.get("type") == "dataset":
+    kind = spec.adapter["type"]
+    if adapter_is(kind, PooledAdapterClass):
         return [
             Problem(
                 f"{key}.include",
-                "a dataset replay proposes only rows of its dataset",
+                f"the {kind} adapter replays a table: it proposes only its rows",
                 "remove `include`: the replay's seeded initial rows stand for it",
             )
         ]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from loop.errors import LoopError, Problem
-from loop.ports import PullAdapterClass
+from loop.ports import PooledAdapterClass, PullAdapterClass, UncostedAdapterClass
 from loop.records import cost_of
 from loop.spec.base import Frozen, SpecModel, block_problems
 
@@ -42,11 +42,6 @@ LEVEL_NAME = Field(
 
 #: `cost: measured`: each evaluation costs what its adapter records.
 MEASURED = "measured"
-#: Adapters whose proposals are rows of a table (a replay), not any configuration.
-POOLED_ADAPTERS = ("dataset",)
-#: Adapters that never record a cost per evaluation (`budget.cost` would never
-#: bind; a `cost: measured` fidelity would never measure one).
-UNCOSTED_ADAPTERS = ("simulator", "dataset", "manual")
 
 
 class Fidelity(SpecModel):
@@ -246,8 +241,10 @@ def _cost_problems(i: int, f: Fidelity) -> list[Problem]:
     """A cost that is neither a positive number nor `measured` with an estimate."""
     where = f"fidelities.{i}"
     if f.measured:
+        from loop.plugins import adapter_is
+
         kind = f.adapter.get("type")
-        if kind in UNCOSTED_ADAPTERS:
+        if isinstance(kind, str) and adapter_is(kind, UncostedAdapterClass):
             return [
                 Problem(
                     f"{where}.cost",
@@ -328,7 +325,7 @@ def _level_problems(
         if not check:
             return []
         return [Problem(f"{where}.type", exc.message, exc.hint)]
-    if kind in POOLED_ADAPTERS:
+    if isinstance(plugin, PooledAdapterClass):
         return [
             Problem(
                 f"{where}.type",

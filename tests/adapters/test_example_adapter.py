@@ -136,6 +136,34 @@ def test_the_registry_finds_the_plug_in_and_refuses_what_is_no_adapter(
     assert "ModuleNotFoundError" in caught.value.message
 
 
+def test_what_an_adapter_class_declares_decides_what_validation_refuses(
+    furnace_installed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Capabilities are asked of the adapter's class (`loop.ports`), never read
+    from its name: the furnace may record costs and measure any alloy until its
+    class says otherwise."""
+    costed = furnace_campaign()
+    costed["budget"] = {"experiments": 8, "cost": 100.0}
+    included = furnace_campaign()
+    included["strategy"]["initial_design"] = {"include": [{"composition": "Cu50Ni50"}]}
+    assert validate(costed).budget.cost == 100.0
+    assert len(validate(included).strategy.initial_design.include) == 1
+
+    monkeypatch.setattr(FurnaceAdapter, "records_cost", False, raising=False)
+    with pytest.raises(SpecError) as caught:
+        validate(costed)
+    [problem] = caught.value.problems
+    assert problem.path == "budget.cost"
+    assert "the furnace adapter records no cost per evaluation" in problem.message
+
+    monkeypatch.setattr(FurnaceAdapter, "pooled", True, raising=False)
+    with pytest.raises(SpecError) as caught:
+        validate(included)
+    [problem] = caught.value.problems
+    assert problem.path == "strategy.initial_design.include"
+    assert "the furnace adapter replays a table" in problem.message
+
+
 def test_the_how_to_shows_the_adapter_the_tests_run() -> None:
     page = (ROOT / "docs" / "how-to" / "write-an-adapter.md").read_text()
     code = (ROOT / "tests" / "adapters" / "example_adapter.py").read_text()
