@@ -35,12 +35,26 @@ SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 os.environ.setdefault("LOOP_DATA_ROOT", str(SHARED_DATASETS))
 
 
+def has_shared_datasets() -> bool:
+    return (SHARED_DATASETS / "README.md").is_file()
+
+
 def reads_shared_data(path: Path) -> bool:
     """True for a campaign that reads the shared datasets while none are beside
     the clone: a fresh machine, where `make test` must still pass. Its data check
     cannot run there (tests/bench runs it where the data is; CI must have it)."""
     under_benchmarks = (CAMPAIGNS / "benchmarks") in path.resolve().parents
-    return under_benchmarks and not (SHARED_DATASETS / "README.md").is_file()
+    return under_benchmarks and not has_shared_datasets()
+
+
+def needs_shared_datasets(what: str) -> None:
+    """Skip *what* locally without the shared datasets (a failure in CI)."""
+    if not has_shared_datasets():
+        unavailable(
+            what,
+            f"no shared datasets at {SHARED_DATASETS}",
+            "put the shared datasets folder at ../shared/datasets beside the clone",
+        )
 
 
 #: A PostgreSQL URL (postgresql+psycopg://...) whose role may CREATE DATABASE.

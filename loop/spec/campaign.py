@@ -292,10 +292,8 @@ def _strategy_problems(spec: CampaignSpec) -> list[Problem]:
 
 
 def _cost_problems(spec: CampaignSpec) -> list[Problem]:
-    kind = spec.adapter.get("type")
-    if spec.budget.cost is None or not isinstance(kind, str):
-        return []
-    if not adapter_is(kind, UncostedAdapterClass):
+    kind = spec.adapter["type"]
+    if spec.budget.cost is None or not adapter_is(kind, UncostedAdapterClass):
         return []
     return [
         Problem(

@@ -16,7 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from loop.cli import app
-from loop.errors import LoopError, SpecError
+from loop.errors import LoopError, Problem, SpecError
 from loop.plugins import adapter_class, adapter_names
 from loop.records import TrialStatus
 from loop.spec import validate
@@ -150,18 +150,22 @@ def test_what_an_adapter_class_declares_decides_what_validation_refuses(
     assert len(validate(included).strategy.initial_design.include) == 1
 
     monkeypatch.setattr(FurnaceAdapter, "records_cost", False, raising=False)
-    with pytest.raises(SpecError) as caught:
-        validate(costed)
-    [problem] = caught.value.problems
+    problem = _only_problem(costed)
     assert problem.path == "budget.cost"
     assert "the furnace adapter records no cost per evaluation" in problem.message
 
     monkeypatch.setattr(FurnaceAdapter, "pooled", True, raising=False)
-    with pytest.raises(SpecError) as caught:
-        validate(included)
-    [problem] = caught.value.problems
+    problem = _only_problem(included)
     assert problem.path == "strategy.initial_design.include"
     assert "the furnace adapter replays a table" in problem.message
+
+
+def _only_problem(data: dict) -> Problem:
+    """The one problem validation finds in *data*."""
+    with pytest.raises(SpecError) as caught:
+        validate(data)
+    [problem] = caught.value.problems
+    return problem
 
 
 def test_the_how_to_shows_the_adapter_the_tests_run() -> None:

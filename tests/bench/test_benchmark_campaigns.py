@@ -19,8 +19,7 @@ import yaml
 from loop.bench.replay import prepare
 from loop.ports import DATA_ROOT_ENV
 from loop.spec import validate
-from tests.conftest import CAMPAIGNS, ROOT, SHARED_DATASETS
-from tests.support import unavailable
+from tests.conftest import CAMPAIGNS, ROOT, SHARED_DATASETS, needs_shared_datasets
 
 BENCHMARKS = CAMPAIGNS / "benchmarks"
 FILES = [pytest.param(p, id=p.stem) for p in sorted(BENCHMARKS.glob("*.yaml"))]
@@ -31,12 +30,7 @@ LEFT_OUT: dict[str, str] = {}
 
 @pytest.fixture
 def shared(monkeypatch: pytest.MonkeyPatch) -> Path:
-    if not (SHARED_DATASETS / "README.md").is_file():
-        unavailable(
-            "the benchmark campaign tests",
-            f"no shared datasets at {SHARED_DATASETS}",
-            "put the shared datasets folder at ../shared/datasets beside the clone",
-        )
+    needs_shared_datasets("the benchmark campaign tests")
     monkeypatch.setenv(DATA_ROOT_ENV, str(SHARED_DATASETS))
     return SHARED_DATASETS
 

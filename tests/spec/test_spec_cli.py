@@ -15,8 +15,7 @@ from typer.testing import CliRunner
 from loop.cli import app
 from loop.errors import SpecError
 from loop.spec import loads
-from tests.conftest import SHARED_DATASETS, reads_shared_data
-from tests.support import unavailable
+from tests.conftest import needs_shared_datasets, reads_shared_data
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMPAIGNS = ROOT / "campaigns"
@@ -68,11 +67,7 @@ def flat(text: str) -> str:
 )
 def test_cli_validate_accepts_every_example(path: Path) -> None:
     if reads_shared_data(path):
-        unavailable(
-            "`loop validate` on the benchmark campaigns",
-            f"no shared datasets at {SHARED_DATASETS}",
-            "put the shared datasets folder at ../shared/datasets beside the clone",
-        )
+        needs_shared_datasets("`loop validate` on the benchmark campaigns")
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 0, result.output
     assert "is valid" in flat(result.stdout)
