@@ -8,7 +8,7 @@ in order.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -94,3 +94,27 @@ def mean_and_band(curves: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.nda
     if len(arr) < 2:
         return mean, np.zeros_like(mean)
     return mean, 1.96 * arr.std(axis=0, ddof=1) / np.sqrt(len(arr))
+
+
+def stratified_bootstrap(
+    groups: Sequence[np.ndarray],
+    statistic: Callable[[list[np.ndarray]], float],
+    level: float = 0.90,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile interval of *statistic* over resamples of the rows of *groups*.
+
+    A group is one campaign: one row per seed, one column per strategy. Every
+    strategy starts a seed from the same initial rows, so a row is resampled
+    whole (the pairing stays), and each group on its own (every campaign keeps
+    its weight). With 10 seeds per campaign the interval says how much of a
+    difference between strategies the draw of seeds alone could make.
+    """
+    rng = np.random.default_rng(seed)
+    values = np.empty(resamples)
+    for b in range(resamples):
+        values[b] = statistic([g[rng.integers(0, len(g), len(g))] for g in groups])
+    tail = (1 - level) / 2
+    low, high = np.quantile(values, [tail, 1 - tail])
+    return float(low), float(high)

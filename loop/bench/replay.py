@@ -194,8 +194,8 @@ def _best_text(run: dict[str, Any]) -> str:
 
 
 def _summary(runs: list[dict[str, Any]], pool_size: int, budget: int) -> dict[str, Any]:
-    top5 = [_final(r["top5_found"]) for r in runs]
-    top1 = [_final(r["top1_found"]) for r in runs]
+    top5 = [final_found(r["top5_found"]) for r in runs]
+    top1 = [final_found(r["top1_found"]) for r in runs]
     mean5, _ = metrics.mean_and_band(
         metrics.carried([r["top5_found"] for r in runs], budget, empty=0.0)
     )
@@ -216,7 +216,7 @@ def _summary(runs: list[dict[str, Any]], pool_size: int, budget: int) -> dict[st
     }
 
 
-def _final(curve: list[float]) -> float:
+def final_found(curve: list[float]) -> float:
     """The last value of a found-fraction curve; a run that measured nothing found nothing."""
     return curve[-1] if curve else 0.0
 

@@ -5,6 +5,7 @@ from the merged results."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,3 +116,50 @@ def test_the_goals_say_which_are_met_and_where_not() -> None:
     # botorch 3.625 against ax 2.75: 1.32x
     assert "1.32x (goal 1.25x): met" in lines[1]
     assert lines[2].endswith("NOT met; below on d")
+
+
+def _with_runs(name: str, found: dict[str, list[float]]) -> dict[str, Any]:
+    """A merged result with per-seed runs (top-5 % found at the end of each)."""
+    runs = {
+        s: [{"seed": i, "top5_found": [0.0, f]} for i, f in enumerate(v)]
+        for s, v in found.items()
+    }
+    summary = {
+        s: {"top5_found": {"mean": sum(v) / len(v)}, "ef_top5": 10 * sum(v) / len(v)}
+        for s, v in found.items()
+    }
+    return {
+        "campaign": name,
+        "pool_size": 100,
+        "budget": 10,
+        "summary": summary,
+        "runs": runs,
+    }
+
+
+def test_the_goals_say_how_much_of_a_gap_the_draw_of_seeds_could_make() -> None:
+    hits = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]
+    fewer = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    results = [
+        # below random by one hit in ten seeds: within the draw of seeds
+        _with_runs("tiny", {"botorch": fewer, "random": hits, "baybe": hits}),
+        # clearly ahead of both, on every seed
+        _with_runs(
+            "large", {"botorch": [0.5] * 10, "random": [0.1] * 10, "baybe": [0.2] * 10}
+        ),
+    ]
+    lines = goals(results)
+    ratio = next(line for line in lines if "vs baybe" in line)
+    found = re.search(
+        r": ([\d.]+)x \(goal.*interval over the seeds ([\d.]+)x to ([\d.]+)x$", ratio
+    )
+    assert found is not None, ratio
+    point, low, high = (float(v) for v in found.groups())
+    assert low < point < high  # the seeds of "tiny" could have gone either way
+    assert "below on tiny" in lines[-2]
+    gap = re.fullmatch(
+        r"tiny: botorch minus random -0\.100 over 10 seeds, 90% interval (\S+) to (\S+)",
+        lines[-1],
+    )
+    assert gap is not None, lines[-1]
+    assert float(gap.group(1)) < -0.1 < 0 <= float(gap.group(2))
