@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from loop.bench import metrics
 from loop.errors import BadInputError
 from loop.plugins import adapter_class
@@ -140,9 +142,58 @@ def result(
         "seeds": seeds,
         "top1_size": len(plan.top1),
         "top5_size": len(plan.top5),
-        "summary": {s: _summary(r, pool, plan.budget) for s, r in runs.items()},
+        "summary": {
+            s: {**_summary(r, pool, plan.budget), **_against_random(s, runs)}
+            for s, r in runs.items()
+        },
         "runs": runs,
     }
+
+
+#: The share of the seeds' resamples that a gap's interval covers.
+GAP_LEVEL = 0.90
+#: Fewer common seeds than this give no interval: resampling three or four
+#: seeds makes one far narrower than the truth.
+GAP_MIN_SEEDS = 5
+
+
+def paired_found(
+    ours: list[dict[str, Any]], theirs: list[dict[str, Any]]
+) -> np.ndarray | None:
+    """Per seed both ran (rows), the top-5 % found by each (columns), or None
+    under `GAP_MIN_SEEDS` common seeds. Both started each seed from the same
+    initial rows."""
+    a = {r["seed"]: final_found(r["top5_found"]) for r in ours}
+    b = {r["seed"]: final_found(r["top5_found"]) for r in theirs}
+    seeds = sorted(a.keys() & b.keys())
+    if len(seeds) < GAP_MIN_SEEDS:
+        return None
+    return np.array([[a[seed], b[seed]] for seed in seeds])
+
+
+def found_gap(
+    ours: list[dict[str, Any]], theirs: list[dict[str, Any]]
+) -> dict[str, float] | None:
+    """How much more of the top 5 % *ours* found than *theirs*, seed for seed,
+    with a `GAP_LEVEL` interval over the seeds (None under `GAP_MIN_SEEDS`)."""
+    pairs = paired_found(ours, theirs)
+    if pairs is None:
+        return None
+    low, high = metrics.stratified_bootstrap(
+        [pairs], lambda gs: float((gs[0][:, 0] - gs[0][:, 1]).mean()), GAP_LEVEL
+    )
+    gap = float((pairs[:, 0] - pairs[:, 1]).mean())
+    return {"mean": gap, "low": low, "high": high, "seeds": len(pairs)}
+
+
+def _against_random(
+    strategy: str, runs: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """`top5_vs_random`: the strategy's gap to random search, when both ran."""
+    if strategy == "random" or "random" not in runs:
+        return {}
+    gap = found_gap(runs[strategy], runs["random"])
+    return {} if gap is None else {"top5_vs_random": gap}
 
 
 def _run(

@@ -126,7 +126,18 @@ def _print_bench(result: dict[str, Any]) -> None:
         "s / batch",
     ):
         table.add_column(col, justify="right")
+    gaps = any("top5_vs_random" in s for s in result["summary"].values())
+    if gaps:
+        table.add_column("top-5 % vs random (90 % interval)", justify="right")
     for strategy, s in result["summary"].items():
+        gap = s.get("top5_vs_random")
+        extra = []
+        if gaps:
+            extra = [
+                "-"
+                if gap is None
+                else f"{gap['mean']:+.2f} ({gap['low']:+.2f} to {gap['high']:+.2f})"
+            ]
         table.add_row(
             strategy,
             f"{s['top1_found']['mean']:.2f} ± {s['top1_found']['sd']:.2f}",
@@ -139,5 +150,6 @@ def _print_bench(result: dict[str, Any]) -> None:
             "-"
             if s["propose_seconds_median"] is None
             else f"{s['propose_seconds_median']:.2f}",
+            *extra,
         )
     print_table(table)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from loop.cli import app
@@ -53,6 +54,8 @@ def test_tiny_bench_runs_every_strategy_from_the_same_initial_rows(
             assert run["best_so_far"] == sorted(run["best_so_far"], reverse=True)
     assert set(doc["summary"]) == {"botorch", "random"}
     assert doc["summary"]["botorch"]["propose_seconds_median"] > 0
+    # two seeds are too few to say how sure the gap to random search is
+    assert "top5_vs_random" not in doc["summary"]["botorch"]
     assert "plotly" in plot.read_text()[:5000].lower()
 
 
@@ -136,3 +139,29 @@ def test_bench_in_a_log_prints_a_line_per_run_and_an_unsqueezed_table(
     start = as_json.stdout.index("{")
     doc = json.loads(as_json.stdout[start:])
     assert doc["seeds"] == 2 and set(doc["summary"]) == {"random"}
+
+
+def test_bench_says_how_sure_each_gap_to_random_search_is(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "bench.json"
+    args = ["bench", str(CAMPAIGNS / "perovskite-replay.yaml"), "--strategies",
+            "sobol,random", "--seeds", "5", "--budget", "20", "-o", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "top-5 % vs random (90 % interval)" in result.stdout
+    doc = json.loads(out.read_text())
+    gap = doc["summary"]["sobol"]["top5_vs_random"]
+    # seed for seed, from the runs themselves
+    found = {
+        s: {r["seed"]: r["top5_found"][-1] for r in doc["runs"][s]}
+        for s in ("sobol", "random")
+    }
+    diffs = [found["sobol"][seed] - found["random"][seed] for seed in range(5)]
+    assert gap["seeds"] == 5
+    assert gap["mean"] == pytest.approx(sum(diffs) / 5)
+    assert min(diffs) <= gap["low"] <= gap["mean"] <= gap["high"] <= max(diffs)
+    assert "top5_vs_random" not in doc["summary"]["random"]
+    shown = f"{gap['mean']:+.2f} ({gap['low']:+.2f} to {gap['high']:+.2f})"
+    assert shown in result.stdout

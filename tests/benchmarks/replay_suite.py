@@ -40,7 +40,15 @@ from typing import Any
 import numpy as np
 
 from loop.bench.metrics import stratified_bootstrap
-from loop.bench.replay import Plan, final_found, prepare, result, run_one
+from loop.bench.replay import (
+    GAP_LEVEL,
+    Plan,
+    found_gap,
+    paired_found,
+    prepare,
+    result,
+    run_one,
+)
 from loop.bench.tables import markdown
 from loop.spec import load_path
 from tests.benchmarks.common import ROOT
@@ -174,30 +182,13 @@ def goals(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-#: Interval over the seeds that the goal lines print, as a share.
-INTERVAL = 0.90
-
-
-def paired_seeds(r: dict[str, Any], a: str, b: str) -> np.ndarray | None:
-    """Per seed (rows), the top-5 % found by *a* and by *b* (columns), when the
-    result keeps both strategies' runs on at least two common seeds."""
-    runs = r.get("runs", {})
-    if a not in runs or b not in runs:
-        return None
-    ours = {x["seed"]: final_found(x["top5_found"]) for x in runs[a]}
-    theirs = {x["seed"]: final_found(x["top5_found"]) for x in runs[b]}
-    seeds = sorted(ours.keys() & theirs.keys())
-    if len(seeds) < 2:
-        return None
-    return np.array([[ours[s], theirs[s]] for s in seeds])
-
-
 def _ratio_interval(results: list[dict[str, Any]], peer: str) -> str:
-    """'; 90 % interval over the seeds ...' for botorch's mean EF over *peer*'s,
+    """'; 90% interval over the seeds ...' for botorch's mean EF over *peer*'s,
     or nothing when a result does not keep its runs."""
     groups = []
     for r in results:
-        pairs = paired_seeds(r, "botorch", peer)
+        runs = r.get("runs", {})
+        pairs = paired_found(runs.get("botorch", []), runs.get(peer, []))
         if pairs is None:
             return ""
         groups.append(pairs * r["pool_size"] / r["budget"])  # EF per seed
@@ -206,22 +197,19 @@ def _ratio_interval(results: list[dict[str, Any]], peer: str) -> str:
         theirs = sum(g[:, 1].mean() for g in gs)
         return float(sum(g[:, 0].mean() for g in gs) / theirs) if theirs else np.inf
 
-    low, high = stratified_bootstrap(groups, ratio, INTERVAL)
-    return f"; {INTERVAL:.0%} interval over the seeds {low:.2f}x to {high:.2f}x"
+    low, high = stratified_bootstrap(groups, ratio, GAP_LEVEL)
+    return f"; {GAP_LEVEL:.0%} interval over the seeds {low:.2f}x to {high:.2f}x"
 
 
 def _gap_interval(r: dict[str, Any]) -> str:
     """botorch's top-5 % found minus random's, paired by seed, with its interval."""
-    pairs = paired_seeds(r, "botorch", "random")
-    if pairs is None:
+    runs = r.get("runs", {})
+    gap = found_gap(runs.get("botorch", []), runs.get("random", []))
+    if gap is None:
         return ""
-    low, high = stratified_bootstrap(
-        [pairs], lambda gs: float((gs[0][:, 0] - gs[0][:, 1]).mean()), INTERVAL
-    )
-    gap = float((pairs[:, 0] - pairs[:, 1]).mean())
     return (
-        f"botorch minus random {gap:+.3f} over {len(pairs)} seeds, "
-        f"{INTERVAL:.0%} interval {low:+.3f} to {high:+.3f}"
+        f"botorch minus random {gap['mean']:+.3f} over {gap['seeds']} seeds, "
+        f"{GAP_LEVEL:.0%} interval {gap['low']:+.3f} to {gap['high']:+.3f}"
     )
 
 
