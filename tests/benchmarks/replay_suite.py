@@ -174,11 +174,9 @@ def goals(results: list[dict[str, Any]]) -> list[str]:
             f"never below random (top-5 % found) on {len(against)} datasets: {met}"
             + (f"; below on {', '.join(below)}" if below else "")
         )
-        lines += [
-            f"{r['campaign']}: {_gap_interval(r)}"
-            for r in against
-            if r["campaign"] in below and _gap_interval(r)
-        ]
+        for r in against:
+            if r["campaign"] in below and (gap := _gap_interval(r)):
+                lines.append(f"{r['campaign']}: {gap}")
     return lines
 
 
