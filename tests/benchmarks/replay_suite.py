@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from loop.bench.metrics import stratified_bootstrap
+from loop.bench.metrics import enhancement_factor, stratified_bootstrap
 from loop.bench.replay import (
     GAP_LEVEL,
     Plan,
@@ -189,7 +189,7 @@ def _ratio_interval(results: list[dict[str, Any]], peer: str) -> str:
         pairs = paired_found(runs.get("botorch", []), runs.get(peer, []))
         if pairs is None:
             return ""
-        groups.append(pairs * r["pool_size"] / r["budget"])  # EF per seed
+        groups.append(enhancement_factor(pairs, r["budget"], r["pool_size"]))
 
     def ratio(gs: list[np.ndarray]) -> float:
         theirs = sum(g[:, 1].mean() for g in gs)
